@@ -1,0 +1,19 @@
+// onnxruntime-node builds output tensors with the outer realm's typed-array constructors and checks
+// `instanceof` against them; jest's default node environment runs tests in a separate vm realm, so the
+// test's Float32Array differs from ORT's. Share the outer constructors with the test realm.
+const { TestEnvironment } = require('jest-environment-node');
+
+const SHARED = [
+  'ArrayBuffer', 'SharedArrayBuffer', 'DataView',
+  'Float32Array', 'Float64Array', 'Int8Array', 'Int16Array', 'Int32Array',
+  'Uint8Array', 'Uint8ClampedArray', 'Uint16Array', 'Uint32Array', 'BigInt64Array', 'BigUint64Array',
+];
+
+class ConvfeatEnvironment extends TestEnvironment {
+  constructor(config, context) {
+    super(config, context);
+    for (const name of SHARED) this.global[name] = globalThis[name];
+  }
+}
+
+module.exports = ConvfeatEnvironment;
