@@ -4,6 +4,8 @@ module.exports = {
   testEnvironment: '<rootDir>/test/support/environment.js',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
+  // Fetches and converts the real ResNet50 once, before parallel test files could race for it.
+  globalSetup: '<rootDir>/test/support/globalSetup.ts',
   // Real-model tests convert and run ResNet50 on 2-core machines: generous per-test time.
   testTimeout: 300000,
   maxWorkers: 2,

@@ -1,0 +1,17 @@
+/**
+ * Jest globalSetup: fetch and convert the real ResNet50 once, before any test file runs, so parallel workers that
+ * need it do not race to download and convert the same 100 MB model. A failure (e.g. no network) is reported here
+ * and not thrown: tests that need the model call realResnet50() themselves and fail with the store's sentence,
+ * while every other test still runs.
+ */
+import { describeError } from '../../src/util/errors';
+import { realResnet50, realResnet50Keras } from './model';
+
+export default async function globalSetup(): Promise<void> {
+  try {
+    await realResnet50();
+    await realResnet50Keras();
+  } catch (e) {
+    process.stderr.write(`[convfeat test setup] the real ResNet50 is not available: ${describeError(e)}\n`);
+  }
+}
