@@ -1,0 +1,16 @@
+export { EmbeddingStore, isContentHash, INDEX_FILE, SHARDS_DIR } from './store';
+export type { StoreOptions } from './store';
+export { CacheLock, LOCK_FILE } from './lock';
+export type { WarningSink } from './lock';
+export { META_FILE, readMeta, sameSpace } from './meta';
+export type { CacheIdentity, CacheMeta } from './meta';
+export { ListingWriter, readListing, readFailures, listingClasses, LISTING_FILE, FAILURES_FILE } from './listing';
+export type { ListingEntry, FailureEntry, ListingWriterOptions } from './listing';
+export { loadSplit } from './load';
+export type { SplitData } from './load';
+export { exportCache } from './export';
+export type { ExportOptions, ExportResult } from './export';
+export { mergeCaches } from './merge';
+export type { MergeResult } from './merge';
+export { parseShard, shardOfHash, shardFilter } from './work-shard';
+export type { WorkShard } from './work-shard';

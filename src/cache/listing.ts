@@ -1,0 +1,189 @@
+/**
+ * The dataset listing of a cache: which image (path, label, split) has which content hash, written as
+ * DIR/dataset.jsonl, plus DIR/failures.jsonl (path, reason) for the images that could not be extracted. The store
+ * answers "what is the embedding of these bytes"; the listing answers "which images make up the training set".
+ *
+ * Both files are replaced atomically when an extract run completes, never appended: a killed run leaves the last
+ * complete listing in place (its embeddings are safe in the store, and the next run re-lists every image from the
+ * cache in seconds). A run limited to some splits replaces only those splits' entries, so extracting train, then
+ * val, then test into one cache ends with all three listed.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { commitTempFile, tempSibling } from '../util/atomic';
+import { ConvfeatError } from '../util/errors';
+import type { Split } from '../dataset/types';
+import { compareCodeUnits, normalizeSplit } from '../dataset/names';
+import { isContentHash } from './store';
+
+export const LISTING_FILE = 'dataset.jsonl';
+export const FAILURES_FILE = 'failures.jsonl';
+
+export interface ListingEntry {
+  relPath: string;
+  path: string;
+  label?: string;
+  split?: Split;
+  hash: string;
+}
+
+export interface FailureEntry {
+  path: string;
+  reason: string;
+  split?: Split;
+}
+
+function parseLines<T>(file: string, accept: (value: Record<string, unknown>) => T | undefined): T[] | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new ConvfeatError(`Cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? 'error'}).`);
+  }
+  const out: T[] = [];
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    try {
+      const value = JSON.parse(line) as unknown;
+      const entry = value && typeof value === 'object' ? accept(value as Record<string, unknown>) : undefined;
+      if (entry !== undefined) out.push(entry);
+    } catch {
+      // only files written whole are read; a bad line means hand editing, and skipping it is the kind answer
+    }
+  }
+  return out;
+}
+
+function toEntry(v: Record<string, unknown>): ListingEntry | undefined {
+  if (typeof v.path !== 'string' || typeof v.relPath !== 'string' || !isContentHash(v.hash)) return undefined;
+  const e: ListingEntry = { relPath: v.relPath, path: v.path, hash: v.hash };
+  if (typeof v.label === 'string') e.label = v.label;
+  const split = typeof v.split === 'string' ? normalizeSplit(v.split) : undefined;
+  if (split) e.split = split;
+  return e;
+}
+
+function toFailure(v: Record<string, unknown>): FailureEntry | undefined {
+  if (typeof v.path !== 'string' || typeof v.reason !== 'string') return undefined;
+  const f: FailureEntry = { path: v.path, reason: v.reason };
+  const split = typeof v.split === 'string' ? normalizeSplit(v.split) : undefined;
+  if (split) f.split = split;
+  return f;
+}
+
+/** The listing of the last completed run, or undefined when no run has completed yet. */
+export function readListing(dir: string): ListingEntry[] | undefined {
+  return parseLines(path.join(dir, LISTING_FILE), toEntry);
+}
+
+export function readFailures(dir: string): FailureEntry[] {
+  return parseLines(path.join(dir, FAILURES_FILE), toFailure) ?? [];
+}
+
+/** Sorted labels of a whole listing: class ids stay the same whichever split is loaded. */
+export function listingClasses(entries: readonly ListingEntry[]): string[] {
+  const labels = new Set<string>();
+  for (const e of entries) if (e.label !== undefined) labels.add(e.label);
+  return [...labels].sort(compareCodeUnits);
+}
+
+/** Streams lines into a temp file and moves it into place on commit; memory stays flat whatever the count. */
+class LineFile {
+  private readonly tmp: string;
+  private fd: number;
+  private pending: string[] = [];
+  private pendingChars = 0;
+
+  constructor(readonly target: string) {
+    this.tmp = tempSibling(target);
+    this.fd = fs.openSync(this.tmp, 'w');
+  }
+
+  add(value: object): void {
+    const line = JSON.stringify(value) + '\n';
+    this.pending.push(line);
+    this.pendingChars += line.length;
+    if (this.pendingChars > 1 << 16) this.flush();
+  }
+
+  private flush(): void {
+    if (this.pending.length === 0) return;
+    const bytes = Buffer.from(this.pending.join(''), 'utf8');
+    let done = 0;
+    while (done < bytes.length) done += fs.writeSync(this.fd, bytes, done, bytes.length - done);
+    this.pending = [];
+    this.pendingChars = 0;
+  }
+
+  commit(): void {
+    this.flush();
+    fs.fsyncSync(this.fd);
+    fs.closeSync(this.fd);
+    this.fd = -1;
+    commitTempFile(this.tmp, this.target);
+  }
+
+  abort(): void {
+    if (this.fd >= 0) fs.closeSync(this.fd);
+    this.fd = -1;
+    fs.rmSync(this.tmp, { force: true });
+  }
+}
+
+export interface ListingWriterOptions {
+  /**
+   * The splits this run covers. Entries of other splits in the current listing are kept on commit; without this
+   * option the run replaces the whole listing.
+   */
+  replaceSplits?: readonly Split[];
+}
+
+/**
+ * Writes the listing and failures of one extract run. Call it while holding the cache open for writing (the lock
+ * keeps two runs from interleaving their listings), add entries in dataset order, and commit at the end.
+ */
+export class ListingWriter {
+  private readonly listing: LineFile;
+  private readonly failures: LineFile;
+  private done = false;
+
+  constructor(
+    readonly dir: string,
+    private readonly opts: ListingWriterOptions = {},
+  ) {
+    this.listing = new LineFile(path.join(dir, LISTING_FILE));
+    this.failures = new LineFile(path.join(dir, FAILURES_FILE));
+  }
+
+  add(entry: ListingEntry): void {
+    if (!isContentHash(entry.hash))
+      throw new ConvfeatError(`Listing entry ${entry.relPath} has no valid content hash.`);
+    this.listing.add(entry);
+  }
+
+  addFailure(failure: FailureEntry): void {
+    this.failures.add(failure);
+  }
+
+  commit(): void {
+    if (this.done) return;
+    const keep = this.opts.replaceSplits;
+    if (keep) {
+      const covered = new Set<Split>(keep);
+      for (const e of readListing(this.dir) ?? []) if (e.split && !covered.has(e.split)) this.listing.add(e);
+      for (const f of readFailures(this.dir)) if (f.split && !covered.has(f.split)) this.failures.add(f);
+    }
+    this.failures.commit();
+    this.listing.commit();
+    this.done = true;
+  }
+
+  /** Drops what this run wrote; the previous listing stays. */
+  abort(): void {
+    if (this.done) return;
+    this.listing.abort();
+    this.failures.abort();
+    this.done = true;
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * Joins a cache's listing with its store: the training matrix of one split. The only place (with export) that
+ * builds a whole-split array, because a solver needs one.
+ */
+import { ConvfeatError, UsageError } from '../util/errors';
+import { invalid } from '../util/validate';
+import { normalizeSplit, SPLIT_NAMES_TEXT } from '../dataset/names';
+import type { Split } from '../dataset/types';
+import { listingClasses, readListing } from './listing';
+import type { CacheMeta } from './meta';
+import { EmbeddingStore } from './store';
+
+export interface SplitData {
+  /** N×D embeddings, row i belongs to paths[i]. */
+  X: Float32Array;
+  /** Class id per row (index into classes), -1 for an unlabelled image. */
+  y: Int32Array;
+  classes: string[];
+  paths: string[];
+  relPaths: string[];
+  hashes: string[];
+  dim: number;
+  /** The model and preprocessing that made X (a classifier records it). */
+  meta: CacheMeta;
+}
+
+/** The embeddings of one split (or of every listed image when split is omitted). */
+export function loadSplit(dir: string, split?: string): SplitData {
+  let wanted: Split | undefined;
+  if (split !== undefined) {
+    wanted = typeof split === 'string' ? normalizeSplit(split) : undefined;
+    if (!wanted) throw invalid('--split', SPLIT_NAMES_TEXT, split);
+  }
+  const store = EmbeddingStore.open(dir, { mode: 'read' });
+  try {
+    const listing = readListing(store.dir);
+    if (!listing || listing.length === 0) {
+      throw new ConvfeatError(
+        `The cache ${dir} lists no images yet; run convfeat extract --cache ${dir} to completion first.`,
+      );
+    }
+    const classes = listingClasses(listing);
+    const entries = wanted ? listing.filter((e) => e.split === wanted) : listing;
+    if (entries.length === 0) {
+      const present = [...new Set(listing.map((e) => e.split).filter((s) => s !== undefined))].sort();
+      throw new UsageError(
+        present.length
+          ? `The cache ${dir} has no images in split ${wanted}; it has ${present.join(', ')}.`
+          : `The cache ${dir} has no splits, so --split ${wanted} selects nothing; drop --split.`,
+      );
+    }
+    const classIds = new Map(classes.map((c, i) => [c, i]));
+    const y = new Int32Array(entries.length);
+    entries.forEach((e, i) => (y[i] = e.label === undefined ? -1 : classIds.get(e.label)!));
+    const hashes = entries.map((e) => e.hash);
+    return {
+      X: store.gather(hashes),
+      y,
+      classes,
+      paths: entries.map((e) => e.path),
+      relPaths: entries.map((e) => e.relPath),
+      hashes,
+      dim: store.dim,
+      meta: store.meta,
+    };
+  } finally {
+    store.close();
+  }
+}
