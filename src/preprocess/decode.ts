@@ -1,0 +1,137 @@
+/**
+ * Image bytes → full-size 8-bit RGB with sharp, matching what torchvision sees after
+ * `Image.open(path).convert('RGB')`: no resizing here (Pillow-exact resampling happens in TypeScript, resample.ts).
+ *
+ * Decisions, each measured with sharp 0.35 / libvips 8.18:
+ * - Embedded ICC profiles are ignored (Pillow's convert('RGB') ignores them too); CMYK has no RGB meaning without a
+ *   profile, so libvips converts it to sRGB through its generic CMYK profile (Pillow's naive 255−C−K formula differs).
+ * - Alpha is dropped without compositing, as Pillow's RGBA→RGB and LA→L conversions do; palette images expand to
+ *   their palette colours (transparency dropped); greyscale is replicated to three channels.
+ * - 16-bit images keep their high byte (v >> 8): the same as Pillow for 16-bit RGB. Pillow clips 16-bit greyscale to
+ *   255 instead of scaling it; we scale, so a 16-bit grey photo stays a photo.
+ * - Truncated files fail (failOn 'truncated'), as Pillow raises "image file is truncated"; benign decoder warnings
+ *   that Pillow also tolerates do not.
+ * - Animated images (GIF, WebP): first frame.
+ * - EXIF orientation is applied only when asked (torchvision ignores it).
+ */
+import sharp from 'sharp';
+import type { OutputInfo } from 'sharp';
+import { ConvfeatError } from '../util/errors';
+import type { ExifMode } from './spec';
+
+export const DEFAULT_MAX_PIXELS = 100_000_000;
+
+/** The image could not be decoded; `reason` is a short human sentence fit for a "path: reason" line. */
+export class ImageDecodeError extends ConvfeatError {
+  readonly reason: string;
+  /** libvips' own message, for debugging; not shown to users. */
+  readonly detail: string | undefined;
+  constructor(reason: string, detail?: string) {
+    super(reason, 1);
+    this.name = 'ImageDecodeError';
+    this.reason = reason;
+    this.detail = detail;
+  }
+}
+
+export interface DecodeOptions {
+  exif: ExifMode;
+  /** Decompression-bomb guard: width × height above this fails before decoding (default 100 megapixels). */
+  maxPixels?: number;
+}
+
+export interface DecodedImage {
+  /** width × height × 3, RGB interleaved, row-major. */
+  data: Uint8Array;
+  width: number;
+  height: number;
+  channels: 3;
+  /** Container format from the magic bytes, lower case ('jpeg', 'png', …); 'unknown' when not recognised. */
+  info: { format: string };
+}
+
+/** Container format from magic bytes, so a file whose header is too broken for libvips still gets a name. */
+export function sniffFormat(bytes: Uint8Array): string | undefined {
+  const at = (i: number, s: string) =>
+    Buffer.from(bytes.buffer, bytes.byteOffset + i, Math.min(s.length, Math.max(0, bytes.length - i))).toString(
+      'latin1',
+    ) === s;
+  if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'JPEG';
+  if (at(0, '\x89PNG')) return 'PNG';
+  if (at(0, 'GIF8')) return 'GIF';
+  if (at(0, 'RIFF') && at(8, 'WEBP')) return 'WebP';
+  if (at(0, 'II*\x00') || at(0, 'MM\x00*')) return 'TIFF';
+  if (at(4, 'ftyp')) return at(8, 'avif') || at(8, 'avis') ? 'AVIF' : 'HEIF';
+  if (at(0, 'BM')) return 'BMP';
+  return undefined;
+}
+
+/** libvips/loader messages that mean the file itself is damaged (cut short or with a broken structure). */
+const DAMAGED =
+  /premature end|unexpected end|end of (file|data)|truncated|read error|corrupt|invalid|bad seek|unable to parse|not a |no image|unsupported image format/i;
+
+function firstLine(message: string): string {
+  return message.split('\n')[0] ?? message;
+}
+
+async function pixelLimitReason(bytes: Buffer, maxPixels: number): Promise<string> {
+  try {
+    const { width, height } = await sharp(bytes, { limitInputPixels: false }).metadata();
+    if (width && height) return `image is ${width}×${height} pixels, over the ${maxPixels}-pixel limit`;
+  } catch {
+    // fall through to the generic sentence
+  }
+  return `image exceeds the ${maxPixels}-pixel limit`;
+}
+
+async function reasonFor(error: unknown, bytes: Buffer, maxPixels: number): Promise<ImageDecodeError> {
+  const message = error instanceof Error ? error.message : String(error);
+  if (/exceeds pixel limit/i.test(message))
+    return new ImageDecodeError(await pixelLimitReason(bytes, maxPixels), message);
+  const format = sniffFormat(bytes);
+  const detail = firstLine(message);
+  if (!format) return new ImageDecodeError('not an image or unsupported format', detail);
+  if (DAMAGED.test(message)) return new ImageDecodeError(`truncated or corrupt ${format}`, detail);
+  // Anything else (out of memory, an unsupported variant of the format) is passed on in libvips' words.
+  return new ImageDecodeError(`could not decode ${format}: ${detail}`, detail);
+}
+
+/**
+ * Decode `bytes` to 8-bit RGB at full size. Throws ImageDecodeError with a short reason for empty, truncated,
+ * corrupt, unsupported or over-limit images. Options are trusted (validated by the caller's door).
+ */
+export async function decodeImage(bytes: Buffer, options: DecodeOptions): Promise<DecodedImage> {
+  const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
+  if (bytes.length === 0) throw new ImageDecodeError('empty file (0 bytes)');
+  let result: { data: Buffer; info: OutputInfo };
+  try {
+    // No separate metadata() call: it would parse the header a second time (about 8 % of a small JPEG's decode).
+    const image = sharp(bytes, { failOn: 'truncated', limitInputPixels: maxPixels, ignoreIcc: true, pages: 1 });
+    const pipeline = options.exif === 'apply' ? image.autoOrient() : image;
+    result = await pipeline
+      .removeAlpha()
+      .toColourspace('srgb')
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+  } catch (error) {
+    throw await reasonFor(error, bytes, maxPixels);
+  }
+  const { data, info } = result;
+  const rgb = info.channels === 3 ? data : greyToRgb(data, info.width, info.height, info.channels);
+  return {
+    data: new Uint8Array(rgb.buffer, rgb.byteOffset, rgb.byteLength),
+    width: info.width,
+    height: info.height,
+    channels: 3,
+    info: { format: sniffFormat(bytes)?.toLowerCase() ?? 'unknown' },
+  };
+}
+
+/** libvips hands back sRGB as 3 bands; should a one-band image slip through, replicate it as Pillow's L→RGB. */
+function greyToRgb(data: Buffer, width: number, height: number, channels: number): Buffer {
+  if (channels !== 1) throw new ImageDecodeError(`unsupported colour layout (${channels} channels after conversion)`);
+  const n = width * height;
+  const out = Buffer.allocUnsafe(n * 3);
+  for (let i = 0; i < n; i++) out[i * 3] = out[i * 3 + 1] = out[i * 3 + 2] = data[i];
+  return out;
+}
