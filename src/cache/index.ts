@@ -14,3 +14,5 @@ export { mergeCaches } from './merge';
 export type { MergeResult } from './merge';
 export { parseShard, shardOfHash, shardFilter } from './work-shard';
 export type { WorkShard } from './work-shard';
+export { extractDataset } from './extract';
+export type { ExtractOptions, ExtractSummary, EmbeddingBackbone } from './extract';

@@ -4,10 +4,19 @@
  * and not thrown: tests that need the model call realResnet50() themselves and fail with the store's sentence,
  * while every other test still runs.
  */
+import { execFileSync } from 'child_process';
+import * as path from 'path';
 import { describeError } from '../../src/util/errors';
+import { REPO_ROOT } from './data';
 import { realResnet50, realResnet50Keras } from './model';
 
 export default async function globalSetup(): Promise<void> {
+  // CLI tests and worker threads run the compiled dist/: build it from the current sources so they never test
+  // stale code (npm ci builds it once through `prepare`; a developer's edits since then would be missed).
+  execFileSync(process.execPath, [path.join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], {
+    cwd: REPO_ROOT,
+    stdio: 'inherit',
+  });
   try {
     await realResnet50();
     await realResnet50Keras();

@@ -1,0 +1,204 @@
+/**
+ * From what the user names (`--model resnet50` or `--model my.onnx`, optional `--layer`) to a ready feature
+ * extractor: resolve or fetch the file, cut the head, fingerprint the cut graph, attach the model's preprocessing,
+ * and open an onnxruntime session on the requested device.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import type { BackboneIdentity, EmbeddingBackbone } from './extractor';
+import { preprocessFingerprint, TORCHVISION_IMAGENET, KERAS_CAFFE, outputSize, type ExifMode, type PreprocessSpec } from '../preprocess/spec';
+import { validateSpec } from '../preprocess/options';
+import { ConvfeatError, UsageError } from '../util/errors';
+import { nonEmptyString } from '../util/validate';
+import { encodeModel, loadModel, onnx } from './onnx/proto';
+import { cutAtEmbedding } from './cut';
+import { modelFingerprint } from './fingerprint';
+import { createSession, cudaUnavailableReason, parseDevice, runBatch, type SessionHandle } from './session';
+import { defaultStoreDir, fetchModel, loadManifest, type ModelEntry } from './store';
+
+export const PREPROCESS_PRESETS: Record<string, PreprocessSpec> = {
+  torchvision: TORCHVISION_IMAGENET,
+  caffe: KERAS_CAFFE,
+};
+
+export interface BackboneRequest {
+  /** A manifest name (`convfeat models list`) or a path to an ONNX image classifier. */
+  model: string;
+  /** Cut at this node or tensor instead of the input of the last fully connected layer. */
+  layer?: string;
+  /** Preprocessing for a user ONNX file: a preset name (torchvision, caffe) or a JSON file with a PreprocessSpec. */
+  preprocess?: string;
+  /** Where manifest models are stored (default: the package's onnx/ folder, or CONVFEAT_MODEL_DIR). */
+  storeDir?: string;
+  log?: (line: string) => void;
+}
+
+export interface PreparedBackbone {
+  /** Manifest name, or the file name without extension for user models. */
+  name: string;
+  file: string;
+  entry?: ModelEntry;
+  cutModel: onnx.ModelProto;
+  cutBytes: Uint8Array;
+  fingerprint: string;
+  /** Embedding size when the graph's shapes tell; otherwise found by running one image. */
+  dim: number | null;
+  layer: string;
+  tensor: string;
+  spec: PreprocessSpec;
+}
+
+export function modelStoreDir(explicit?: string): string {
+  return explicit ?? process.env.CONVFEAT_MODEL_DIR ?? defaultStoreDir();
+}
+
+function looksLikeFile(model: string): boolean {
+  return model.endsWith('.onnx') || model.includes('/') || model.includes(path.sep) || fs.existsSync(model);
+}
+
+function userPreprocess(option: string | undefined): PreprocessSpec {
+  if (option === undefined) return TORCHVISION_IMAGENET;
+  const preset = PREPROCESS_PRESETS[option];
+  if (preset) return preset;
+  if (!fs.existsSync(option)) {
+    throw new UsageError(
+      `Expected --preprocess to be one of ${Object.keys(PREPROCESS_PRESETS).join(', ')} or a JSON file but received ${JSON.stringify(option)}`,
+    );
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(fs.readFileSync(option, 'utf8'));
+  } catch (e) {
+    throw new UsageError(`--preprocess ${option} is not valid JSON (${(e as Error).message}).`);
+  }
+  return validateSpec(parsed, `--preprocess ${option}`);
+}
+
+export async function prepareBackbone(req: BackboneRequest): Promise<PreparedBackbone> {
+  nonEmptyString('--model', req.model);
+  let name: string;
+  let file: string;
+  let entry: ModelEntry | undefined;
+  let spec: PreprocessSpec;
+  let layer = req.layer;
+  const manifest = loadManifest();
+  if (manifest.models[req.model]) {
+    entry = manifest.models[req.model]!;
+    name = req.model;
+    if (req.preprocess !== undefined) {
+      throw new UsageError(`--preprocess applies to your own ONNX files; ${name} carries its own preprocessing in onnx/models.json.`);
+    }
+    const fetched = await fetchModel(name, { storeDir: modelStoreDir(req.storeDir), log: req.log });
+    file = fetched.file;
+    spec = entry.preprocess;
+    if (layer === undefined && entry.embedding.layer) layer = entry.embedding.layer;
+  } else if (looksLikeFile(req.model)) {
+    file = path.resolve(req.model);
+    if (!fs.existsSync(file)) {
+      throw new UsageError(`--model ${req.model} is neither a known model (convfeat models list) nor an existing .onnx file.`);
+    }
+    name = path.basename(file).replace(/\.onnx$/i, '');
+    spec = userPreprocess(req.preprocess);
+  } else {
+    throw new UsageError(
+      `Expected --model to be one of ${Object.keys(manifest.models).join(', ')} or a path to an .onnx file but received ${JSON.stringify(req.model)}`,
+    );
+  }
+  const model = loadModel(file);
+  const cut = cutAtEmbedding(model, { ...(layer !== undefined ? { layer } : {}), source: path.basename(file) });
+  const cutBytes = encodeModel(cut.model);
+  if (!outputSize(spec)) {
+    throw new UsageError('The preprocessing gives images of varying size; a backbone needs a crop or an exact resize.');
+  }
+  return {
+    name,
+    file,
+    entry,
+    cutModel: cut.model,
+    cutBytes,
+    fingerprint: modelFingerprint(cutBytes),
+    dim: cut.embedding.dim,
+    layer: cut.embedding.layer,
+    tensor: cut.embedding.tensor,
+    spec,
+  };
+}
+
+export interface OpenOptions {
+  device?: string;
+  threads?: number;
+  exif?: ExifMode;
+  maxPixels?: number;
+  log?: (line: string) => void;
+}
+
+export interface OpenBackbone extends EmbeddingBackbone {
+  prepared: PreparedBackbone;
+  /** The onnxruntime session, created on first use. */
+  session(): Promise<SessionHandle>;
+  fallbackReason?: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens a prepared backbone for extraction. The onnxruntime session (a second or two for ResNet50) is created on
+ * the first batch when the provider is already certain, so a run served entirely from the cache never pays for it.
+ */
+export async function openBackbone(prepared: PreparedBackbone, opts: OpenOptions = {}): Promise<OpenBackbone> {
+  const device = parseDevice(opts.device ?? 'auto');
+  const threads = opts.threads;
+  const size = outputSize(prepared.spec)!;
+  const expected = prepared.spec.layout === 'NCHW' ? [3, size.height, size.width] : [size.height, size.width, 3];
+  const cudaProblem = device.kind === 'cpu' ? null : cudaUnavailableReason();
+  const certainCpu = device.kind === 'cpu' || (device.kind === 'auto' && cudaProblem !== null);
+  let fallbackReason: string | undefined;
+  if (device.kind === 'auto' && cudaProblem !== null) {
+    fallbackReason = cudaProblem;
+    opts.log?.(`--device auto: using CPU because ${cudaProblem}.`);
+  }
+
+  let handle: SessionHandle | undefined;
+  const open = async (): Promise<SessionHandle> => {
+    if (handle) return handle;
+    handle = await createSession(prepared.cutBytes, {
+      device: certainCpu ? 'cpu' : (opts.device ?? 'auto'),
+      ...(threads !== undefined ? { threads } : {}),
+      log: opts.log,
+    });
+    const declared = handle.inputShape.slice(1);
+    if (declared.every((d) => typeof d === 'number') && declared.join(',') !== expected.join(',')) {
+      throw new ConvfeatError(
+        `${prepared.name} takes images of [${declared.join(', ')}] but its preprocessing makes [${expected.join(', ')}]; fix the preprocessing (--preprocess) to match the model.`,
+      );
+    }
+    return handle;
+  };
+
+  let dim = prepared.dim;
+  if (dim === null || !certainCpu) {
+    const h = await open();
+    if (h.fallbackReason !== undefined) fallbackReason = h.fallbackReason;
+    if (dim === null) dim = (await runBatch(h, new Float32Array(expected[0]! * expected[1]! * expected[2]!), 1, expected)).length;
+  }
+  const provider = handle ? (handle.provider === 'cuda' ? `cuda:${handle.deviceId ?? 0}` : 'cpu') : 'cpu';
+  const exif = opts.exif ?? 'apply';
+  const identity: BackboneIdentity = {
+    model: prepared.name,
+    modelFingerprint: prepared.fingerprint,
+    preprocessFingerprint: preprocessFingerprint({ spec: prepared.spec, exif }),
+    dim,
+  };
+  return {
+    prepared,
+    identity,
+    transform: { spec: prepared.spec, exif, ...(opts.maxPixels !== undefined ? { maxPixels: opts.maxPixels } : {}) },
+    provider,
+    ...(fallbackReason !== undefined ? { fallbackReason } : {}),
+    session: open,
+    embed: async (batch: Float32Array, n: number) => runBatch(await open(), batch, n, expected),
+    close: async () => {
+      if (handle) await handle.session.release();
+      handle = undefined;
+    },
+  };
+}

@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+/** The yargs root: registers commands, nothing else. */
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { commands } from './commands';
+
+/** yargs reads a lone `-` as a positional; `--out -` (stdout) is what users type, so bind it to its option. */
+export function bindDashValues(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a.startsWith('--') && !a.includes('=') && argv[i + 1] === '-') {
+      out.push(`${a}=-`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  // `convfeat predict ... --out - | head` closes the pipe early; that is not an error.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
+  let usageFailure = false;
+  const parser = yargs(bindDashValues(hideBin(process.argv)))
+    .scriptName('convfeat')
+    .usage('$0 <command> [options]\n\nTransfer learning with a frozen ImageNet ConvNet as a fixed feature extractor.')
+    .strict()
+    .demandCommand(1, 'Name a command; `convfeat --help` lists them.')
+    .recommendCommands()
+    .wrap(Math.min(120, process.stdout.columns || 100))
+    .fail((msg, err) => {
+      if (err) throw err;
+      usageFailure = true;
+      process.stderr.write(`convfeat: ${msg}\nRun with --help for usage.\n`);
+    })
+    .help()
+    .alias('h', 'help')
+    .version();
+  for (const command of commands) parser.command(command);
+  await parser.parseAsync();
+  if (usageFailure) process.exitCode = 2;
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`convfeat: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exitCode = 2;
+});

@@ -1,0 +1,95 @@
+/** `convfeat extract`: embed every image of a dataset with a frozen backbone into a crash-safe cache. */
+import type { Argv, CommandModule } from 'yargs';
+import { openBackbone, prepareBackbone } from '../backbone/load';
+import { extractDataset, parseShard } from '../cache';
+import { scanDataset, type LayoutOption } from '../dataset';
+import { ConvfeatError } from '../util/errors';
+import { integerInRange } from '../util/validate';
+import { checkBackboneArgs, withBackboneOptions, type BackboneArgs } from './backboneOptions';
+import { createProgress } from './progress';
+import { handler, logger, printJson } from './run';
+
+export interface ExtractArgs extends BackboneArgs {
+  data: string;
+  cache: string;
+  split?: string;
+  layout: LayoutOption;
+  'batch-size': number;
+  workers?: number;
+  shard?: string;
+  strict?: boolean;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+export function defaultWorkers(): number {
+  return Math.max(1, Math.min(4, require('os').availableParallelism() - 1));
+}
+
+export const extractCommand: CommandModule<object, ExtractArgs> = {
+  command: 'extract',
+  describe: 'Embed a dataset with a frozen backbone into a resumable cache',
+  builder: (y: Argv) =>
+    withBackboneOptions(
+      y
+        .option('data', { type: 'string', demandOption: true, describe: 'ImageFolder root (optionally with train/val/test), a CSV/JSONL manifest, or a folder of images' })
+        .option('cache', { type: 'string', demandOption: true, describe: 'Cache directory (created if missing; reused and extended if present)' })
+        .option('split', { type: 'string', describe: 'Only this split (train, val, test)' })
+        .option('layout', { choices: ['auto', 'imagefolder', 'imagefolder-splits', 'unlabelled'] as const, default: 'auto' as LayoutOption })
+        .option('batch-size', { type: 'number', default: 8, describe: 'Images per inference call' })
+        .option('workers', { type: 'number', describe: 'Preprocessing worker threads (default: cores - 1, at least 1)' })
+        .option('shard', { type: 'string', describe: 'Extract only part i/n of the images (0-based, by content hash), e.g. $JOB_COMPLETION_INDEX/4' })
+        .option('strict', { type: 'boolean', describe: 'Exit 1 if any image fails' })
+        .option('json', { type: 'boolean', describe: 'Print a JSON summary on stdout' })
+        .option('quiet', { type: 'boolean', describe: 'No progress or skip lines' }),
+      { modelRequired: true },
+    ) as unknown as Argv<ExtractArgs>,
+  handler: handler(async (args: ExtractArgs) => {
+    checkBackboneArgs(args);
+    const log = logger(args);
+    const batchSize = integerInRange('--batch-size', args['batch-size'], 1, 1024);
+    const workers = args.workers === undefined ? defaultWorkers() : integerInRange('--workers', args.workers, 0, 64);
+    const shard = args.shard !== undefined ? parseShard(args.shard) : undefined;
+    const dataset = await scanDataset(args.data, { ...(args.split !== undefined ? { split: args.split } : {}), layout: args.layout });
+    const prepared = await prepareBackbone({ model: args.model, layer: args.layer, preprocess: args.preprocess, log });
+    const backbone = await openBackbone(prepared, {
+      device: args.device,
+      threads: args.threads,
+      exif: args.exif,
+      ...(args['max-pixels'] !== undefined ? { maxPixels: args['max-pixels'] } : {}),
+      log,
+    });
+    log(`${prepared.name}: ${backbone.identity.dim}-d embeddings from ${prepared.layer}, ${dataset.items.length} images, provider ${backbone.provider}`);
+    const progress = createProgress({ total: dataset.items.length, label: 'extract', quiet: args.quiet || args.json });
+    const splits = [...new Set(dataset.items.map((i) => i.split).filter((s) => s !== undefined))];
+    let summary;
+    try {
+      summary = await extractDataset(dataset, backbone, {
+        cacheDir: args.cache,
+        batchSize,
+        workers,
+        ...(shard ? { shard } : {}),
+        ...(args.split !== undefined || splits.length > 0 ? { splits } : {}),
+        onProgress: (done) => progress.tick(done),
+        onFailure: (f) => log(`skipped ${f.path}: ${f.reason}`),
+        warn: log,
+      });
+    } finally {
+      await backbone.close();
+    }
+    progress.finish();
+    const result = { ...summary, model: prepared.name, fingerprint: prepared.fingerprint, dim: backbone.identity.dim, ...(backbone.fallbackReason ? { fallbackReason: backbone.fallbackReason } : {}) };
+    if (args.json) printJson(result);
+    else {
+      process.stdout.write(
+        `${summary.total} images: ${summary.extracted} extracted, ${summary.fromCache} from cache, ${summary.duplicates} duplicates, ${summary.failed} failed` +
+          `${summary.otherShard ? `, ${summary.otherShard} in other shards` : ''}; ${summary.seconds.toFixed(1)} s, ${summary.imagesPerSecond.toFixed(1)} img/s on ${summary.provider}\n` +
+          `cache: ${summary.cache}${summary.failed ? ` (failures listed in failures.jsonl)` : ''}\n`,
+      );
+    }
+    const stored = summary.extracted + summary.fromCache + summary.duplicates;
+    if (summary.failed > 0 && (args.strict || stored === 0)) {
+      throw new ConvfeatError(args.strict ? `${summary.failed} image(s) failed and --strict is set.` : 'No image could be extracted; see the skipped lines above.');
+    }
+  }),
+};

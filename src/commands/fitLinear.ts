@@ -1,0 +1,90 @@
+/** `convfeat fit-linear`: train a linear SVM or softmax on cached embeddings and write the classifier file. */
+import type { Argv, CommandModule } from 'yargs';
+import { fitFromCache } from '../linear/fitCache';
+import { saveClassifier, SOLVERS, SCALE_KINDS, type SolverKind, type ScaleKind } from '../linear';
+import { positiveNumber, integerInRange } from '../util/validate';
+import { handler, logger, printJson } from './run';
+
+export interface FitLinearArgs {
+  cache: string;
+  out: string;
+  solver: SolverKind;
+  C?: number;
+  scale: ScaleKind;
+  folds: number;
+  'class-weight': 'none' | 'balanced';
+  seed: number;
+  threads?: number;
+  'max-iter'?: number;
+  tol?: number;
+  'no-val'?: boolean;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+export const fitLinearCommand: CommandModule<object, FitLinearArgs> = {
+  command: 'fit-linear',
+  describe: 'Train a linear classifier (SVM or softmax) on a cache and write it as JSON',
+  builder: (y: Argv) =>
+    y
+      .option('cache', { type: 'string', demandOption: true, describe: 'Cache directory written by extract' })
+      .option('out', { type: 'string', demandOption: true, describe: 'Classifier file to write (JSON)' })
+      .option('solver', { choices: SOLVERS, default: 'svm' as SolverKind, describe: 'svm: dual coordinate descent (LIBLINEAR -s 1); softmax: multinomial logistic regression by L-BFGS; ml-svm: the ml-svm package (small data)' })
+      .option('C', { type: 'number', describe: 'Regularisation C; omitted = chosen on the val split, else by stratified k-fold CV' })
+      .option('scale', { choices: SCALE_KINDS, default: 'l2' as ScaleKind, describe: 'Feature scaling stored in the classifier' })
+      .option('folds', { type: 'number', default: 5, describe: 'k for cross-validation when the cache has no val split' })
+      .option('class-weight', { choices: ['none', 'balanced'] as const, default: 'none' as const })
+      .option('seed', { type: 'number', default: 1 })
+      .option('threads', { type: 'number', describe: 'Worker threads (default: one per core)' })
+      .option('max-iter', { type: 'number' })
+      .option('tol', { type: 'number' })
+      .option('no-val', { type: 'boolean', describe: 'Ignore the val split (C by cross-validation on train)' })
+      .option('json', { type: 'boolean', describe: 'Print a JSON summary' })
+      .option('quiet', { type: 'boolean' }) as unknown as Argv<FitLinearArgs>,
+  handler: handler(async (args: FitLinearArgs) => {
+    const log = logger(args);
+    if (args.C !== undefined) positiveNumber('--C', args.C);
+    integerInRange('--folds', args.folds, 2, 100);
+    integerInRange('--seed', args.seed, 0, 2 ** 31 - 1);
+    const result = await fitFromCache(args.cache, {
+      solver: args.solver,
+      C: args.C ?? 'auto',
+      scale: args.scale,
+      folds: args.folds,
+      classWeight: args['class-weight'],
+      seed: args.seed,
+      ...(args.threads !== undefined ? { threads: integerInRange('--threads', args.threads, 1, 256) } : {}),
+      ...(args['max-iter'] !== undefined ? { maxIter: integerInRange('--max-iter', args['max-iter'], 1, 1e7) } : {}),
+      ...(args.tol !== undefined ? { tol: positiveNumber('--tol', args.tol) } : {}),
+      useVal: !args['no-val'],
+    });
+    const clf = result.classifier;
+    saveClassifier(args.out, clf);
+    const summary = {
+      classifier: args.out,
+      solver: clf.solver,
+      C: clf.C,
+      cSelection: result.cSelection,
+      scale: args.scale,
+      classes: clf.classes,
+      dim: clf.dim,
+      trainSize: result.trainSize,
+      valSize: result.valSize,
+      trainAccuracy: result.trainAccuracy,
+      valAccuracy: result.valAccuracy,
+      converged: clf.converged,
+      backbone: clf.backbone,
+      seconds: result.seconds,
+    };
+    if (!clf.converged) log('warning: the solver stopped at its iteration limit before reaching its tolerance; raise --max-iter or lower C.');
+    if (args.json) printJson(summary);
+    else {
+      const pct = (v: number | null): string => (v === null ? '-' : `${(100 * v).toFixed(2)} %`);
+      process.stdout.write(
+        `${clf.solver} on ${result.trainSize} × ${clf.dim} (${clf.classes.length} classes), C = ${clf.C.toPrecision(3)} (${result.cSelection === 'fixed' ? 'fixed' : result.cSelection === 'val' ? `chosen on val, ${result.valSize} images` : 'chosen by cross-validation'})\n` +
+          `train accuracy ${pct(result.trainAccuracy)}, val accuracy ${pct(result.valAccuracy)}, ${result.seconds.toFixed(2)} s\n` +
+          `wrote ${args.out}\n`,
+      );
+    }
+  }),
+};

@@ -1,0 +1,21 @@
+/** Every command the CLI registers, in the order `--help` lists them. */
+import type { CommandModule } from 'yargs';
+import { modelsCommand } from './models';
+import { extractCommand } from './extract';
+import { preprocessCommand } from './preprocess';
+import { cacheCommand } from './cache';
+import { fitLinearCommand } from './fitLinear';
+import { evaluateCommand } from './evaluate';
+import { predictCommand } from './predict';
+import { demoCommand } from './demo';
+
+export const commands: CommandModule[] = [
+  demoCommand,
+  modelsCommand,
+  extractCommand,
+  fitLinearCommand,
+  evaluateCommand,
+  predictCommand,
+  preprocessCommand,
+  cacheCommand,
+] as unknown as CommandModule[];

@@ -1,0 +1,95 @@
+/** `convfeat models list | fetch NAME | inspect FILE.onnx`: the model store and what a model file holds. */
+import * as fs from 'fs';
+import * as path from 'path';
+import type { Argv, CommandModule } from 'yargs';
+import { modelStoreDir } from '../backbone/load';
+import { formatModelInfo, inspectModel } from '../backbone/inspect';
+import { fetchModel, listModels, resolveModel } from '../backbone/store';
+import { handler, logger, printJson } from './run';
+
+interface ListArgs {
+  json?: boolean;
+}
+interface FetchArgs {
+  name: string;
+  force?: boolean;
+  json?: boolean;
+  quiet?: boolean;
+}
+interface InspectArgs {
+  file: string;
+  json?: boolean;
+}
+
+const listCommand: CommandModule<object, ListArgs> = {
+  command: 'list',
+  describe: 'Known models, their embedding size and whether they are fetched',
+  builder: (y: Argv) => y.option('json', { type: 'boolean' }) as unknown as Argv<ListArgs>,
+  handler: handler(async (args: ListArgs) => {
+    const store = modelStoreDir();
+    const rows = listModels().map((m) => ({
+      name: m.name,
+      dim: m.embedding.dim,
+      format: m.format,
+      file: path.join(store, m.file),
+      fetched: fs.existsSync(path.join(store, m.file)),
+      source: m.source.url,
+      sha256: m.source.sha256,
+      license: m.license,
+      description: m.description,
+      preprocess: m.preprocess,
+    }));
+    if (args.json) return printJson(rows);
+    const w = Math.max(...rows.map((r) => r.name.length), 4);
+    process.stdout.write(`${'name'.padEnd(w)}  ${'dim'.padStart(5)}  fetched  source\n`);
+    for (const r of rows) {
+      process.stdout.write(`${r.name.padEnd(w)}  ${String(r.dim).padStart(5)}  ${(r.fetched ? 'yes' : 'no').padEnd(7)}  ${r.source}\n`);
+    }
+    process.stdout.write(`\nstore: ${store} (CONVFEAT_MODEL_DIR overrides)\n`);
+  }),
+};
+
+const fetchCommand: CommandModule<object, FetchArgs> = {
+  command: 'fetch <name>',
+  describe: 'Download (and convert) a known model into the store, verifying its sha256',
+  builder: (y: Argv) =>
+    y
+      .positional('name', { type: 'string', demandOption: true, describe: 'Model name (convfeat models list)' })
+      .option('force', { type: 'boolean', describe: 'Download/convert again even if a verified file exists' })
+      .option('json', { type: 'boolean' })
+      .option('quiet', { type: 'boolean' }) as unknown as Argv<FetchArgs>,
+  handler: handler(async (args: FetchArgs) => {
+    resolveModel(args.name);
+    const started = Date.now();
+    const result = await fetchModel(args.name, { storeDir: modelStoreDir(), force: args.force, log: logger(args) });
+    const summary = { model: args.name, ...result, seconds: (Date.now() - started) / 1000 };
+    if (args.json) printJson(summary);
+    else process.stdout.write(`${args.name}: ${result.file} (sha256 ${result.sha256.slice(0, 16)}…)${result.fromCache ? ', already fetched' : ''}\n`);
+  }),
+};
+
+const inspectCommand: CommandModule<object, InspectArgs> = {
+  command: 'inspect <file>',
+  describe: 'Inputs, outputs and candidate embedding layers of an ONNX model',
+  builder: (y: Argv) =>
+    y
+      .positional('file', { type: 'string', demandOption: true, describe: 'An .onnx file' })
+      .option('json', { type: 'boolean' }) as unknown as Argv<InspectArgs>,
+  handler: handler(async (args: InspectArgs) => {
+    const info = inspectModel(args.file);
+    if (args.json) printJson(info);
+    else process.stdout.write(`${formatModelInfo(info)}\n`);
+  }),
+};
+
+export const modelsCommand: CommandModule = {
+  command: 'models <command>',
+  describe: 'List, fetch and inspect backbone models',
+  builder: (y: Argv) =>
+    y
+      .command(listCommand as unknown as CommandModule)
+      .command(fetchCommand as unknown as CommandModule)
+      .command(inspectCommand as unknown as CommandModule)
+      .demandCommand(1),
+  handler: () => undefined,
+};

@@ -1,0 +1,123 @@
+/** `convfeat predict`: score images with a classifier, streaming CSV or JSONL rows. */
+import * as fs from 'fs';
+import * as path from 'path';
+import type { Argv, CommandModule } from 'yargs';
+import { scanDataset, type LayoutOption } from '../dataset';
+import { loadClassifier } from '../linear';
+import { predictDataset, type Prediction } from '../report/predict';
+import { tempSibling, commitTempFile } from '../util/atomic';
+import { ConvfeatError } from '../util/errors';
+import { integerInRange, nonEmptyString } from '../util/validate';
+import { defaultWorkers } from './extract';
+import { createProgress } from './progress';
+import { handler, logger, printJson } from './run';
+
+interface PredictArgs {
+  classifier: string;
+  data: string;
+  out: string;
+  cache?: string;
+  model?: string;
+  layer?: string;
+  preprocess?: string;
+  layout: LayoutOption;
+  'top-k': number;
+  format?: 'csv' | 'jsonl';
+  device: string;
+  threads?: number;
+  'batch-size': number;
+  workers?: number;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+function csvField(value: string): string {
+  return /[",\n\r]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+}
+
+function formatRow(p: Prediction, format: 'csv' | 'jsonl', topK: number): string {
+  if (format === 'jsonl') return `${JSON.stringify(p)}\n`;
+  const cells = [p.path, p.label ?? ''];
+  for (let k = 0; k < topK; k++) cells.push(p.top[k]?.label ?? '', p.top[k] ? p.top[k]!.score.toFixed(6) : '');
+  return `${cells.map(csvField).join(',')}\n`;
+}
+
+function csvHeader(topK: number): string {
+  const cells = ['path', 'label'];
+  for (let k = 1; k <= topK; k++) cells.push(`pred${k}`, `score${k}`);
+  return `${cells.join(',')}\n`;
+}
+
+export const predictCommand: CommandModule<object, PredictArgs> = {
+  command: 'predict',
+  describe: 'Score a folder or manifest with a classifier; writes CSV or JSONL rows as it goes',
+  builder: (y: Argv) =>
+    y
+      .option('classifier', { type: 'string', demandOption: true, describe: 'Classifier file written by fit-linear' })
+      .option('data', { type: 'string', demandOption: true, describe: 'Folder of images, ImageFolder or manifest' })
+      .option('out', { type: 'string', demandOption: true, describe: 'preds.csv, preds.jsonl, or - for stdout' })
+      .option('cache', { type: 'string', describe: 'Extract through this cache (reuses embeddings; default: a temporary one)' })
+      .option('model', { type: 'string', describe: 'The backbone .onnx file, when the classifier was trained on your own model' })
+      .option('layer', { type: 'string' })
+      .option('preprocess', { type: 'string' })
+      .option('layout', { choices: ['auto', 'imagefolder', 'imagefolder-splits', 'unlabelled'] as const, default: 'auto' as LayoutOption })
+      .option('top-k', { type: 'number', default: 1, describe: 'Labels and scores per image' })
+      .option('format', { choices: ['csv', 'jsonl'] as const, describe: 'Default: from the --out extension (csv for -)' })
+      .option('device', { type: 'string', default: 'auto' })
+      .option('threads', { type: 'number' })
+      .option('batch-size', { type: 'number', default: 8 })
+      .option('workers', { type: 'number' })
+      .option('json', { type: 'boolean', describe: 'Print a JSON summary (when --out is a file)' })
+      .option('quiet', { type: 'boolean' }) as unknown as Argv<PredictArgs>,
+  handler: handler(async (args: PredictArgs) => {
+    const log = logger(args);
+    nonEmptyString('--out', args.out);
+    const clf = loadClassifier(args.classifier);
+    const topK = integerInRange('--top-k', args['top-k'], 1, clf.classes.length);
+    const toStdout = args.out === '-';
+    const format = args.format ?? (/\.jsonl?$/i.test(args.out) ? 'jsonl' : 'csv');
+    const dataset = await scanDataset(args.data, { layout: args.layout });
+    // Rows stream into a temporary file renamed at the end: a failed run never replaces an earlier output.
+    const target = toStdout ? undefined : path.resolve(args.out);
+    const tmp = target ? tempSibling(target) : undefined;
+    if (target) fs.mkdirSync(path.dirname(target), { recursive: true });
+    const fd = tmp ? fs.openSync(tmp, 'w') : 1;
+    const write = (text: string): void => {
+      if (fd === 1) process.stdout.write(text);
+      else fs.writeSync(fd, text);
+    };
+    const progress = createProgress({ total: dataset.items.length, label: 'predict', quiet: args.quiet || toStdout });
+    let ok = false;
+    try {
+      if (format === 'csv') write(csvHeader(topK));
+      const summary = await predictDataset(clf, dataset, {
+        ...(args.model !== undefined ? { model: args.model } : {}),
+        ...(args.layer !== undefined ? { layer: args.layer } : {}),
+        ...(args.preprocess !== undefined ? { preprocess: args.preprocess } : {}),
+        ...(args.cache !== undefined ? { cacheDir: args.cache } : {}),
+        device: args.device,
+        ...(args.threads !== undefined ? { threads: integerInRange('--threads', args.threads, 1, 1024) } : {}),
+        batchSize: integerInRange('--batch-size', args['batch-size'], 1, 1024),
+        workers: args.workers === undefined ? defaultWorkers() : integerInRange('--workers', args.workers, 0, 64),
+        topK,
+        onPrediction: (p) => write(formatRow(p, format, topK)),
+        onFailure: (f) => log(`skipped ${f.path}: ${f.reason}`),
+        onProgress: (done) => progress.tick(done),
+        log,
+      });
+      progress.finish();
+      if (fd !== 1) fs.fsyncSync(fd);
+      ok = true;
+      const result = { out: args.out, format, predicted: summary.predicted, failed: summary.failed, fromCache: summary.fromCache, extracted: summary.extracted, seconds: summary.seconds, provider: summary.provider, model: summary.model };
+      if (args.json && !toStdout) printJson(result);
+      else log(`${summary.predicted} images scored, ${summary.failed} failed, ${summary.seconds.toFixed(1)} s on ${summary.provider}${target ? `; wrote ${args.out}` : ''}`);
+      if (summary.predicted === 0) throw new ConvfeatError('No image could be scored; see the skipped lines above.');
+    } finally {
+      if (fd !== 1) fs.closeSync(fd);
+      if (tmp && target) {
+        if (ok) commitTempFile(tmp, target);
+        else fs.rmSync(tmp, { force: true });
+      }
+    }
+  }),
+};

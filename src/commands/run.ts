@@ -1,0 +1,42 @@
+/**
+ * Shared plumbing for command handlers: turn thrown values into one line on stderr and the right exit code
+ * (0 ok, 1 failure, 2 bad usage), and print JSON or text.
+ */
+import { isConvfeatError } from '../util/errors';
+
+export interface CommonArgs {
+  json?: boolean;
+  quiet?: boolean;
+}
+
+export function reportFailure(e: unknown): number {
+  if (isConvfeatError(e)) {
+    process.stderr.write(`convfeat: ${e.message}\n`);
+    return e.exitCode;
+  }
+  const message = e instanceof Error ? e.message : String(e);
+  process.stderr.write(`convfeat: unexpected error: ${message}\n`);
+  if (process.env.CONVFEAT_DEBUG && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
+  else process.stderr.write('convfeat: this is a bug; rerun with CONVFEAT_DEBUG=1 for details and report it.\n');
+  return 1;
+}
+
+/** Wraps an async handler so failures set process.exitCode instead of escaping as a stack trace. */
+export function handler<A>(fn: (args: A) => Promise<void> | void): (args: A) => Promise<void> {
+  return async (args: A) => {
+    try {
+      await fn(args);
+    } catch (e) {
+      process.exitCode = reportFailure(e);
+    }
+  };
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Diagnostics go to stderr so that stdout stays clean for --json and for `-` outputs. */
+export function logger(args: CommonArgs): (line: string) => void {
+  return args.quiet ? () => undefined : (line: string) => process.stderr.write(`${line}\n`);
+}

@@ -1,0 +1,53 @@
+/**
+ * convfeat's library API: what a TypeScript user imports. The stages follow the data —
+ * dataset → preprocess → backbone → cache → linear → report — and each is usable on its own.
+ *
+ *   import { scanDataset, prepareBackbone, openBackbone, extractDataset, fitFromCache, evaluateOnCache } from 'convfeat';
+ */
+export { ConvfeatError, UsageError, isConvfeatError } from './util/errors';
+export { readNpySync, writeNpySync, encodeNpy, decodeNpy } from './util/npy';
+export type { NpyArray } from './util/npy';
+
+// dataset
+export * from './dataset';
+
+// preprocess
+export * from './preprocess';
+
+// backbone
+export { prepareBackbone, openBackbone, modelStoreDir, PREPROCESS_PRESETS } from './backbone/load';
+export type { BackboneRequest, PreparedBackbone, OpenOptions, OpenBackbone } from './backbone/load';
+export type { EmbeddingBackbone, BackboneIdentity } from './backbone/extractor';
+export { cutAtEmbedding, findEmbeddingCandidates } from './backbone/cut';
+export { inspectModel, inspectModelBytes, formatModelInfo } from './backbone/inspect';
+export type { ModelInfo } from './backbone/inspect';
+export { modelFingerprint } from './backbone/fingerprint';
+export { createSession, runBatch, parseDevice } from './backbone/session';
+export type { SessionHandle, SessionOptions } from './backbone/session';
+export { fetchModel, listModels, loadManifest, resolveModel } from './backbone/store';
+export type { ModelEntry, Manifest } from './backbone/store';
+export { convertKerasModel } from './backbone/keras';
+
+// cache
+export * from './cache';
+
+// linear
+export * from './linear';
+export { fitFromCache } from './linear/fitCache';
+export type { FitFromCacheOptions, FitFromCacheResult } from './linear/fitCache';
+
+// report
+export { evaluateOnCache, assertCompatible } from './report/evaluate';
+export type { EvaluationResult } from './report/evaluate';
+export { predictDataset, backboneForClassifier } from './report/predict';
+export type { Prediction, PredictOptions, PredictSummary } from './report/predict';
+export {
+  accuracy,
+  topKAccuracy,
+  classificationMetrics,
+  metricsToJson,
+  formatMetricsTable,
+  confusionMatrix,
+  formatConfusionMatrix,
+} from './report/metrics';
+export type { ClassificationMetrics, ClassMetrics } from './report/metrics';

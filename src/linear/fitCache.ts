@@ -1,0 +1,88 @@
+/**
+ * Fitting a classifier on a cache's embeddings: the train split (or every listed image when the cache has no
+ * splits), C chosen on the val split when there is one (else by stratified k-fold CV on train), and the classifier
+ * stamped with the backbone and preprocessing it was trained on, so it can refuse other embeddings later.
+ */
+import { loadSplit, readListing, type SplitData } from '../cache';
+import { ConvfeatError } from '../util/errors';
+import { LinearClassifier, type LinearClassifierOptions } from './classifier';
+
+export interface FitFromCacheOptions extends LinearClassifierOptions {
+  /** Use the val split for C selection and calibration when the cache has one (default true). */
+  useVal?: boolean;
+}
+
+export interface FitFromCacheResult {
+  classifier: LinearClassifier;
+  trainSplit: string;
+  trainSize: number;
+  valSize: number;
+  /** How C was chosen: 'fixed', 'val' or 'cv'. */
+  cSelection: 'fixed' | 'val' | 'cv';
+  trainAccuracy: number;
+  valAccuracy: number | null;
+  seconds: number;
+}
+
+function accuracy(y: Int32Array, predicted: Int32Array): number {
+  let hits = 0;
+  for (let i = 0; i < y.length; i++) if (y[i] === predicted[i]) hits++;
+  return y.length ? hits / y.length : 0;
+}
+
+function assertLabelled(data: SplitData, what: string, cacheDir: string): void {
+  const unlabelled = data.y.findIndex((v) => v < 0);
+  if (unlabelled >= 0) {
+    throw new ConvfeatError(
+      `The ${what} images in ${cacheDir} include unlabelled ones (e.g. ${data.relPaths[unlabelled]}); fit-linear needs class folders or a manifest with labels.`,
+    );
+  }
+}
+
+export async function fitFromCache(cacheDir: string, options: FitFromCacheOptions = {}): Promise<FitFromCacheResult> {
+  const started = Date.now();
+  const listing = readListing(cacheDir) ?? [];
+  const splits = new Set(listing.map((e) => e.split).filter((s) => s !== undefined));
+  const hasSplits = splits.size > 0;
+  if (hasSplits && !splits.has('train')) {
+    throw new ConvfeatError(
+      `The cache ${cacheDir} has splits ${[...splits].sort().join(', ')} but no train split; extract a train split first.`,
+    );
+  }
+  const train = loadSplit(cacheDir, hasSplits ? 'train' : undefined);
+  assertLabelled(train, hasSplits ? 'train' : 'listed', cacheDir);
+  const useVal = options.useVal !== false && splits.has('val');
+  const val = useVal ? loadSplit(cacheDir, 'val') : undefined;
+  if (val) assertLabelled(val, 'val', cacheDir);
+
+  const { useVal: _ignored, ...clfOptions } = options;
+  void _ignored;
+  const clf = new LinearClassifier(clfOptions);
+  await clf.fit(train.X, train.y, {
+    dim: train.dim,
+    classes: train.classes,
+    ...(val ? { val: { X: val.X, y: val.y } } : {}),
+  });
+  clf.backbone = { fingerprint: train.meta.modelFingerprint, model: train.meta.model };
+  clf.preprocessFingerprint = train.meta.preprocessFingerprint;
+  const trainAccuracy = accuracy(train.y, clf.predict(train.X, train.dim));
+  const valAccuracy = val ? accuracy(val.y, clf.predict(val.X, val.dim)) : null;
+  const cSelection = options.C !== undefined && options.C !== 'auto' ? 'fixed' : val ? 'val' : 'cv';
+  clf.metrics = {
+    trainAccuracy,
+    valAccuracy,
+    trainSize: train.y.length,
+    valSize: val?.y.length ?? 0,
+    cSelection,
+  };
+  return {
+    classifier: clf,
+    trainSplit: hasSplits ? 'train' : 'all',
+    trainSize: train.y.length,
+    valSize: val?.y.length ?? 0,
+    cSelection,
+    trainAccuracy,
+    valAccuracy,
+    seconds: (Date.now() - started) / 1000,
+  };
+}
