@@ -1,0 +1,207 @@
+/**
+ * `evaluate --report DIR`: confusion.png/.svg, curves.png, index.html and report.json, written into a temporary
+ * sibling folder and renamed into place at the end, so an interrupted run never leaves a report that looks complete.
+ * An existing DIR is replaced only when it is an earlier convfeat report (it holds our report.json); anything else
+ * is refused rather than deleted.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import sharp from 'sharp';
+import type { CacheIdentity } from '../cache';
+import type { LinearClassifier } from '../linear';
+import { ConvfeatError } from '../util/errors';
+import { integerInRange, invalid, nonEmptyString } from '../util/validate';
+import { renderConfusionChart } from './confusionChart';
+import { formatC, missingCurvesReason, renderCurves } from './curves';
+import type { EvaluationResult } from './evaluate';
+import { renderReportHtml, type ConfusedPair, type ReportThumb } from './html';
+import { metricsToJson } from './metrics';
+import { convfeatVersion } from './version';
+
+export const REPORT_FORMAT = 'convfeat-report';
+export const THUMBNAIL_SIZE = 96;
+
+export interface WriteReportOptions {
+  evaluation: EvaluationResult;
+  classifier: LinearClassifier;
+  /** The cache's identity (model, fingerprints, dim); defaults to what the classifier records. */
+  cacheMeta?: Partial<CacheIdentity>;
+  /** Thumbnails of misclassified images in the page (default true). */
+  thumbnails?: boolean;
+  /** How many confused pairs, and images per pair, the page shows (defaults 6 and 8). */
+  maxPairs?: number;
+  perPair?: number;
+  title?: string;
+}
+
+export interface WriteReportResult {
+  dir: string;
+  files: string[];
+  /** Why curves.png is absent, when it is. */
+  curvesNote: string | null;
+}
+
+function cannotWrite(dir: string, e: unknown): ConvfeatError {
+  const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+  return new ConvfeatError(`Cannot write the report to ${dir} (${code}); choose a directory you can write to with --report.`);
+}
+
+/** Refuses to replace a folder that is not an earlier report; returns whether DIR exists. */
+function checkTarget(dir: string): boolean {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw cannotWrite(dir, e);
+  }
+  if (!stat.isDirectory()) throw new ConvfeatError(`${dir} exists and is not a directory; choose another --report directory.`);
+  const entries = fs.readdirSync(dir);
+  if (entries.length === 0) return true;
+  try {
+    const json = JSON.parse(fs.readFileSync(path.join(dir, 'report.json'), 'utf8')) as { format?: string };
+    if (json.format === REPORT_FORMAT) return true;
+  } catch {
+    // not one of ours: refused below
+  }
+  throw new ConvfeatError(`${dir} already holds other files and is not a convfeat report; choose an empty or new --report directory.`);
+}
+
+async function thumbnail(file: string): Promise<string | null> {
+  try {
+    const jpeg = await sharp(file, { failOn: 'none' })
+      .rotate() // upright by EXIF, as a person expects to see the photo
+      .resize(THUMBNAIL_SIZE, THUMBNAIL_SIZE, { fit: 'cover' })
+      .flatten({ background: '#ffffff' })
+      .jpeg({ quality: 72 })
+      .toBuffer();
+    return `data:image/jpeg;base64,${jpeg.toString('base64')}`;
+  } catch {
+    return null; // moved or unreadable since extraction: the page says so instead of showing a broken image
+  }
+}
+
+/** Off-diagonal cells, largest first; each with its most confident mistakes. */
+export async function confusedPairs(evaluation: EvaluationResult, maxPairs: number, perPair: number, thumbnails: boolean): Promise<ConfusedPair[]> {
+  const { metrics, yTrue, yPred, probabilities, paths } = evaluation;
+  const K = metrics.classes.length;
+  const cells: Array<{ t: number; p: number; count: number }> = [];
+  for (let t = 0; t < K; t++) for (let p = 0; p < K; p++) if (t !== p && metrics.confusion[t * K + p] > 0) cells.push({ t, p, count: metrics.confusion[t * K + p] });
+  cells.sort((a, b) => b.count - a.count || a.t - b.t || a.p - b.p);
+  const pairs: ConfusedPair[] = [];
+  for (const { t, p, count } of cells.slice(0, maxPairs)) {
+    const rows: number[] = [];
+    for (let i = 0; i < yTrue.length; i++) if (yTrue[i] === t && yPred[i] === p) rows.push(i);
+    rows.sort((a, b) => probabilities[b * K + p] - probabilities[a * K + p]);
+    const thumbs: ReportThumb[] = [];
+    for (const i of rows.slice(0, perPair)) {
+      thumbs.push({
+        src: thumbnails ? await thumbnail(paths[i]) : null,
+        name: path.basename(paths[i]),
+        path: paths[i],
+        trueLabel: metrics.classes[t],
+        predLabel: metrics.classes[p],
+        pPred: probabilities[i * K + p],
+        pTrue: probabilities[i * K + t],
+      });
+    }
+    const support = metrics.perClass[t].support;
+    pairs.push({ trueLabel: metrics.classes[t], predLabel: metrics.classes[p], count, share: support ? count / support : 0, thumbs });
+  }
+  return pairs;
+}
+
+function summaryRows(evaluation: EvaluationResult, clf: LinearClassifier, meta: Partial<CacheIdentity>): Array<[string, string]> {
+  const fingerprint = meta.modelFingerprint ?? clf.backbone.fingerprint;
+  const cHow = clf.cSearch ? (clf.cSearch.method === 'val' ? 'chosen on val' : `chosen by ${clf.cSearch.folds ?? ''}-fold CV`) : 'fixed';
+  const rows: Array<[string, string]> = [
+    ['Backbone', `${meta.model ?? clf.backbone.model ?? 'unknown'}${fingerprint ? ` (fingerprint ${fingerprint.slice(0, 16)})` : ''}`],
+    ['Embedding size', String(meta.dim ?? clf.dim)],
+    ['Solver', clf.solver],
+    ['Feature scaling', clf.scaler.kind],
+    ['C', `${formatC(clf.C)} (${cHow})`],
+  ];
+  if (clf.solver !== 'softmax') rows.push(['Probability calibration', `temperature ${clf.temperature} (fitted on ${clf.calibratedOn})`]);
+  if (meta.preprocessFingerprint ?? clf.preprocessFingerprint) rows.push(['Preprocessing fingerprint', (meta.preprocessFingerprint ?? clf.preprocessFingerprint) as string]);
+  rows.push(['Classes', String(clf.classes.length)], ['Images evaluated', `${evaluation.metrics.n} (${evaluation.split} split)`]);
+  return rows;
+}
+
+function checkEvaluation(e: EvaluationResult): void {
+  if (!e || typeof e !== 'object' || !e.metrics || !(e.yTrue instanceof Int32Array) || !(e.yPred instanceof Int32Array)) {
+    throw invalid('evaluation', 'the result of evaluateOnCache', e);
+  }
+  const K = e.metrics.classes.length;
+  if (e.yPred.length !== e.yTrue.length || e.paths.length !== e.yTrue.length || e.probabilities.length !== e.yTrue.length * K) {
+    throw invalid('evaluation', `rows aligned across yTrue, yPred, paths and probabilities (N × ${K})`, { n: e.yTrue.length, paths: e.paths.length });
+  }
+}
+
+export async function writeReport(dir: string, options: WriteReportOptions): Promise<WriteReportResult> {
+  nonEmptyString('report directory', dir);
+  if (!options || typeof options !== 'object') throw invalid('report options', 'an object with evaluation and classifier', options);
+  const { evaluation, classifier: clf } = options;
+  checkEvaluation(evaluation);
+  if (!clf || !clf.fitted) throw invalid('classifier', 'a fitted LinearClassifier', clf);
+  const maxPairs = integerInRange('maxPairs', options.maxPairs ?? 6, 0, 100);
+  const perPair = integerInRange('perPair', options.perPair ?? 8, 1, 100);
+  const thumbnails = options.thumbnails !== false;
+  const target = path.resolve(dir);
+  const exists = checkTarget(target);
+
+  const parent = path.dirname(target);
+  let staging: string;
+  try {
+    fs.mkdirSync(parent, { recursive: true });
+    staging = fs.mkdtempSync(path.join(parent, `.${path.basename(target)}.tmp-`));
+  } catch (e) {
+    throw cannotWrite(dir, e);
+  }
+  try {
+    const m = evaluation.metrics;
+    const version = convfeatVersion();
+    const confusion = await renderConfusionChart(m.confusion, m.classes, {
+      subtitle: `${evaluation.split} split · ${m.n} images · accuracy ${(100 * m.accuracy).toFixed(2)} %`,
+    });
+    const curves = await renderCurves(clf);
+    const curvesNote = missingCurvesReason(clf);
+    const pairs = await confusedPairs(evaluation, maxPairs, perPair, thumbnails);
+    const title = options.title ?? `convfeat report: ${clf.backbone.model ?? options.cacheMeta?.model ?? 'classifier'} + ${clf.solver}`;
+    const html = renderReportHtml({
+      title,
+      split: evaluation.split,
+      generated: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+      version,
+      summary: summaryRows(evaluation, clf, options.cacheMeta ?? {}),
+      metrics: m,
+      confusion,
+      curves,
+      curvesNote,
+      pairs,
+      thumbnails,
+    });
+    const files: Record<string, string | Buffer> = { 'confusion.png': confusion.png, 'confusion.svg': confusion.svg, 'index.html': html };
+    if (curves) files['curves.png'] = curves.png;
+    // report.json last among the contents: it marks the folder as ours and carries the numbers for machines.
+    files['report.json'] = `${JSON.stringify({ format: REPORT_FORMAT, version, split: evaluation.split, curvesNote, metrics: metricsToJson(m), files: Object.keys(files) }, null, 1)}\n`;
+    for (const [name, data] of Object.entries(files)) fs.writeFileSync(path.join(staging, name), data);
+
+    // The swap: the old report steps aside, the new one takes its name, then the old one goes.
+    const old = exists ? `${staging}-old` : null;
+    if (old) fs.renameSync(target, old);
+    try {
+      fs.renameSync(staging, target);
+    } catch (e) {
+      if (old) fs.renameSync(old, target);
+      throw e;
+    }
+    if (old) fs.rmSync(old, { recursive: true, force: true });
+    return { dir: target, files: Object.keys(files).map((f) => path.join(target, f)), curvesNote };
+  } catch (e) {
+    fs.rmSync(staging, { recursive: true, force: true });
+    if (e instanceof ConvfeatError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS' || code === 'ENOSPC' || code === 'ENOTDIR') throw cannotWrite(dir, e);
+    throw e;
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * The fused export with the real ResNet50: embeddings of real photos by the library path (src/preprocess → ORT
+ * `embedding` output), a classifier fitted on them, then the single fused graph fed [0,1] RGB must give the same
+ * probabilities within 1e-5 and the same label on every image.
+ */
+import * as fs from 'fs';
+import * as ort from 'onnxruntime-node';
+import { loadModel, encodeModel } from '../../src/backbone/onnx/proto';
+import { resolveModel } from '../../src/backbone/store/manifest';
+import { LinearClassifier } from '../../src/linear';
+import { preprocess, type PreprocessSpec } from '../../src/preprocess';
+import { buildFusedModel } from '../../src/report/fusedExport';
+import { photos } from '../support/data';
+import { realResnet50 } from '../support/model';
+
+const CLASSES = ['airplane', 'car', 'cat', 'dog', 'flower', 'fruit', 'motorbike', 'person'];
+const PER_CLASS = 2;
+const PIXELS = 3 * 224 * 224;
+
+describe('fused ONNX export with the real ResNet50', () => {
+  test('probabilities equal predictProba on the library embeddings within 1e-5; labels agree', async () => {
+    const spec: PreprocessSpec = resolveModel('resnet50').preprocess;
+    const unitSpec: PreprocessSpec = { ...spec, channelOrder: 'RGB', scale: 255, mean: [0, 0, 0], std: [1, 1, 1], layout: 'NCHW' };
+    const files = CLASSES.flatMap((c, k) => photos('test', c, PER_CLASS).map((f) => ({ f, k })));
+    const n = files.length;
+    const network = new Float32Array(n * PIXELS);
+    const unit = new Float32Array(n * PIXELS);
+    for (const [i, { f }] of files.entries()) {
+      const bytes = fs.readFileSync(f);
+      network.set(await preprocess(bytes, { spec, exif: 'ignore' }), i * PIXELS);
+      unit.set(await preprocess(bytes, { spec: unitSpec, exif: 'ignore' }), i * PIXELS);
+    }
+    const backbone = loadModel(await realResnet50());
+
+    // The library path: the converted model's `embedding` output (its `probabilities` head is ignored).
+    const session = await ort.InferenceSession.create(encodeModel(backbone));
+    const embeddings = new Float32Array(n * 2048);
+    for (let i = 0; i < n; i++) {
+      const out = await session.run({ input: new ort.Tensor('float32', network.slice(i * PIXELS, (i + 1) * PIXELS), [1, 3, 224, 224]) }, ['embedding']);
+      embeddings.set(out.embedding.data as Float32Array, i * 2048);
+    }
+    await session.release();
+
+    const y = Int32Array.from(files.map((x) => x.k));
+    for (const [solver, scale] of [['svm', 'l2'], ['softmax', 'standard']] as const) {
+      const clf = await new LinearClassifier({ solver, scale, C: 1, threads: 1 }).fit(embeddings, y, { dim: 2048, classes: CLASSES });
+      const expected = clf.predictProba(embeddings, 2048);
+      const labels = clf.predict(embeddings, 2048);
+      // buildFusedModel drops the ImageNet head itself (it keeps only what `embedding` depends on).
+      const { model } = buildFusedModel({ backboneModel: backbone, spec, classifier: clf });
+      const fused = await ort.InferenceSession.create(encodeModel(model));
+      const probs = new Float32Array(n * CLASSES.length);
+      for (let i = 0; i < n; i++) {
+        const out = await fused.run({ image: new ort.Tensor('float32', unit.slice(i * PIXELS, (i + 1) * PIXELS), [1, 3, 224, 224]) });
+        probs.set(out.probabilities.data as Float32Array, i * CLASSES.length);
+      }
+      await fused.release();
+      let worst = 0;
+      for (let i = 0; i < probs.length; i++) worst = Math.max(worst, Math.abs(probs[i] - expected[i]));
+      expect(worst).toBeLessThan(1e-5);
+      for (let i = 0; i < n; i++) {
+        const row = Array.from(probs.subarray(i * CLASSES.length, (i + 1) * CLASSES.length));
+        expect(row.indexOf(Math.max(...row))).toBe(labels[i]);
+      }
+    }
+  });
+});
