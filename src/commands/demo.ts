@@ -70,7 +70,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
     const results: Record<string, unknown>[] = [];
     for (const solver of ['svm', 'softmax'] as SolverKind[]) {
       say(`3/4 fit-linear --solver ${solver} (C chosen on val)`);
-      const fit = await fitFromCache(cacheDir, { solver, C: 'auto', scale: 'l2' });
+      const fit = await fitFromCache(cacheDir, { solver, C: 'auto', scale: 'none' });
       const file = path.join(args.out, `${solver}.json`);
       saveClassifier(file, fit.classifier);
       say(`    C = ${fit.classifier.C.toPrecision(3)}, val accuracy ${(100 * (fit.valAccuracy ?? NaN)).toFixed(2)} %, ${fit.seconds.toFixed(2)} s -> ${file}`);

@@ -8,6 +8,8 @@ import { fitLinearCommand } from './fitLinear';
 import { evaluateCommand } from './evaluate';
 import { predictCommand } from './predict';
 import { demoCommand } from './demo';
+import { adviseCommand } from './advise';
+import { exportCommand } from './export';
 
 export const commands: CommandModule[] = [
   demoCommand,
@@ -16,6 +18,8 @@ export const commands: CommandModule[] = [
   fitLinearCommand,
   evaluateCommand,
   predictCommand,
+  adviseCommand,
+  exportCommand,
   preprocessCommand,
   cacheCommand,
 ] as unknown as CommandModule[];

@@ -1,0 +1,47 @@
+/** `convfeat advise`: a learning curve on the cache and whether more data or fine-tuning is likely to pay off. */
+import type { Argv, CommandModule } from 'yargs';
+import { SOLVERS, type SolverKind, SCALE_KINDS, type ScaleKind } from '../linear';
+import { advise } from '../report/advise';
+import { formatAdvice, writeAdvicePlot } from '../report/adviceChart';
+import { integerInRange, positiveNumber } from '../util/validate';
+import { handler, printJson } from './run';
+
+interface AdviseArgs {
+  cache: string;
+  solver: SolverKind;
+  C?: number;
+  scale: ScaleKind;
+  seeds: number;
+  fractions: number[];
+  plot?: string;
+  json?: boolean;
+}
+
+export const adviseCommand: CommandModule<object, AdviseArgs> = {
+  command: 'advise',
+  describe: 'Learning curve (accuracy vs training-set size) and advice: more data, fine-tuning, or neither',
+  builder: (y: Argv) =>
+    y
+      .option('cache', { type: 'string', demandOption: true })
+      .option('solver', { choices: SOLVERS, default: 'svm' as SolverKind })
+      .option('C', { type: 'number', describe: 'Fixed C (default: chosen once on the full train split)' })
+      .option('scale', { choices: SCALE_KINDS, default: 'none' as ScaleKind })
+      .option('seeds', { type: 'number', default: 3 })
+      .option('fractions', { type: 'number', array: true, default: [0.05, 0.1, 0.2, 0.5, 1] })
+      .option('plot', { type: 'string', describe: 'Write the learning curve with error bars (.png or .svg)' })
+      .option('json', { type: 'boolean' }) as unknown as Argv<AdviseArgs>,
+  handler: handler(async (args: AdviseArgs) => {
+    integerInRange('--seeds', args.seeds, 1, 100);
+    args.fractions.forEach((f, i) => positiveNumber(`--fractions[${i}]`, f));
+    const result = await advise(args.cache, {
+      solver: args.solver,
+      scale: args.scale,
+      seeds: args.seeds,
+      fractions: args.fractions,
+      ...(args.C !== undefined ? { C: positiveNumber('--C', args.C) } : {}),
+    });
+    if (args.plot) await writeAdvicePlot(args.plot, result);
+    if (args.json) printJson(result);
+    else process.stdout.write(`${formatAdvice(result)}\n${args.plot ? `plot: ${args.plot}\n` : ''}`);
+  }),
+};

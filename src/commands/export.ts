@@ -1,0 +1,45 @@
+/** `convfeat export`: one deployable ONNX file — normalisation, frozen backbone, scaler, linear head, softmax. */
+import type { Argv, CommandModule } from 'yargs';
+import { decodeModel } from '../backbone/onnx/proto';
+import { loadClassifier } from '../linear';
+import { exportFusedOnnx } from '../report/fusedExport';
+import { backboneForClassifier } from '../report/predict';
+import { handler, logger, printJson } from './run';
+
+interface ExportArgs {
+  classifier: string;
+  out: string;
+  model?: string;
+  layer?: string;
+  preprocess?: string;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+export const exportCommand: CommandModule<object, ExportArgs> = {
+  command: 'export',
+  describe: 'Write one ONNX model: [N,3,H,W] RGB in [0,1] → class probabilities (class names in its metadata)',
+  builder: (y: Argv) =>
+    y
+      .option('classifier', { type: 'string', demandOption: true })
+      .option('out', { type: 'string', demandOption: true, describe: 'Output .onnx file' })
+      .option('model', { type: 'string', describe: 'The backbone .onnx file, when the classifier was trained on your own model' })
+      .option('layer', { type: 'string' })
+      .option('preprocess', { type: 'string' })
+      .option('json', { type: 'boolean' })
+      .option('quiet', { type: 'boolean' }) as unknown as Argv<ExportArgs>,
+  handler: handler(async (args: ExportArgs) => {
+    const clf = loadClassifier(args.classifier);
+    const { prepared } = await backboneForClassifier(clf, { model: args.model, layer: args.layer, preprocess: args.preprocess, log: logger(args) });
+    const result = exportFusedOnnx({
+      backboneModel: decodeModel(prepared.cutBytes, prepared.name),
+      spec: prepared.spec,
+      classifier: clf,
+      backboneFingerprint: prepared.fingerprint,
+      out: args.out,
+    });
+    const summary = { out: result.file, bytes: result.bytes, input: result.inputShape, classes: result.classes, backbone: prepared.name };
+    if (args.json) printJson(summary);
+    else process.stdout.write(`wrote ${result.file} (${(result.bytes / 1e6).toFixed(1)} MB): input image [${result.inputShape.join(', ')}] RGB in [0,1], output probabilities over ${result.classes.length} classes\n`);
+  }),
+};
