@@ -7,14 +7,12 @@ import * as path from 'path';
 import type { Argv, CommandModule } from 'yargs';
 import { openBackbone, prepareBackbone } from '../backbone/load';
 import { packageRoot } from '../backbone/store';
-import { extractDataset } from '../cache';
 import { scanDataset } from '../dataset';
 import { saveClassifier, type SolverKind } from '../linear';
 import { fitFromCache } from '../linear/fitCache';
 import { evaluateOnCache } from '../report/evaluate';
 import { formatMetricsTable, metricsToJson } from '../report/metrics';
-import { defaultWorkers } from './extract';
-import { createProgress } from './progress';
+import { defaultWorkers, extractWithProgress } from './extract';
 import { handler, logger, printJson } from './run';
 
 interface DemoArgs {
@@ -52,20 +50,12 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
     const backbone = await openBackbone(prepared, { device: args.device, ...(args.threads !== undefined ? { threads: args.threads } : {}), log });
     say(`2/4 extract: ${args.data} -> ${cacheDir} (${backbone.identity.dim}-d, ${backbone.provider})`);
     const dataset = await scanDataset(args.data);
-    const progress = createProgress({ total: dataset.items.length, label: 'extract', quiet: args.quiet });
-    let extraction;
-    try {
-      extraction = await extractDataset(dataset, backbone, {
-        cacheDir,
-        workers: defaultWorkers(),
-        onProgress: (done) => progress.tick(done),
-        onFailure: (f) => log(`skipped ${f.path}: ${f.reason}`),
-        warn: log,
-      });
-    } finally {
-      await backbone.close();
-    }
-    progress.finish();
+    const extraction = await extractWithProgress(dataset, backbone, {
+      cacheDir,
+      workers: defaultWorkers(),
+      quiet: Boolean(args.quiet),
+      log,
+    });
     say(`    ${extraction.extracted} extracted, ${extraction.fromCache} from cache, ${extraction.failed} failed, ${extraction.seconds.toFixed(1)} s`);
     const results: Record<string, unknown>[] = [];
     for (const solver of ['svm', 'softmax'] as SolverKind[]) {

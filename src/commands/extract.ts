@@ -1,8 +1,8 @@
 /** `convfeat extract`: embed every image of a dataset with a frozen backbone into a crash-safe cache. */
 import type { Argv, CommandModule } from 'yargs';
-import { openBackbone, prepareBackbone } from '../backbone/load';
-import { extractDataset, parseShard } from '../cache';
-import { scanDataset, type LayoutOption } from '../dataset';
+import { openBackbone, prepareBackbone, type OpenBackbone } from '../backbone/load';
+import { extractDataset, parseShard, type ExtractOptions, type ExtractSummary } from '../cache';
+import { scanDataset, type Dataset, type LayoutOption } from '../dataset';
 import { ConvfeatError } from '../util/errors';
 import { integerInRange } from '../util/validate';
 import { checkBackboneArgs, withBackboneOptions, type BackboneArgs } from './backboneOptions';
@@ -20,6 +20,27 @@ export interface ExtractArgs extends BackboneArgs {
   strict?: boolean;
   json?: boolean;
   quiet?: boolean;
+}
+
+/** Runs an extraction with a progress bar and one `skipped PATH: reason` line per failure; closes the backbone. */
+export async function extractWithProgress(
+  dataset: Dataset,
+  backbone: OpenBackbone,
+  opts: Omit<ExtractOptions, 'onProgress' | 'onFailure' | 'warn'> & { quiet: boolean; log: (line: string) => void },
+): Promise<ExtractSummary> {
+  const { quiet, log, ...extractOptions } = opts;
+  const progress = createProgress({ total: dataset.items.length, label: 'extract', quiet });
+  try {
+    return await extractDataset(dataset, backbone, {
+      ...extractOptions,
+      onProgress: (done) => progress.tick(done),
+      onFailure: (f) => log(`skipped ${f.path}: ${f.reason}`),
+      warn: log,
+    });
+  } finally {
+    progress.finish();
+    await backbone.close();
+  }
 }
 
 export function defaultWorkers(): number {
@@ -60,24 +81,16 @@ export const extractCommand: CommandModule<object, ExtractArgs> = {
       log,
     });
     log(`${prepared.name}: ${backbone.identity.dim}-d embeddings from ${prepared.layer}, ${dataset.items.length} images, provider ${backbone.provider}`);
-    const progress = createProgress({ total: dataset.items.length, label: 'extract', quiet: args.quiet || args.json });
     const splits = [...new Set(dataset.items.map((i) => i.split).filter((s) => s !== undefined))];
-    let summary;
-    try {
-      summary = await extractDataset(dataset, backbone, {
-        cacheDir: args.cache,
-        batchSize,
-        workers,
-        ...(shard ? { shard } : {}),
-        ...(args.split !== undefined || splits.length > 0 ? { splits } : {}),
-        onProgress: (done) => progress.tick(done),
-        onFailure: (f) => log(`skipped ${f.path}: ${f.reason}`),
-        warn: log,
-      });
-    } finally {
-      await backbone.close();
-    }
-    progress.finish();
+    const summary = await extractWithProgress(dataset, backbone, {
+      cacheDir: args.cache,
+      batchSize,
+      workers,
+      ...(shard ? { shard } : {}),
+      ...(args.split !== undefined || splits.length > 0 ? { splits } : {}),
+      quiet: Boolean(args.quiet || args.json),
+      log,
+    });
     const result = { ...summary, model: prepared.name, fingerprint: prepared.fingerprint, dim: backbone.identity.dim, ...(backbone.fallbackReason ? { fallbackReason: backbone.fallbackReason } : {}) };
     if (args.json) printJson(result);
     else {
