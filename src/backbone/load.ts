@@ -10,7 +10,9 @@ import { preprocessFingerprint, TORCHVISION_IMAGENET, KERAS_CAFFE, outputSize, t
 import { validateSpec } from '../preprocess/options';
 import { ConvfeatError, UsageError } from '../util/errors';
 import { nonEmptyString } from '../util/validate';
-import { encodeModel, loadModel, onnx } from './onnx/proto';
+import { encodeModel, loadModel } from './onnx/proto';
+import { writeFileAtomicSync } from '../util/atomic';
+import { canonicalJson, sha256Hex } from '../util/hash';
 import { cutAtEmbedding } from './cut';
 import { modelFingerprint } from './fingerprint';
 import { createSession, cudaUnavailableReason, parseDevice, runBatch, type SessionHandle } from './session';
@@ -38,8 +40,8 @@ export interface PreparedBackbone {
   name: string;
   file: string;
   entry?: ModelEntry;
-  cutModel: onnx.ModelProto;
-  cutBytes: Uint8Array;
+  /** The cut graph's bytes (read on first use: a fully cached extraction never needs them). */
+  cutBytes(): Uint8Array;
   fingerprint: string;
   /** Embedding size when the graph's shapes tell; otherwise found by running one image. */
   dim: number | null;
@@ -104,24 +106,60 @@ export async function prepareBackbone(req: BackboneRequest): Promise<PreparedBac
       `Expected --model to be one of ${Object.keys(manifest.models).join(', ')} or a path to an .onnx file but received ${JSON.stringify(req.model)}`,
     );
   }
-  const model = loadModel(file);
-  const cut = cutAtEmbedding(model, { ...(layer !== undefined ? { layer } : {}), source: path.basename(file) });
-  const cutBytes = encodeModel(cut.model);
   if (!outputSize(spec)) {
     throw new UsageError('The preprocessing gives images of varying size; a backbone needs a crop or an exact resize.');
   }
-  return {
-    name,
-    file,
-    entry,
-    cutModel: cut.model,
-    cutBytes,
-    fingerprint: modelFingerprint(cutBytes),
-    dim: cut.embedding.dim,
-    layer: cut.embedding.layer,
-    tensor: cut.embedding.tensor,
-    spec,
+  const cut = cutOnce(file, layer, modelStoreDir(req.storeDir), name);
+  return { name, file, entry, spec, ...cut };
+}
+
+/** Models smaller than this are cut on every run (milliseconds) instead of being kept in <store>/cut/. */
+const CUT_CACHE_MIN_BYTES = 8 * 1024 * 1024;
+
+interface CutRecord {
+  fingerprint: string;
+  dim: number | null;
+  layer: string;
+  tensor: string;
+}
+
+/**
+ * Cutting ResNet50 means decoding, pruning and re-encoding 100 MB; the result is kept in <store>/cut/, keyed by the
+ * source file (path, size, mtime) and the requested layer, so later runs only read a small JSON record.
+ */
+function cutOnce(
+  file: string,
+  layer: string | undefined,
+  storeDir: string,
+  name: string,
+): CutRecord & { cutBytes(): Uint8Array } {
+  const stat = fs.statSync(file);
+  const key = sha256Hex(canonicalJson({ v: 1, file, size: stat.size, mtimeMs: stat.mtimeMs, layer: layer ?? null })).slice(0, 16);
+  const base = path.join(storeDir, 'cut', `${name.replace(/[^A-Za-z0-9._-]/g, '_')}-${key}`);
+  const lazyRead = (): (() => Uint8Array) => {
+    let bytes: Uint8Array | undefined;
+    return () => (bytes ??= fs.readFileSync(`${base}.onnx`));
   };
+  const worthKeeping = stat.size >= CUT_CACHE_MIN_BYTES;
+  try {
+    if (!worthKeeping) throw new Error('small model: cutting is cheaper than caching');
+    const record = JSON.parse(fs.readFileSync(`${base}.json`, 'utf8')) as CutRecord;
+    if (typeof record.fingerprint === 'string' && fs.existsSync(`${base}.onnx`)) return { ...record, cutBytes: lazyRead() };
+  } catch {
+    // not cut yet (or a damaged record): cut below
+  }
+  const cut = cutAtEmbedding(loadModel(file), { ...(layer !== undefined ? { layer } : {}), source: path.basename(file) });
+  const bytes = encodeModel(cut.model);
+  const record: CutRecord = { fingerprint: modelFingerprint(bytes), dim: cut.embedding.dim, layer: cut.embedding.layer, tensor: cut.embedding.tensor };
+  if (!worthKeeping) return { ...record, cutBytes: () => bytes };
+  try {
+    // The model before its record: a record always points at a complete file.
+    writeFileAtomicSync(`${base}.onnx`, bytes);
+    writeFileAtomicSync(`${base}.json`, `${JSON.stringify(record)}\n`);
+  } catch {
+    // A read-only store: cut again next time.
+  }
+  return { ...record, cutBytes: () => bytes };
 }
 
 export interface OpenOptions {
@@ -160,7 +198,7 @@ export async function openBackbone(prepared: PreparedBackbone, opts: OpenOptions
   let handle: SessionHandle | undefined;
   const open = async (): Promise<SessionHandle> => {
     if (handle) return handle;
-    handle = await createSession(prepared.cutBytes, {
+    handle = await createSession(prepared.cutBytes(), {
       device: certainCpu ? 'cpu' : (opts.device ?? 'auto'),
       ...(threads !== undefined ? { threads } : {}),
       log: opts.log,

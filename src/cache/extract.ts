@@ -42,7 +42,8 @@ export interface ExtractOptions {
 export interface ExtractSummary {
   cache: string;
   provider: string;
-  preprocessing: 'workers' | 'in-process';
+  /** How images were preprocessed; 'unused' when every image came from the cache. */
+  preprocessing: 'workers' | 'in-process' | 'unused';
   total: number;
   extracted: number;
   fromCache: number;
@@ -77,6 +78,30 @@ async function readItem(item: DatasetItem): Promise<Buffer> {
   return fs.promises.readFile(item.path);
 }
 
+/** Files read concurrently ahead of the one being handled (in dataset order): disk latency overlaps. */
+const READ_AHEAD = 16;
+
+interface ReadResult {
+  item: DatasetItem;
+  bytes?: Buffer;
+  error?: unknown;
+}
+
+async function* readAhead(items: readonly DatasetItem[], depth: number): AsyncGenerator<ReadResult> {
+  const pending: Array<Promise<ReadResult>> = [];
+  let next = 0;
+  const start = (): void => {
+    const item = items[next++]!;
+    pending.push(readItem(item).then((bytes) => ({ item, bytes }), (error: unknown) => ({ item, error: error ?? 'read failed' })));
+  };
+  while (next < items.length && pending.length < depth) start();
+  while (pending.length > 0) {
+    const result = await pending.shift()!;
+    if (next < items.length) start();
+    yield result;
+  }
+}
+
 function readReason(e: unknown): string {
   const code = (e as NodeJS.ErrnoException).code;
   if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
@@ -100,7 +125,9 @@ export async function extractDataset(
   }
   const store = EmbeddingStore.open(opts.cacheDir, { mode: 'write', identity: backbone.identity, warn: opts.warn });
   const listing = new ListingWriter(store.dir, { replaceSplits: opts.splits });
-  const pool = new PreprocessPool({ threads: workers, opts: backbone.transform });
+  // Started at the first cache miss: a fully cached run never pays for worker threads loading sharp.
+  let pool: PreprocessPool | undefined;
+  const preprocessPool = (): PreprocessPool => (pool ??= new PreprocessPool({ threads: workers, opts: backbone.transform }));
   const perImage = 3 * size0.height * size0.width;
   const shard = opts.shard;
   const inShard = shard ? shardFilter(shard.index, shard.count) : () => true;
@@ -178,15 +205,14 @@ export async function extractDataset(
 
   let completed = false;
   try {
-    for (const item of dataset.items) {
-      let bytes: Buffer;
-      try {
-        bytes = await readItem(item);
-      } catch (e) {
-        fail(item, readReason(e));
+    for await (const read of readAhead(dataset.items, READ_AHEAD)) {
+      const item = read.item;
+      if (read.error !== undefined) {
+        fail(item, readReason(read.error));
         done += 1;
         continue;
       }
+      const bytes = read.bytes!;
       const hash = hashBytes(bytes);
       if (!inShard(hash)) {
         summary.otherShard += 1;
@@ -210,7 +236,7 @@ export async function extractDataset(
         continue;
       }
       pendingHashes.set(hash, []);
-      const tensor = pool.run(bytes);
+      const tensor = preprocessPool().run(bytes);
       tensor.catch(() => undefined); // handled in flush; avoid an unhandled-rejection warning meanwhile
       window.push({ item, hash, tensor });
       if (window.length >= lookahead) await flush(false);
@@ -219,7 +245,7 @@ export async function extractDataset(
     if (store.shardCount > (opts.compactAbove ?? 64)) store.compact();
     completed = true;
   } finally {
-    await pool.close();
+    await pool?.close();
     // A run that fails midway keeps every stored batch (the next run finds them) and the previous listing.
     try {
       if (completed && writeListing) listing.commit();
@@ -232,7 +258,7 @@ export async function extractDataset(
   return {
     cache: store.dir,
     provider: backbone.provider,
-    preprocessing: pool.mode,
+    preprocessing: pool ? pool.mode : 'unused',
     ...summary,
     seconds,
     imagesPerSecond: summary.extracted > 0 ? summary.extracted / seconds : 0,

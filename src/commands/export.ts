@@ -32,7 +32,7 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
     const clf = loadClassifier(args.classifier);
     const { prepared } = await backboneForClassifier(clf, { model: args.model, layer: args.layer, preprocess: args.preprocess, log: logger(args) });
     const result = exportFusedOnnx({
-      backboneModel: decodeModel(prepared.cutBytes, prepared.name),
+      backboneModel: decodeModel(prepared.cutBytes(), prepared.name),
       spec: prepared.spec,
       classifier: clf,
       backboneFingerprint: prepared.fingerprint,

@@ -96,7 +96,7 @@ export const extractCommand: CommandModule<object, ExtractArgs> = {
     else {
       process.stdout.write(
         `${summary.total} images: ${summary.extracted} extracted, ${summary.fromCache} from cache, ${summary.duplicates} duplicates, ${summary.failed} failed` +
-          `${summary.otherShard ? `, ${summary.otherShard} in other shards` : ''}; ${summary.seconds.toFixed(1)} s, ${summary.imagesPerSecond.toFixed(1)} img/s on ${summary.provider}\n` +
+          `${summary.otherShard ? `, ${summary.otherShard} in other shards` : ''}; ${summary.seconds.toFixed(1)} s${summary.extracted > 0 ? `, ${summary.imagesPerSecond.toFixed(1)} img/s on ${summary.provider}` : ''}\n` +
           `cache: ${summary.cache}${summary.failed ? ` (failures listed in failures.jsonl)` : ''}\n`,
       );
     }

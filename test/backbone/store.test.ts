@@ -120,7 +120,14 @@ describe('fetching an ONNX model over HTTP', () => {
     const second = await fetchModel('tiny', { storeDir: store, manifest });
     expect(second.fromCache).toBe(true);
     expect(server.hits.length - before).toBe(1);
-    expect(filesUnder(store)).toEqual(['tiny.onnx']);
+    // The verification stamp lets later runs skip re-hashing an unchanged file.
+    expect(filesUnder(store)).toEqual(['tiny.onnx', 'tiny.onnx.verified.json']);
+    // A file changed after it was verified is hashed again and refused, not trusted from the stamp.
+    const tampered = Buffer.from(PAYLOAD);
+    tampered[10] ^= 0xff;
+    fs.writeFileSync(first.file, tampered);
+    fs.utimesSync(first.file, new Date(), new Date(Date.now() + 5000));
+    await expect(fetchModel('tiny', { storeDir: store, manifest })).rejects.toThrow(/differs from the pinned/);
   });
 
   test('follows redirects', async () => {

