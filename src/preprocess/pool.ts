@@ -26,6 +26,12 @@ export interface PreprocessPoolOptions {
    * length becomes 0 in the caller. Buffers that share memory (Node's small-buffer pool, slices) are always copied.
    */
   transfer?: boolean;
+  /**
+   * Images sent to one worker ahead of its replies (default 2). The main thread can only hand out work between
+   * onnxruntime runs, which block it; a caller that infers batches of n should allow about n per worker so the
+   * workers decode the whole next batch during a run instead of idling after two images.
+   */
+  inFlightPerWorker?: number;
   /** Compiled worker script to use instead of the default one (tests, bundlers). */
   workerScript?: string;
 }
@@ -33,6 +39,8 @@ export interface PreprocessPoolOptions {
 interface Task {
   id: number;
   bytes: Buffer;
+  /** Workers that died while holding this image: a second death marks it as the culprit. */
+  deaths: number;
   resolve: (value: Preprocessed) => void;
   reject: (error: unknown) => void;
 }
@@ -50,7 +58,7 @@ interface Slot {
  * Images in flight per worker: two, so a worker resamples one image while libvips decodes the next; with one, every
  * image pays the thread hand-offs (main → worker → libvips thread → worker → main) in sequence.
  */
-const IN_FLIGHT_PER_WORKER = 2;
+const DEFAULT_IN_FLIGHT_PER_WORKER = 2;
 
 /** Workers that die before becoming ready, in a row, before the pool gives up on workers. */
 const MAX_STARTUP_FAILURES = 3;
@@ -62,6 +70,7 @@ export function defaultPreprocessThreads(): number {
 export class PreprocessPool {
   private readonly opts: TransformOptions;
   private readonly transfer: boolean;
+  private readonly inFlightPerWorker: number;
   private readonly script: string | undefined;
   private readonly slots: Slot[] = [];
   private readonly queue: Task[] = [];
@@ -82,6 +91,10 @@ export class PreprocessPool {
       throw invalid('transfer', 'a boolean', options.transfer);
     }
     this.transfer = options.transfer ?? true;
+    this.inFlightPerWorker =
+      options.inFlightPerWorker === undefined
+        ? DEFAULT_IN_FLIGHT_PER_WORKER
+        : integerInRange('inFlightPerWorker', options.inFlightPerWorker, 1, 4096);
     this.script = options.workerScript ?? resolveWorkerScript(__dirname, 'preprocess/worker');
     if (this.threads === 0) this.fallbackReason = 'threads = 0';
     else if (!this.script) this.fallbackReason = 'no compiled worker script (run `npm run build`)';
@@ -106,7 +119,7 @@ export class PreprocessPool {
     const buf = Buffer.isBuffer(view) ? view : Buffer.from(view.buffer, view.byteOffset, view.byteLength);
     if (!this.workersActive) return this.track(preprocessDetailed(buf, this.opts));
     const promise = new Promise<Preprocessed>((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, bytes: buf, resolve, reject });
+      this.queue.push({ id: this.nextId++, bytes: buf, deaths: 0, resolve, reject });
     });
     this.dispatch();
     return this.track(promise);
@@ -141,7 +154,7 @@ export class PreprocessPool {
 
   private dispatch(): void {
     // Round by round, so that images spread over the workers before any worker gets a second one.
-    for (let round = 0; round < IN_FLIGHT_PER_WORKER; round++) {
+    for (let round = 0; round < this.inFlightPerWorker; round++) {
       for (const slot of this.slots) {
         if (this.queue.length === 0) break;
         if (slot.tasks.size > round || slot.exited || !slot.ready) continue;
@@ -205,8 +218,13 @@ export class PreprocessPool {
     slot.exited = true;
     const lost = [...slot.tasks.values()];
     slot.tasks.clear();
-    // Images already sent are gone with the worker (their bytes were moved to it): they fail with the reason.
-    for (const task of lost) task.reject(new ConvfeatError(message));
+    // Which of the images in flight killed the worker is unknown: each gets one more try on a fresh worker when its
+    // bytes were copied (not moved); an image present at two deaths fails with the reason.
+    for (const task of lost) {
+      task.deaths += 1;
+      if (task.deaths < 2 && task.bytes.byteLength > 0 && !this.closed) this.queue.unshift(task);
+      else task.reject(new ConvfeatError(message));
+    }
     const index = this.slots.indexOf(slot);
     if (this.closed || index < 0) return;
     if (!slot.ready) this.failures++;
