@@ -8,6 +8,7 @@
  */
 import { loadSplit, readListing, type SplitData } from '../cache';
 import { LinearClassifier, SOLVERS, stratifiedFolds, type ScaleKind, type SolverKind } from '../linear';
+import { Prng } from '../linear/prng';
 import { ConvfeatError } from '../util/errors';
 import { integerInRange, invalid, oneOf, positiveNumber } from '../util/validate';
 import { recommend, type Recommendation } from './recommend';
@@ -50,16 +51,10 @@ export interface Advice extends Recommendation {
 export const DEFAULT_FRACTIONS = [0.05, 0.1, 0.2, 0.5, 1];
 const IN_PROCESS_ROWS = 20000;
 
-/** mulberry32: small, seeded, reproducible across platforms. */
+/** The linear stage's seeded PRNG (mulberry32), as a plain function. */
 function rng(seed: number): () => number {
-  let a = (seed * 0x9e3779b9) >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const prng = new Prng(seed);
+  return () => prng.next();
 }
 
 /** Rows of `pool` grouped by class, each group shuffled by the seed. */
