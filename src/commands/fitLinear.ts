@@ -35,7 +35,7 @@ export const fitLinearCommand: CommandModule<object, FitLinearArgs> = {
       .option('folds', { type: 'number', default: 5, describe: 'k for cross-validation when the cache has no val split' })
       .option('class-weight', { choices: ['none', 'balanced'] as const, default: 'none' as const })
       .option('seed', { type: 'number', default: 1 })
-      .option('threads', { type: 'number', describe: 'Worker threads (default: one per core)' })
+      .option('threads', { type: 'number', describe: 'Worker threads (default: in-process for small data, else one per core)' })
       .option('max-iter', { type: 'number' })
       .option('tol', { type: 'number' })
       .option('no-val', { type: 'boolean', describe: 'Ignore the val split (C by cross-validation on train)' })

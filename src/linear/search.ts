@@ -21,9 +21,13 @@ export interface CSearchResult {
   table: CScore[];
 }
 
-/** Grid exponents (base 2) before scaling, chosen from measurements on ResNet embeddings and synthetic blobs. */
+/**
+ * Grid exponents (base 2) before scaling, chosen from measurements on ResNet embeddings and synthetic blobs. The svm
+ * grid steps by 4×: on Mini Natural Images' ResNet50 embeddings it picks the same C and val accuracy as the 2× grid
+ * in 0.93 s instead of 1.4 s (bench/README.md); squared-hinge accuracy is flat within a factor of 2 of the best C.
+ */
 export const C_GRID_EXPONENTS: Record<SolverKind, number[]> = {
-  svm: [-6, -5, -4, -3, -2, -1, 0, 1, 2, 3],
+  svm: [-6, -4, -2, 0, 2],
   softmax: [-2, 0, 2, 4, 6, 8, 10],
   'ml-svm': [-4, -2, 0, 2, 4],
 };

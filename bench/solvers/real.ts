@@ -1,0 +1,44 @@
+/**
+ * `fit` time on real embeddings: a cache written by `convfeat extract` (default: the demo's ResNet50 cache of Mini
+ * Natural Images), train split, C searched on val, median of --repeats runs per solver.
+ *
+ *   node bench/out/solvers-js/bench/solvers/real.js [--cache data/demo/cache-resnet50] [--repeats 5]
+ */
+import { loadSplit } from '../../src/cache/load';
+import { LinearClassifier } from '../../src/linear/classifier';
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
+}
+
+async function main(): Promise<void> {
+  const cache = arg('cache', 'data/demo/cache-resnet50');
+  const repeats = Number(arg('repeats', '5'));
+  const train = loadSplit(cache, 'train');
+  const val = loadSplit(cache, 'val');
+  const test = loadSplit(cache, 'test');
+  console.log(`${cache}: train ${train.y.length} × ${train.dim}, val ${val.y.length}, test ${test.y.length}`);
+  for (const [solver, threads] of [['svm', 2], ['svm', 1], ['softmax', 2]] as const) {
+    const times: number[] = [];
+    let clf: LinearClassifier | undefined;
+    for (let r = 0; r < (solver === 'softmax' ? 1 : repeats); r++) {
+      const t0 = process.hrtime.bigint();
+      clf = await new LinearClassifier({ solver, scale: 'none', threads }).fit(train.X, train.y, {
+        dim: train.dim,
+        classes: train.classes,
+        val: { X: val.X, y: val.y },
+      });
+      times.push(Number(process.hrtime.bigint() - t0) / 1e9);
+    }
+    times.sort((a, b) => a - b);
+    const pred = clf!.predict(test.X, test.dim);
+    let hits = 0;
+    for (let i = 0; i < pred.length; i++) if (pred[i] === test.y[i]) hits++;
+    console.log(
+      `${solver.padEnd(7)} threads ${threads}  fit median ${times[Math.floor(times.length / 2)]!.toFixed(3)} s (${times.map((t) => t.toFixed(2)).join(', ')})  C ${clf!.C.toPrecision(3)}  C values ${clf!.cSearch?.table.length}  test ${((100 * hits) / pred.length).toFixed(2)} %`,
+    );
+  }
+}
+
+void main();
