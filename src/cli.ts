@@ -23,7 +23,6 @@ async function main(): Promise<void> {
     if (e.code === 'EPIPE') process.exit(0);
     throw e;
   });
-  let usageFailure = false;
   const parser = yargs(bindDashValues(hideBin(process.argv)))
     .scriptName('convfeat')
     .usage('$0 <command> [options]\n\nTransfer learning with a frozen ImageNet ConvNet as a fixed feature extractor.')
@@ -33,15 +32,15 @@ async function main(): Promise<void> {
     .wrap(Math.min(120, process.stdout.columns || 100))
     .fail((msg, err) => {
       if (err) throw err;
-      usageFailure = true;
+      // Returning would let yargs run the command anyway; bad usage stops here with exit code 2.
       process.stderr.write(`convfeat: ${msg}\nRun with --help for usage.\n`);
+      process.exit(2);
     })
     .help()
     .alias('h', 'help')
     .version();
   for (const command of commands) parser.command(command);
   await parser.parseAsync();
-  if (usageFailure) process.exitCode = 2;
 }
 
 main().catch((e: unknown) => {

@@ -39,7 +39,12 @@ describe('convfeat CLI', () => {
     const device = run(['extract', '--model', model, '--data', data, '--cache', path.join(work, 'c0'), '--device', 'gpu']);
     expect(device.code).toBe(2);
     expect(device.stderr).toContain('Expected --device to be one of auto, cpu, cuda, cuda:N but received "gpu"');
-    for (const r of [bad, missing, unknownModel, device]) expect(r.stderr).not.toMatch(/\n\s+at /); // no stack traces
+    // An invalid choice stops at the parser: the command itself must not run (one error, no second message).
+    const solver = run(['fit-linear', '--cache', path.join(work, 'c0'), '--out', path.join(work, 'x.json'), '--solver', 'foo']);
+    expect(solver.code).toBe(2);
+    expect(solver.stderr.match(/^convfeat:/gm)).toHaveLength(1);
+    expect(fs.existsSync(path.join(work, 'x.json'))).toBe(false);
+    for (const r of [bad, missing, unknownModel, device, solver]) expect(r.stderr).not.toMatch(/\n\s+at /); // no stack traces
   });
 
   test('a file that is not an ONNX model fails with exit 1 and one sentence', () => {
