@@ -18,11 +18,21 @@ export function bindDashValues(argv: string[]): string[] {
 }
 
 async function main(): Promise<void> {
-  // `convfeat predict ... --out - | head` closes the pipe early; that is not an error.
+  // `convfeat predict ... --out - | head` closes the pipe early; that is not an error. Other write errors
+  // (a full disk) are one line, not a stack trace.
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(0);
-    throw e;
+    process.stderr.write(`convfeat: cannot write the output (${e.code ?? e.message}).\n`);
+    process.exit(1);
   });
+  // Ctrl-C or a termination request: exit through process.exit so that 'exit' hooks run (cache locks are released,
+  // temporary caches removed). Handlers run between batches: a batch being stored is always stored whole.
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    process.once(signal, () => {
+      process.stderr.write(`\nconvfeat: interrupted (${signal}); work stored so far is kept, rerun to resume.\n`);
+      process.exit(code);
+    });
+  }
   const parser = yargs(bindDashValues(hideBin(process.argv)))
     .scriptName('convfeat')
     .usage('$0 <command> [options]\n\nTransfer learning with a frozen ImageNet ConvNet as a fixed feature extractor.')
@@ -45,5 +55,5 @@ async function main(): Promise<void> {
 
 main().catch((e: unknown) => {
   process.stderr.write(`convfeat: ${e instanceof Error ? e.message : String(e)}\n`);
-  process.exitCode = 2;
+  process.exitCode = 1;
 });

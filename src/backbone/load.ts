@@ -121,6 +121,32 @@ interface CutRecord {
   dim: number | null;
   layer: string;
   tensor: string;
+  /** The source file and requested layer, so an outdated cut of the same source can be removed. */
+  source?: string;
+  requestedLayer?: string | null;
+}
+
+/** Removes cuts of `source` at `layer` other than `keep` (the file changed since): each is ~the model's size. */
+function removeOutdatedCuts(dir: string, source: string, layer: string | null, keep: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir).filter((n) => n.endsWith('.json'));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const base = path.join(dir, name.slice(0, -'.json'.length));
+    if (base === keep) continue;
+    try {
+      const other = JSON.parse(fs.readFileSync(`${base}.json`, 'utf8')) as CutRecord;
+      if (other.source === source && (other.requestedLayer ?? null) === layer) {
+        fs.rmSync(`${base}.json`, { force: true });
+        fs.rmSync(`${base}.onnx`, { force: true });
+      }
+    } catch {
+      // unreadable record: leave it
+    }
+  }
 }
 
 /**
@@ -134,7 +160,10 @@ function cutOnce(
   name: string,
 ): CutRecord & { cutBytes(): Uint8Array } {
   const stat = fs.statSync(file);
-  const key = sha256Hex(canonicalJson({ v: 1, file, size: stat.size, mtimeMs: stat.mtimeMs, layer: layer ?? null })).slice(0, 16);
+  // ctime cannot be set back by `touch -r` or copy tools that preserve mtime, so a changed file always misses.
+  const key = sha256Hex(
+    canonicalJson({ v: 2, file, size: stat.size, mtimeMs: stat.mtimeMs, ctimeMs: stat.ctimeMs, ino: stat.ino, layer: layer ?? null }),
+  ).slice(0, 16);
   const base = path.join(storeDir, 'cut', `${name.replace(/[^A-Za-z0-9._-]/g, '_')}-${key}`);
   const lazyRead = (): (() => Uint8Array) => {
     let bytes: Uint8Array | undefined;
@@ -150,12 +179,20 @@ function cutOnce(
   }
   const cut = cutAtEmbedding(loadModel(file), { ...(layer !== undefined ? { layer } : {}), source: path.basename(file) });
   const bytes = encodeModel(cut.model);
-  const record: CutRecord = { fingerprint: modelFingerprint(bytes), dim: cut.embedding.dim, layer: cut.embedding.layer, tensor: cut.embedding.tensor };
+  const record: CutRecord = {
+    fingerprint: modelFingerprint(bytes),
+    dim: cut.embedding.dim,
+    layer: cut.embedding.layer,
+    tensor: cut.embedding.tensor,
+    source: file,
+    requestedLayer: layer ?? null,
+  };
   if (!worthKeeping) return { ...record, cutBytes: () => bytes };
   try {
     // The model before its record: a record always points at a complete file.
     writeFileAtomicSync(`${base}.onnx`, bytes);
     writeFileAtomicSync(`${base}.json`, `${JSON.stringify(record)}\n`);
+    removeOutdatedCuts(path.dirname(base), file, layer ?? null, base);
   } catch {
     // A read-only store: cut again next time.
   }

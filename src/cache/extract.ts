@@ -7,8 +7,10 @@
  * batch being inferred. The window, not the dataset, bounds memory.
  */
 import * as fs from 'fs';
+import * as path from 'path';
 import { createHash } from 'crypto';
 import type { Dataset, DatasetItem, Split } from '../dataset/types';
+import { normalizeSplit } from '../dataset/names';
 import { PreprocessPool } from '../preprocess';
 import { outputSize } from '../preprocess/spec';
 import { describeError, UsageError } from '../util/errors';
@@ -145,6 +147,7 @@ export async function extractDataset(
   // Hashes submitted in this run and not yet stored, with later items of identical bytes: computed once.
   const pendingHashes = new Map<string, DatasetItem[]>();
   const window: Pending[] = [];
+  const storedThisRun = new Set<string>();
   const lookahead = batchSize * 2 + workers * 2;
   let done = 0;
 
@@ -160,7 +163,11 @@ export async function extractDataset(
     if (writeListing) listing.add({ relPath: item.relPath, path: item.path, label: item.label, split: item.split, hash });
   };
   for (const problem of dataset.problems) {
-    const failure: FailureEntry = { path: problem.path, reason: problem.reason };
+    // A problem found while scanning belongs to the split whose folder holds it; others are not this run's.
+    const top = path.relative(dataset.root, problem.path).split(path.sep)[0] ?? '';
+    const split = dataset.kind === 'imagefolder-splits' ? normalizeSplit(top) : undefined;
+    if (opts.splits && split && !opts.splits.includes(split)) continue;
+    const failure: FailureEntry = { path: problem.path, reason: problem.reason, ...(split ? { split } : {}) };
     failures.push(failure);
     if (writeListing) listing.addFailure(failure);
     summary.failed += 1;
@@ -204,6 +211,7 @@ export async function extractDataset(
             opts.onEmbedded([p.item, ...twins], twins.length ? tile(row, 1 + twins.length) : row);
           }
           pendingHashes.delete(p.hash);
+          storedThisRun.add(p.hash);
           summary.extracted += 1;
         });
       }
@@ -229,7 +237,9 @@ export async function extractDataset(
         continue;
       }
       if (store.has(hash)) {
-        summary.fromCache += 1;
+        // Stored earlier in this very run: a duplicate file, not a cache hit from a previous run.
+        if (storedThisRun.has(hash)) summary.duplicates += 1;
+        else summary.fromCache += 1;
         record(item, hash);
         if (opts.onEmbedded) opts.onEmbedded([item], store.get(hash)!);
         done += 1;

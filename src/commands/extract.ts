@@ -102,7 +102,7 @@ export const extractCommand: CommandModule<object, ExtractArgs> = {
     }
     const stored = summary.extracted + summary.fromCache + summary.duplicates;
     if (summary.failed > 0 && (args.strict || stored === 0)) {
-      throw new ConvfeatError(args.strict ? `${summary.failed} image(s) failed and --strict is set.` : 'No image could be extracted; see the skipped lines above.');
+      throw new ConvfeatError(args.strict ? `${summary.failed} image(s) failed and --strict is set.` : `No image could be extracted; the reasons are in ${summary.cache}/failures.jsonl${args.quiet ? '' : ' and in the skipped lines above'}.`);
     }
   }),
 };

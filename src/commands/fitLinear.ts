@@ -1,5 +1,8 @@
 /** `convfeat fit-linear`: train a linear SVM or softmax on cached embeddings and write the classifier file. */
+import * as fs from 'fs';
+import * as path from 'path';
 import type { Argv, CommandModule } from 'yargs';
+import { UsageError } from '../util/errors';
 import { fitFromCache } from '../linear/fitCache';
 import { saveClassifier, SOLVERS, SCALE_KINDS, type SolverKind, type ScaleKind } from '../linear';
 import { positiveNumber, integerInRange } from '../util/validate';
@@ -17,7 +20,7 @@ export interface FitLinearArgs {
   threads?: number;
   'max-iter'?: number;
   tol?: number;
-  'no-val'?: boolean;
+  val: boolean;
   json?: boolean;
   quiet?: boolean;
 }
@@ -38,11 +41,14 @@ export const fitLinearCommand: CommandModule<object, FitLinearArgs> = {
       .option('threads', { type: 'number', describe: 'Worker threads (default: in-process for small data, else one per core)' })
       .option('max-iter', { type: 'number' })
       .option('tol', { type: 'number' })
-      .option('no-val', { type: 'boolean', describe: 'Ignore the val split (C by cross-validation on train)' })
+      .option('val', { type: 'boolean', default: true, describe: 'Use the val split for C and calibration (--no-val: C by cross-validation on train)' })
       .option('json', { type: 'boolean', describe: 'Print a JSON summary' })
       .option('quiet', { type: 'boolean' }) as unknown as Argv<FitLinearArgs>,
   handler: handler(async (args: FitLinearArgs) => {
     const log = logger(args);
+    if (fs.existsSync(args.out) && fs.statSync(args.out).isDirectory()) {
+      throw new UsageError(`--out ${args.out} is a directory; give a file name such as ${path.join(args.out, 'clf.json')}.`);
+    }
     if (args.C !== undefined) positiveNumber('--C', args.C);
     integerInRange('--folds', args.folds, 2, 100);
     integerInRange('--seed', args.seed, 0, 2 ** 31 - 1);
@@ -56,7 +62,7 @@ export const fitLinearCommand: CommandModule<object, FitLinearArgs> = {
       ...(args.threads !== undefined ? { threads: integerInRange('--threads', args.threads, 1, 256) } : {}),
       ...(args['max-iter'] !== undefined ? { maxIter: integerInRange('--max-iter', args['max-iter'], 1, 1e7) } : {}),
       ...(args.tol !== undefined ? { tol: positiveNumber('--tol', args.tol) } : {}),
-      useVal: !args['no-val'],
+      useVal: args.val,
     });
     const clf = result.classifier;
     saveClassifier(args.out, clf);

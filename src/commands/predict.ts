@@ -6,7 +6,7 @@ import { scanDataset, type LayoutOption } from '../dataset';
 import { loadClassifier } from '../linear';
 import { predictDataset, type Prediction } from '../report/predict';
 import { tempSibling, commitTempFile } from '../util/atomic';
-import { ConvfeatError } from '../util/errors';
+import { ConvfeatError, UsageError } from '../util/errors';
 import { integerInRange, nonEmptyString } from '../util/validate';
 import { defaultWorkers } from './extract';
 import { createProgress } from './progress';
@@ -79,8 +79,17 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
     const dataset = await scanDataset(args.data, { layout: args.layout });
     // Rows stream into a temporary file renamed at the end: a failed run never replaces an earlier output.
     const target = toStdout ? undefined : path.resolve(args.out);
+    if (target && fs.existsSync(target) && fs.statSync(target).isDirectory()) {
+      throw new UsageError(`--out ${args.out} is a directory; give a file name such as ${path.join(args.out, 'preds.csv')}.`);
+    }
     const tmp = target ? tempSibling(target) : undefined;
-    if (target) fs.mkdirSync(path.dirname(target), { recursive: true });
+    if (target) {
+      try {
+        fs.mkdirSync(path.dirname(target), { recursive: true });
+      } catch (e) {
+        throw new ConvfeatError(`Cannot create the folder for --out ${args.out} (${(e as NodeJS.ErrnoException).code}); choose a writable file path.`);
+      }
+    }
     const fd = tmp ? fs.openSync(tmp, 'w') : 1;
     const write = (text: string): void => {
       if (fd === 1) process.stdout.write(text);
@@ -106,17 +115,24 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
         log,
       });
       progress.finish();
+      if (summary.predicted === 0) {
+        throw new ConvfeatError(`No image could be scored (${summary.failed} failed${args.quiet ? '; rerun without --quiet to see why' : '; see the skipped lines above'}).`);
+      }
       if (fd !== 1) fs.fsyncSync(fd);
       ok = true;
       const result = { out: args.out, format, predicted: summary.predicted, failed: summary.failed, fromCache: summary.fromCache, extracted: summary.extracted, seconds: summary.seconds, provider: summary.provider, model: summary.model };
       if (args.json && !toStdout) printJson(result);
       else log(`${summary.predicted} images scored, ${summary.failed} failed, ${summary.seconds.toFixed(1)} s on ${summary.provider}${target ? `; wrote ${args.out}` : ''}`);
-      if (summary.predicted === 0) throw new ConvfeatError('No image could be scored; see the skipped lines above.');
     } finally {
       if (fd !== 1) fs.closeSync(fd);
       if (tmp && target) {
-        if (ok) commitTempFile(tmp, target);
-        else fs.rmSync(tmp, { force: true });
+        try {
+          if (ok) commitTempFile(tmp, target);
+        } catch (e) {
+          throw new ConvfeatError(`Cannot write ${args.out} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); choose a writable file path.`);
+        } finally {
+          fs.rmSync(tmp, { force: true });
+        }
       }
     }
   }),

@@ -51,6 +51,14 @@ export async function fitFromCache(cacheDir: string, options: FitFromCacheOption
   }
   const train = loadSplit(cacheDir, hasSplits ? 'train' : undefined);
   assertLabelled(train, hasSplits ? 'train' : 'listed', cacheDir);
+  const counts = new Int32Array(train.classes.length);
+  for (let i = 0; i < train.y.length; i++) counts[train.y[i]!]! += 1;
+  const missing = train.classes.filter((_, k) => counts[k] === 0);
+  if (missing.length > 0) {
+    throw new ConvfeatError(
+      `Class${missing.length > 1 ? 'es' : ''} ${missing.join(', ')} ${missing.length > 1 ? 'have' : 'has'} images in the cache but none in the ${hasSplits ? 'train split' : 'listing'}; a classifier cannot learn ${missing.length > 1 ? 'them' : 'it'}: add training images or remove ${missing.length > 1 ? 'those classes' : 'that class'} and extract again.`,
+    );
+  }
   const useVal = options.useVal !== false && splits.has('val');
   const val = useVal ? loadSplit(cacheDir, 'val') : undefined;
   if (val) assertLabelled(val, 'val', cacheDir);

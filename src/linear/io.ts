@@ -5,7 +5,14 @@ import { ConvfeatError } from '../util/errors';
 import { LinearClassifier } from './classifier';
 
 export function saveClassifier(file: string, clf: LinearClassifier): void {
-  writeFileAtomicSync(file, `${JSON.stringify(clf.toJSON())}\n`);
+  const text = `${JSON.stringify(clf.toJSON())}\n`;
+  try {
+    if (fs.existsSync(file) && fs.statSync(file).isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+    writeFileAtomicSync(file, text);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+    throw new ConvfeatError(`Cannot write the classifier to ${file} (${code}); give a writable file path such as clf.json.`);
+  }
 }
 
 export function loadClassifier(file: string): LinearClassifier {

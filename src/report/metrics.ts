@@ -85,6 +85,12 @@ export function classificationMetrics(
     return { label, precision, recall, f1, support };
   });
   const n = yTrue.length;
+  const predictedOf = (label: string): number => {
+    const k = classes.indexOf(label);
+    let p = 0;
+    for (let j = 0; j < K; j++) p += confusion[j * K + k];
+    return p;
+  };
   const avg = (weightOf: (c: ClassMetrics) => number): AverageMetrics => {
     const total = perClass.reduce((s, c) => s + weightOf(c), 0);
     const mean = (f: (c: ClassMetrics) => number): number =>
@@ -99,7 +105,9 @@ export function classificationMetrics(
     accuracy: accuracy(yTrue, yPred),
     topK,
     perClass,
-    macro: avg(() => 1),
+    // Like scikit-learn: the macro average runs over the classes present in the true or predicted labels, so a class
+    // the classifier knows but this split lacks does not pull it down with a 0/0 row.
+    macro: avg((c) => (c.support > 0 || predictedOf(c.label) > 0 ? 1 : 0)),
     weighted: avg((c) => c.support),
     confusion,
     classes: [...classes],

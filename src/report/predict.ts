@@ -83,6 +83,11 @@ export async function predictDataset(clf: LinearClassifier, dataset: Dataset, op
   const temporary = opts.cacheDir === undefined;
   const cacheDir = opts.cacheDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'convfeat-predict-'));
   if (temporary) fs.rmSync(cacheDir, { recursive: true, force: true });
+  // process.exit (a closed stdout pipe, Ctrl-C) skips `finally`: remove the temporary cache from an exit hook too.
+  const removeTemporary = (): void => {
+    if (temporary) fs.rmSync(cacheDir, { recursive: true, force: true });
+  };
+  process.on('exit', removeTemporary);
   const K = clf.classes.length;
   let predicted = 0;
   const score = (items: readonly DatasetItem[], rows: Float32Array): void => {
@@ -112,6 +117,7 @@ export async function predictDataset(clf: LinearClassifier, dataset: Dataset, op
     return { ...summary, predicted, model: prepared.name };
   } finally {
     await backbone.close();
-    if (temporary) fs.rmSync(cacheDir, { recursive: true, force: true });
+    process.removeListener('exit', removeTemporary);
+    removeTemporary();
   }
 }

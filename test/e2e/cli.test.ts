@@ -106,4 +106,42 @@ describe('convfeat CLI', () => {
     resumedStore.close();
     clean.close();
   });
+
+  test('fit-linear --no-val, --out checks, and a failed predict never replaces an earlier output', () => {
+    const cache = path.join(work, 'c2'); // written by the --json test above (one split-less listing)
+    const noVal = run(['fit-linear', '--cache', cache, '--out', path.join(work, 'clf.json'), '--no-val', '--json']);
+    expect(noVal.code).toBe(0);
+    expect(JSON.parse(noVal.stdout)).toMatchObject({ cSelection: 'cv' });
+    const dirOut = run(['fit-linear', '--cache', cache, '--out', work]);
+    expect(dirOut.code).toBe(2);
+    expect(dirOut.stderr).toMatch(/is a directory/);
+
+    const bad = path.join(work, 'only-bad');
+    fs.mkdirSync(bad, { recursive: true });
+    fs.writeFileSync(path.join(bad, 'broken.jpg'), 'not a jpeg');
+    const preds = path.join(work, 'preds.csv');
+    fs.writeFileSync(preds, 'earlier output\n');
+    const failed = run(['predict', '--classifier', path.join(work, 'clf.json'), '--model', model, '--data', bad, '--out', preds]);
+    expect(failed.code).toBe(1);
+    expect(fs.readFileSync(preds, 'utf8')).toBe('earlier output\n');
+    expect(fs.readdirSync(work).filter((n) => n.startsWith('.preds.csv'))).toEqual([]);
+  });
+
+  test('Ctrl-C (SIGINT) during extract releases the lock and keeps the stored batches', async () => {
+    const cache = path.join(work, 'c4');
+    const index = path.join(cache, 'index.jsonl');
+    const child = spawn(process.execPath, [CLI, 'extract', '--model', model, '--data', data, '--cache', cache, '--batch-size', '2', '--quiet'], {
+      stdio: 'ignore',
+    });
+    const deadline = Date.now() + 60000;
+    const lines = (): number => (fs.existsSync(index) ? fs.readFileSync(index, 'utf8').split('\n').filter(Boolean).length : 0);
+    while (lines() < 6 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    expect(code).toBe(130);
+    expect(fs.existsSync(path.join(cache, 'lock'))).toBe(false);
+    const resumed = JSON.parse(run(['extract', '--model', model, '--data', data, '--cache', cache, '--json']).stdout);
+    expect(resumed.fromCache).toBeGreaterThanOrEqual(6);
+    expect(resumed.fromCache + resumed.extracted).toBe(120);
+  });
 });
