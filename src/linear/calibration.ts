@@ -3,6 +3,10 @@
  * chosen by a 1-D golden-section search over log T that minimises the log-loss on the val split (or, without one,
  * on the training rows, where margins are optimistic, so T then comes out smaller than it should). One parameter
  * keeps the argmax, hence predict() and predictProba() always agree.
+ *
+ * The fit uses smoothed targets (1 − ε on the label, ε spread over the others, ε = 1/(n + 2), the rule of succession):
+ * n correct validation images cannot show an error rate below about 1/(n + 2). Without it a perfectly separated val
+ * split drives T to its lower bound and every probability to exactly 1.
  */
 
 /** Writes row-wise softmax(scores / T) into out (numerically stable). */
@@ -33,12 +37,33 @@ export function meanLogLoss(scores: Float32Array, K: number, labels: Int32Array,
   return n ? total / n : 0;
 }
 
-/** Golden-section search of log10 T in [−4, 3]; the log-loss is unimodal in T for fixed scores. */
+/** Cross-entropy against smoothed targets: (1 − eps) on the label, eps / (K − 1) on every other class. */
+export function smoothedLogLoss(scores: Float32Array, K: number, labels: Int32Array, T: number, eps: number): number {
+  const n = scores.length / K;
+  const other = K > 1 ? eps / (K - 1) : 0;
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    const o = i * K;
+    let m = -Infinity;
+    for (let k = 0; k < K; k++) m = Math.max(m, scores[o + k] / T);
+    let sum = 0;
+    for (let k = 0; k < K; k++) sum += Math.exp(scores[o + k] / T - m);
+    const logZ = Math.log(sum) + m;
+    for (let k = 0; k < K; k++) {
+      const target = k === labels[i] ? 1 - eps : other;
+      if (target > 0) total -= target * (scores[o + k] / T - logZ);
+    }
+  }
+  return n ? total / n : 0;
+}
+
+/** Golden-section search of log10 T in [−4, 3]; the smoothed log-loss is unimodal in T for fixed scores. */
 export function fitTemperature(scores: Float32Array, K: number, labels: Int32Array): number {
   const phi = (Math.sqrt(5) - 1) / 2;
   let a = -4;
   let b = 3;
-  const loss = (u: number): number => meanLogLoss(scores, K, labels, 10 ** u);
+  const eps = 1 / (labels.length + 2);
+  const loss = (u: number): number => smoothedLogLoss(scores, K, labels, 10 ** u, eps);
   let c = b - phi * (b - a);
   let d = a + phi * (b - a);
   let fc = loss(c);
