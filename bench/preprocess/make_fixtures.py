@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# NOTE: the committed fixtures are now sha256 digests in fixtures.json (cropSha256, tensorSha256); the .npy files this
+# script writes are for local inspection only and are not committed.
 """Reference outputs of torchvision's ImageNet preprocessing on real photos, for convfeat's parity tests.
 
 Writes into test/fixtures/preprocess/:

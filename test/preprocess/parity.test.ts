@@ -5,7 +5,6 @@
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { readNpySync } from '../../src/util/npy';
 import {
   decodeImage,
   preprocess,
@@ -22,7 +21,8 @@ interface FixturePhoto {
   path: string;
   width: number;
   height: number;
-  npy: string;
+  /** sha256 of torchvision's uint8 H×W×3 crop (byte-identical output ⇔ equal digest). */
+  cropSha256: string;
   tensorSha256: string;
   cases: Record<string, { shape: number[]; sha256: string }>;
 }
@@ -56,17 +56,8 @@ describe('torchvision parity on real photos', () => {
       const decoded = await decodePhoto(p);
       expect([decoded.width, decoded.height]).toEqual([p.width, p.height]);
       const ours = resizeAndCrop(decoded.data, decoded.width, decoded.height, TORCHVISION_IMAGENET);
-      const ref = readNpySync(path.join(FIXTURES, p.npy));
-      expect(ref.shape).toEqual([224, 224, 3]);
       expect([ours.height, ours.width]).toEqual([224, 224]);
-      let maxDiff = 0;
-      let differing = 0;
-      for (let i = 0; i < ref.data.length; i++) {
-        const d = Math.abs(ours.data[i] - Number(ref.data[i]));
-        if (d > 0) differing++;
-        if (d > maxDiff) maxDiff = d;
-      }
-      expect({ maxDiff, differing }).toEqual({ maxDiff: 0, differing: 0 });
+      expect(sha256(ours.data)).toBe(p.cropSha256);
     },
   );
 
@@ -82,24 +73,6 @@ describe('torchvision parity on real photos', () => {
     },
   );
 
-  test('the float tensor against the stored torchvision tensor: mean |Δ| within 1/255 (in fact 0)', async () => {
-    const p = listing.photos.find((x) => x.name === listing.floatPhoto)!;
-    const ref = readNpySync(path.join(FIXTURES, `${p.name}.f32.npy`));
-    expect(ref.shape).toEqual([1, 3, 224, 224]);
-    const tensor = await preprocess(fs.readFileSync(path.join(MINI_NATURAL_IMAGES, p.path)), {
-      spec: TORCHVISION_IMAGENET,
-      exif: 'ignore',
-    });
-    let sum = 0;
-    let max = 0;
-    for (let i = 0; i < tensor.length; i++) {
-      const d = Math.abs(tensor[i] - Number(ref.data[i]));
-      sum += d;
-      if (d > max) max = d;
-    }
-    expect(sum / tensor.length).toBeLessThanOrEqual(1 / 255);
-    expect(max).toBe(0);
-  });
 
   describe.each(Object.keys(CASES))('torchvision case %s', (caseName) => {
     test.each(listing.photos.map((p) => [p.name, p] as const))('%s', async (_name, p) => {
