@@ -84,13 +84,58 @@ async function pixelLimitReason(bytes: Buffer, maxPixels: number): Promise<strin
   return `image exceeds the ${maxPixels}-pixel limit`;
 }
 
-async function reasonFor(error: unknown, bytes: Buffer, maxPixels: number): Promise<ImageDecodeError> {
-  const message = error instanceof Error ? error.message : String(error);
+/**
+ * Whether the file ends the way a complete file of its format must. libvips keeps its error text in one buffer
+ * shared by every thread of the process, so with several decodes in flight a failure can come back as plain
+ * "Unknown error" (another thread cleared the buffer). The file's own structure then still tells a cut-short file:
+ * - JPEG: the EOI marker FF D9 near the end (FF D9 cannot occur inside entropy-coded data; an EXIF thumbnail's
+ *   EOI sits at the start of the file, not in its last kilobyte).
+ * - PNG: the IEND chunk. GIF: the 0x3B trailer. WebP: as many bytes as the RIFF header announces.
+ * Other formats: unknown (undefined).
+ */
+export function endsCleanly(bytes: Uint8Array, format: string): boolean | undefined {
+  const n = bytes.length;
+  const tail = (k: number) => Buffer.from(bytes.buffer, bytes.byteOffset + Math.max(0, n - k), Math.min(k, n));
+  switch (format) {
+    case 'JPEG': {
+      const t = tail(1024);
+      for (let i = t.length - 2; i >= 0; i--) if (t[i] === 0xff && t[i + 1] === 0xd9) return true;
+      return false;
+    }
+    case 'PNG':
+      return tail(32).includes('IEND', 0, 'latin1');
+    case 'GIF':
+      return tail(16).includes(0x3b);
+    case 'WebP':
+      return n >= 12 && Buffer.from(bytes.buffer, bytes.byteOffset, 8).readUInt32LE(4) + 8 <= n;
+    default:
+      return undefined;
+  }
+}
+
+async function reasonFor(
+  error: unknown,
+  bytes: Buffer,
+  maxPixels: number,
+  retry: () => Promise<unknown>,
+): Promise<ImageDecodeError> {
+  let message = error instanceof Error ? error.message : String(error);
   if (/exceeds pixel limit/i.test(message))
     return new ImageDecodeError(await pixelLimitReason(bytes, maxPixels), message);
   const format = sniffFormat(bytes);
+  if (!format) return new ImageDecodeError('not an image or unsupported format', firstLine(message));
+  if (!DAMAGED.test(message) && endsCleanly(bytes, format) === false) {
+    return new ImageDecodeError(`truncated or corrupt ${format}`, firstLine(message));
+  }
+  if (!DAMAGED.test(message) && /unknown error/i.test(message)) {
+    // The message was lost to another thread (see endsCleanly); one more attempt usually recovers libvips' words.
+    try {
+      await retry();
+    } catch (again) {
+      message = again instanceof Error ? again.message : String(again);
+    }
+  }
   const detail = firstLine(message);
-  if (!format) return new ImageDecodeError('not an image or unsupported format', detail);
   if (DAMAGED.test(message)) return new ImageDecodeError(`truncated or corrupt ${format}`, detail);
   // Anything else (out of memory, an unsupported variant of the format) is passed on in libvips' words.
   return new ImageDecodeError(`could not decode ${format}: ${detail}`, detail);
@@ -103,18 +148,17 @@ async function reasonFor(error: unknown, bytes: Buffer, maxPixels: number): Prom
 export async function decodeImage(bytes: Buffer, options: DecodeOptions): Promise<DecodedImage> {
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   if (bytes.length === 0) throw new ImageDecodeError('empty file (0 bytes)');
-  let result: { data: Buffer; info: OutputInfo };
-  try {
+  const run = (): Promise<{ data: Buffer; info: OutputInfo }> => {
     // No separate metadata() call: it would parse the header a second time (about 8 % of a small JPEG's decode).
     const image = sharp(bytes, { failOn: 'truncated', limitInputPixels: maxPixels, ignoreIcc: true, pages: 1 });
     const pipeline = options.exif === 'apply' ? image.autoOrient() : image;
-    result = await pipeline
-      .removeAlpha()
-      .toColourspace('srgb')
-      .raw({ depth: 'uchar' })
-      .toBuffer({ resolveWithObject: true });
+    return pipeline.removeAlpha().toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  };
+  let result: { data: Buffer; info: OutputInfo };
+  try {
+    result = await run();
   } catch (error) {
-    throw await reasonFor(error, bytes, maxPixels);
+    throw await reasonFor(error, bytes, maxPixels, run);
   }
   const { data, info } = result;
   const rgb = info.channels === 3 ? data : greyToRgb(data, info.width, info.height, info.channels);

@@ -5,7 +5,7 @@
 import * as fs from 'fs';
 import * as zlib from 'zlib';
 import sharp, { type Sharp } from 'sharp';
-import { decodeImage, ImageDecodeError, sniffFormat } from '../../src/preprocess';
+import { decodeImage, endsCleanly, ImageDecodeError, sniffFormat } from '../../src/preprocess';
 import { photos } from '../support/data';
 
 const IGNORE = { exif: 'ignore' } as const;
@@ -199,6 +199,35 @@ describe('decodeImage: bad input gives one short reason', () => {
       expect(sniffFormat(bytes)).toBe(format);
       expect(await reasonOf(bytes.subarray(0, bytes.length >> 1))).toBe(`truncated or corrupt ${format}`);
     }
+  });
+
+  test('endsCleanly tells complete files from cut-short ones in every format it knows', async () => {
+    const [file] = photos('train', 'flower', 1);
+    const jpeg = fs.readFileSync(file);
+    const source = sharp(jpeg);
+    for (const [format, bytes] of [
+      ['JPEG', jpeg],
+      ['PNG', await source.clone().png().toBuffer()],
+      ['GIF', await source.clone().gif().toBuffer()],
+      ['WebP', await source.clone().webp().toBuffer()],
+    ] as const) {
+      expect([format, endsCleanly(bytes, format)]).toEqual([format, true]);
+      for (const keep of [0.1, 0.5, 0.99]) {
+        const cut = bytes.subarray(0, Math.floor(bytes.length * keep));
+        expect([format, keep, endsCleanly(cut, format)]).toEqual([format, keep, false]);
+      }
+    }
+    expect(endsCleanly(jpeg, 'TIFF')).toBeUndefined();
+  });
+
+  test('many truncated files decoded at once all get their reason (libvips shares one error buffer)', async () => {
+    const files = photos('train', 'cat', 8);
+    const cut = files.map((f) => {
+      const bytes = fs.readFileSync(f);
+      return bytes.subarray(0, bytes.length >> 1);
+    });
+    const reasons = await Promise.all([...cut, ...cut, ...cut, ...cut].map((b) => reasonOf(b)));
+    expect(new Set(reasons)).toEqual(new Set(['truncated or corrupt JPEG']));
   });
 
   test('a decompression bomb (20000×20000 header) is refused before decoding, with its size', async () => {
