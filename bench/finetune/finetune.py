@@ -183,7 +183,7 @@ def train(args: argparse.Namespace) -> Dict:
             loss = loss_fn(logits, y)
             loss.backward()
             optimizer.step()
-            loss_sum += float(loss) * y.numel()
+            loss_sum += float(loss.detach()) * y.numel()
             correct += int((logits.argmax(1) == y).sum())
             seen += int(y.numel())
         scheduler.step()
