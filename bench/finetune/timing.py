@@ -32,6 +32,7 @@ def main() -> int:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--variants", default="head,stage5,full")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--json", default=None, help="also write the summary here")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -74,8 +75,14 @@ def main() -> int:
         print(f"{variant}: train {1000 * train_s:.0f} ms/image, eval {1000 * eval_s:.0f} ms/image -> "
               f"~{epoch_s:.0f} s per epoch (1022 train + 695 val), ~{25 * epoch_s / 60:.0f} min for 25 epochs",
               flush=True)
-    print(json.dumps({"device": str(device), "threads": args.threads, "batch_size": args.batch_size,
-                      "load_average": os.getloadavg(), "variants": results}))
+    summary = {"device": str(device), "threads": args.threads, "batch_size": args.batch_size, "steps": args.steps,
+               "cpu_count": os.cpu_count(), "torch": torch.__version__, "load_average": os.getloadavg(),
+               "variants": results}
+    print(json.dumps(summary))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(summary, f, indent=2)
+            f.write("\n")
     return 0
 
 
