@@ -15,6 +15,7 @@ import { ConvfeatError } from '../util/errors';
 import type { Split } from '../dataset/types';
 import { compareCodeUnits, normalizeSplit } from '../dataset/names';
 import { isContentHash } from './store';
+import { readTextIfExists } from '../util/readText';
 
 export const LISTING_FILE = 'dataset.jsonl';
 export const FAILURES_FILE = 'failures.jsonl';
@@ -34,13 +35,8 @@ export interface FailureEntry {
 }
 
 function parseLines<T>(file: string, accept: (value: Record<string, unknown>) => T | undefined): T[] | undefined {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new ConvfeatError(`Cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? 'error'}).`);
-  }
+  const text = readTextIfExists(file);
+  if (text === undefined) return undefined;
   const out: T[] = [];
   for (const line of text.split('\n')) {
     if (line.trim() === '') continue;

@@ -3,11 +3,11 @@
  * preprocessing; opening it with anything else is refused rather than namespaced, so a cache directory always
  * means one embedding space and `cache export` or `fit-linear` can never mix two.
  */
-import * as fs from 'fs';
 import * as path from 'path';
 import { writeFileAtomicSync } from '../util/atomic';
 import { ConvfeatError } from '../util/errors';
 import { integerInRange, nonEmptyString } from '../util/validate';
+import { readTextIfExists } from '../util/readText';
 
 export const CACHE_FORMAT = 'convfeat-embedding-cache';
 export const CACHE_VERSION = 1;
@@ -37,13 +37,8 @@ export function checkIdentity(identity: CacheIdentity): CacheIdentity {
 
 export function readMeta(dir: string): CacheMeta | undefined {
   const file = path.join(dir, META_FILE);
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new ConvfeatError(`Cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? 'error'}).`);
-  }
+  const text = readTextIfExists(file);
+  if (text === undefined) return undefined;
   let meta: Partial<CacheMeta>;
   try {
     meta = JSON.parse(text) as Partial<CacheMeta>;

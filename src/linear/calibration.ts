@@ -9,16 +9,27 @@
  * split drives T to its lower bound and every probability to exactly 1.
  */
 
+/** log Σ_k exp(scores[o + k] / T) for one row, computed stably (max subtracted). */
+function rowLogSumExp(scores: Float32Array, o: number, K: number, T: number): number {
+  let m = -Infinity;
+  for (let k = 0; k < K; k++) m = Math.max(m, scores[o + k] / T);
+  let sum = 0;
+  for (let k = 0; k < K; k++) sum += Math.exp(scores[o + k] / T - m);
+  return Math.log(sum) + m;
+}
+
 /** Writes row-wise softmax(scores / T) into out (numerically stable). */
-export function softmaxRows(scores: Float32Array, K: number, T: number, out: Float32Array = new Float32Array(scores.length)): Float32Array {
+export function softmaxRows(
+  scores: Float32Array,
+  K: number,
+  T: number,
+  out: Float32Array = new Float32Array(scores.length),
+): Float32Array {
   const n = scores.length / K;
   for (let i = 0; i < n; i++) {
     const o = i * K;
-    let m = -Infinity;
-    for (let k = 0; k < K; k++) m = Math.max(m, scores[o + k] / T);
-    let sum = 0;
-    for (let k = 0; k < K; k++) sum += Math.exp(scores[o + k] / T - m);
-    for (let k = 0; k < K; k++) out[o + k] = Math.exp(scores[o + k] / T - m) / sum;
+    const logZ = rowLogSumExp(scores, o, K, T);
+    for (let k = 0; k < K; k++) out[o + k] = Math.exp(scores[o + k] / T - logZ);
   }
   return out;
 }
@@ -26,14 +37,7 @@ export function softmaxRows(scores: Float32Array, K: number, T: number, out: Flo
 export function meanLogLoss(scores: Float32Array, K: number, labels: Int32Array, T: number): number {
   const n = scores.length / K;
   let total = 0;
-  for (let i = 0; i < n; i++) {
-    const o = i * K;
-    let m = -Infinity;
-    for (let k = 0; k < K; k++) m = Math.max(m, scores[o + k] / T);
-    let sum = 0;
-    for (let k = 0; k < K; k++) sum += Math.exp(scores[o + k] / T - m);
-    total += Math.log(sum) + m - scores[o + labels[i]] / T;
-  }
+  for (let i = 0; i < n; i++) total += rowLogSumExp(scores, i * K, K, T) - scores[i * K + labels[i]] / T;
   return n ? total / n : 0;
 }
 
@@ -44,11 +48,7 @@ export function smoothedLogLoss(scores: Float32Array, K: number, labels: Int32Ar
   let total = 0;
   for (let i = 0; i < n; i++) {
     const o = i * K;
-    let m = -Infinity;
-    for (let k = 0; k < K; k++) m = Math.max(m, scores[o + k] / T);
-    let sum = 0;
-    for (let k = 0; k < K; k++) sum += Math.exp(scores[o + k] / T - m);
-    const logZ = Math.log(sum) + m;
+    const logZ = rowLogSumExp(scores, o, K, T);
     for (let k = 0; k < K; k++) {
       const target = k === labels[i] ? 1 - eps : other;
       if (target > 0) total -= target * (scores[o + k] / T - logZ);

@@ -7,20 +7,15 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { seededRandom as uniform01 } from '../support/graphs';
 
 // Production mode silences tfjs's "install tfjs-node" banner; the pure-JS backend is the point here.
 tf.env().set('PROD', true);
 
-/** Deterministic uniform numbers in [-1, 1) (mulberry32), so failures reproduce. */
+/** Deterministic uniform numbers in [-1, 1) (the shared mulberry32 stream, rescaled), so failures reproduce. */
 export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2147483648 - 1;
-  };
+  const next = uniform01(seed);
+  return () => next() * 2 - 1;
 }
 
 /** Replaces every weight with seeded random values; variances stay positive so batch norm is well defined. */
@@ -60,9 +55,19 @@ export async function saveTfjsFolder(model: tfl.LayersModel, dir: string): Promi
 }
 
 /** Runs a tfjs model on an NHWC batch and returns [embeddingLayer output, final output] as flat arrays. */
-export function runTfjs(model: tfl.LayersModel, embeddingLayer: string, nhwc: Float32Array, shape: [number, number, number, number]): [Float32Array, Float32Array] {
-  const probe = tfl.model({ inputs: model.inputs, outputs: [model.getLayer(embeddingLayer).output as tfl.SymbolicTensor, model.outputs[0]!] });
-  return tf.tidy(() => (probe.predict(tf.tensor4d(nhwc, shape)) as tf.Tensor[]).map((t) => t.dataSync() as Float32Array)) as [Float32Array, Float32Array];
+export function runTfjs(
+  model: tfl.LayersModel,
+  embeddingLayer: string,
+  nhwc: Float32Array,
+  shape: [number, number, number, number],
+): [Float32Array, Float32Array] {
+  const probe = tfl.model({
+    inputs: model.inputs,
+    outputs: [model.getLayer(embeddingLayer).output as tfl.SymbolicTensor, model.outputs[0]!],
+  });
+  return tf.tidy(() =>
+    (probe.predict(tf.tensor4d(nhwc, shape)) as tf.Tensor[]).map((t) => t.dataSync() as Float32Array),
+  ) as [Float32Array, Float32Array];
 }
 
 /** NHWC → NCHW for the same batch. */
@@ -99,7 +104,21 @@ export function writeTinyKerasModel(dir: string): void {
   });
   const layers = [
     layer('input_1', 'InputLayer', { batch_input_shape: [null, 4, 4, 3], dtype: 'float32' }, null),
-    layer('conv', 'Conv2D', { filters: 2, kernel_size: [1, 1], strides: [1, 1], padding: 'valid', data_format: 'channels_last', dilation_rate: [1, 1], activation: 'relu', use_bias: true }, 'input_1'),
+    layer(
+      'conv',
+      'Conv2D',
+      {
+        filters: 2,
+        kernel_size: [1, 1],
+        strides: [1, 1],
+        padding: 'valid',
+        data_format: 'channels_last',
+        dilation_rate: [1, 1],
+        activation: 'relu',
+        use_bias: true,
+      },
+      'input_1',
+    ),
     layer('avg_pool', 'GlobalAveragePooling2D', { data_format: 'channels_last' }, 'conv'),
     layer('fc', 'Dense', { units: 3, activation: 'softmax', use_bias: true }, 'avg_pool'),
   ];
@@ -116,10 +135,21 @@ export function writeTinyKerasModel(dir: string): void {
     modelTopology: {
       keras_version: '2.2.4-tf',
       backend: 'tensorflow',
-      model_config: { class_name: 'Model', config: { name: 'tiny', layers, input_layers: [['input_1', 0, 0]], output_layers: [['fc', 0, 0]] } },
+      model_config: {
+        class_name: 'Model',
+        config: { name: 'tiny', layers, input_layers: [['input_1', 0, 0]], output_layers: [['fc', 0, 0]] },
+      },
     },
-    weightsManifest: [{ paths: ['group1-shard1of1.bin'], weights: weights.map(({ name, shape }) => ({ name, shape, dtype: 'float32' })) }],
+    weightsManifest: [
+      {
+        paths: ['group1-shard1of1.bin'],
+        weights: weights.map(({ name, shape }) => ({ name, shape, dtype: 'float32' })),
+      },
+    ],
   };
   fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify(json));
-  fs.writeFileSync(path.join(dir, 'group1-shard1of1.bin'), Buffer.from(Float32Array.from(weights.flatMap((w) => w.values)).buffer));
+  fs.writeFileSync(
+    path.join(dir, 'group1-shard1of1.bin'),
+    Buffer.from(Float32Array.from(weights.flatMap((w) => w.values)).buffer),
+  );
 }
