@@ -1,23 +1,23 @@
 #!/usr/bin/env python3
-# NOTE: the committed fixtures are now sha256 digests in fixtures.json (cropSha256, tensorSha256); the .npy files this
-# script writes are for local inspection only and are not committed.
-"""Reference outputs of torchvision's ImageNet preprocessing on real photos, for convfeat's parity tests.
+"""Reference digests of torchvision's ImageNet preprocessing on real photos, for convfeat's parity tests
+(test/preprocess/parity.test.ts).
 
-Writes into test/fixtures/preprocess/:
-  <name>.npy          uint8 224x224x3: Resize(256) + CenterCrop(224) of Image.open(p).convert('RGB')
-  <name>.f32.npy      float32 1x3x224x224: the same followed by ToTensor + Normalize (one photo only, size budget)
-  fixtures.json       the photo list (paths relative to the data root, source sizes) and sha256 digests of more
-                      cases: every photo's normalised tensor, nearest resampling, resize without crop, exact-size
-                      resize, and a crop larger than the image (zero padding)
+Writes test/fixtures/preprocess/fixtures.json: the photo list (paths relative to the data root, source sizes) and,
+per photo, sha256 digests of torchvision's outputs (equal digest <=> byte-identical output):
+  cropSha256     uint8 224x224x3: Resize(256) + CenterCrop(224) of Image.open(p).convert('RGB')
+  tensorSha256   float32 1x3x224x224: the same followed by ToTensor + Normalize(ImageNet mean/std)
+  cases          more cases, each {shape, sha256} of a uint8 HxWx3 output: nearest resampling, resize without crop,
+                 exact-size resize, and a crop larger than the image (zero padding)
 
 Needs torchvision, Pillow and NumPy (Debian: apt-get install python3-torchvision python3-pil python3-numpy).
-Usage: python3 bench/preprocess/make_fixtures.py [DATA_ROOT]
-DATA_ROOT defaults to $CONVFEAT_DATA, then ../shared/data/mini_natural_images beside the checkout.
+Usage: python3 bench/preprocess/make_fixtures.py [DATA_ROOT] [--out FILE]
+DATA_ROOT defaults to $CONVFEAT_DATA, then ../shared/data/mini_natural_images beside the checkout; FILE defaults to
+test/fixtures/preprocess/fixtures.json (write elsewhere and diff to check the committed file).
 """
+import argparse
 import hashlib
 import json
 import os
-import sys
 
 import numpy as np
 import PIL
@@ -27,7 +27,7 @@ from PIL import Image
 from torchvision import transforms as T
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
-OUT = os.path.join(REPO, 'test', 'fixtures', 'preprocess')
+FIXTURES = os.path.join(REPO, 'test', 'fixtures', 'preprocess', 'fixtures.json')
 
 # Chosen to cover the geometry seen in Mini Natural Images: 100x100 upscaled (cars, fruit), 256x256 (most people),
 # a very wide small airplane (huge upscale on one axis), the smallest photo, a large downscaled one, a portrait.
@@ -40,6 +40,7 @@ PHOTOS = [
     ('flower_large', 'val/flower/flower_0605.jpg'),
     ('cat_portrait', 'train/cat/cat_0000.jpg'),
 ]
+# Named in the listing: the photo whose float tensor was once committed as .npy (every photo's tensor is digested).
 FLOAT_PHOTO = 'car'
 
 NORMALIZE = T.Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225])
@@ -58,9 +59,12 @@ def tensor(img):
 
 
 def main():
-    default_root = os.path.join(REPO, '..', 'shared', 'data', 'mini_natural_images')
-    root = sys.argv[1] if len(sys.argv) > 1 else os.environ.get('CONVFEAT_DATA', default_root)
-    os.makedirs(OUT, exist_ok=True)
+    default_root = os.environ.get('CONVFEAT_DATA') or os.path.join(REPO, '..', 'shared', 'data', 'mini_natural_images')
+    parser = argparse.ArgumentParser(description='Write the torchvision parity digests (fixtures.json).')
+    parser.add_argument('data_root', nargs='?', default=default_root)
+    parser.add_argument('--out', default=FIXTURES)
+    args = parser.parse_args()
+
     base = T.Compose([T.Resize(256), T.CenterCrop(224)])
     cases = {
         # name: (description for the test, transform)
@@ -72,26 +76,23 @@ def main():
     }
     photos = []
     for name, rel in PHOTOS:
-        img = Image.open(os.path.join(root, rel)).convert('RGB')
+        img = Image.open(os.path.join(args.data_root, rel)).convert('RGB')
         cropped = base(img)
         arr = to_uint8(cropped)
         assert arr.shape == (224, 224, 3), arr.shape
-        np.save(os.path.join(OUT, f'{name}.npy'), arr)
-        t = tensor(cropped)
-        if name == FLOAT_PHOTO:
-            np.save(os.path.join(OUT, f'{name}.f32.npy'), t)
         extra = {}
         for case, (_, transform) in cases.items():
             out = to_uint8(transform(img))
             extra[case] = {'shape': list(out.shape), 'sha256': sha(out)}
+        # Key order as in the committed file, so a regenerated file diffs clean.
         photos.append({
             'name': name,
             'path': rel,
             'width': img.width,
             'height': img.height,
-            'npy': f'{name}.npy',
-            'tensorSha256': sha(t),
+            'tensorSha256': sha(tensor(cropped)),
             'cases': extra,
+            'cropSha256': sha(arr),
         })
         print(f'{name:14s} {img.width}x{img.height}')
     listing = {
@@ -103,9 +104,11 @@ def main():
         'cases': {case: desc for case, (desc, _) in cases.items()},
         'photos': photos,
     }
-    with open(os.path.join(OUT, 'fixtures.json'), 'w') as f:
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, 'w') as f:
         json.dump(listing, f, indent=2)
         f.write('\n')
+    print(f'wrote {args.out}')
 
 
 if __name__ == '__main__':
