@@ -12,6 +12,7 @@
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { DATA_ROOT, REPO_ROOT, tempDir } from './extract/common';
 
@@ -29,6 +30,8 @@ interface Context {
   tmp(): string;
   /** A Python that has torchvision, Pillow and NumPy, or undefined. */
   python(): string | undefined;
+  /** A Python that also has onnx (for the fine-tuning baseline, which reads the converted model), and the model file. */
+  torch(): string | undefined;
 }
 
 interface Step {
@@ -44,6 +47,16 @@ interface Suite {
 const OUT = path.join(REPO_ROOT, 'bench', 'out');
 const GNU_TIME = process.env.CONVFEAT_GNU_TIME ?? '/usr/bin/time';
 const DEMO_CACHE = path.join('data', 'demo', 'cache-resnet50');
+const RESULT = (file: string) => path.join('bench', 'results', file);
+const TORCH_MISSING =
+  'no Python with torch, torchvision and onnx (Debian: python3-torch python3-torchvision python3-onnx; or set CONVFEAT_PYTHON)';
+
+/** Smoke summaries go to a results folder of their own, never over the committed ones. */
+function smokeResult(ctx: Context, file: string): string {
+  const dir = path.join(ctx.tmp(), 'results');
+  fs.mkdirSync(dir, { recursive: true });
+  return path.join(dir, file);
+}
 
 /** A compiled bench script, e.g. script('extract/throughput', ['200']). */
 function script(rel: string, args: string[]): Command {
@@ -210,17 +223,124 @@ const SUITES: Suite[] = [
       { name: 'throughput', plan: (c) => script('preprocess/throughput', [c.smoke ? '16' : '200']) },
     ],
   },
-  // ── Suites still to come: add their entries here (and their folders to bench/tsconfig.json's "include"):
-  //   { name: 'peers', steps: [{ name: 'extract', plan: (c) => script('peers/extract', c.smoke ? [...] : [...]) }] },
-  //   { name: 'compare', steps: [{ name: 'table', plan: (c) => script('compare/table', [...]) }] },
+  {
+    name: 'peers',
+    steps: [
+      {
+        // Full: throughput on 200 photos, then the linear probe on every photo (the demo cache when it exists).
+        name: 'extract',
+        plan: (c) => {
+          if (c.smoke)
+            return script('peers/extract', [
+              '--n',
+              '8',
+              '--repeats',
+              '1',
+              '--batch',
+              '4',
+              '--json',
+              smokeResult(c, 'peers-extract.json'),
+            ]);
+          const cache = fs.existsSync(path.join(REPO_ROOT, DEMO_CACHE)) ? ['--cache', DEMO_CACHE] : [];
+          return script('peers/extract', [
+            '--n',
+            '200',
+            '--repeats',
+            '5',
+            '--probe',
+            ...cache,
+            '--json',
+            RESULT('peers-extract.json'),
+          ]);
+        },
+      },
+    ],
+  },
+  {
+    name: 'compare',
+    steps: [
+      {
+        name: 'convfeat',
+        plan: (c) =>
+          c.smoke
+            ? script('compare/convfeat', ['--limit-per-class', '2', '--json', smokeResult(c, 'convfeat-mini.json')])
+            : script('compare/convfeat', ['--json', RESULT('convfeat-mini.json')]),
+      },
+      {
+        // What the fine-tuning recipe costs per image on this machine's CPU (synthetic batches; no data set pass).
+        name: 'finetune-cpu',
+        plan: (c) => {
+          const py = c.torch();
+          if (!py) return { skip: TORCH_MISSING };
+          const args = c.smoke
+            ? ['--steps', '1', '--variants', 'head', '--json', smokeResult(c, 'finetune-cpu-timing.json')]
+            : ['--steps', '3', '--json', RESULT('finetune-cpu-timing.json')];
+          return {
+            argv: [
+              py,
+              path.join(REPO_ROOT, 'bench', 'finetune', 'timing.py'),
+              '--device',
+              'cpu',
+              '--threads',
+              '2',
+              ...args,
+            ],
+          };
+        },
+      },
+      {
+        // Smoke: one tiny epoch of the real recipe. Full: all three variants, 25 epochs, only on a CUDA GPU.
+        name: 'finetune',
+        plan: (c) => {
+          const py = c.torch();
+          if (!py) return { skip: TORCH_MISSING };
+          if (c.smoke) {
+            const args = ['--variant', 'head', '--limit-per-class', '1', '--epochs', '1', '--device', 'cpu'];
+            return { argv: [py, path.join(REPO_ROOT, 'bench', 'finetune', 'finetune.py'), ...args] };
+          }
+          if (spawnSync(py, ['-c', 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)']).status !== 0)
+            return { skip: 'no CUDA GPU: the full recipe runs for hours on a CPU (see bench/finetune/README.md)' };
+          const out = path.join(REPO_ROOT, 'bench', 'results', 'finetune-gpu');
+          return {
+            argv: [
+              'bash',
+              path.join(REPO_ROOT, 'bench', 'finetune', 'gpu.sh'),
+              DATA_ROOT,
+              path.join(REPO_ROOT, 'onnx', 'resnet50.onnx'),
+              out,
+            ],
+            env: { PYTHON: py },
+          };
+        },
+      },
+      {
+        // Renders the tables from the summaries; the full run rewrites bench/README.md's compare block.
+        name: 'table',
+        plan: (c) =>
+          c.smoke
+            ? script('compare/table', ['--results', smokeResult(c, '')])
+            : script('compare/table', ['--write', path.join('bench', 'README.md')]),
+      },
+    ],
+  },
 ];
 
-/** A Python that has torchvision, Pillow and NumPy: CONVFEAT_PYTHON when set (only it), else python3 or /usr/bin/python3. */
-export function findPython(): string | undefined {
-  const check =
-    'import importlib.util as u, sys; sys.exit(0 if all(u.find_spec(m) for m in ("torchvision", "PIL", "numpy")) else 1)';
+/**
+ * A Python that has torchvision, Pillow and NumPy (and `extra` modules): CONVFEAT_PYTHON when set (only it), else
+ * python3 or /usr/bin/python3.
+ */
+export function findPython(extra: readonly string[] = []): string | undefined {
+  const modules = ['torchvision', 'PIL', 'numpy', ...extra].map((m) => JSON.stringify(m)).join(', ');
+  const check = `import importlib.util as u, sys; sys.exit(0 if all(u.find_spec(m) for m in (${modules},)) else 1)`;
   const candidates = process.env.CONVFEAT_PYTHON ? [process.env.CONVFEAT_PYTHON] : ['python3', '/usr/bin/python3'];
-  return candidates.find((py) => spawnSync(py, ['-c', check], { stdio: 'ignore' }).status === 0);
+  // From the temp folder: the checkout's own onnx/ folder would pass for the onnx package.
+  return candidates.find((py) => spawnSync(py, ['-c', check], { stdio: 'ignore', cwd: os.tmpdir() }).status === 0);
+}
+
+/** findPython with onnx too, when the converted model exists (the fine-tuning scripts read their weights from it). */
+export function findTorchPython(): string | undefined {
+  if (!fs.existsSync(path.join(REPO_ROOT, 'onnx', 'resnet50.onnx'))) return undefined;
+  return findPython(['onnx']);
 }
 
 function usage(message: string): never {
@@ -259,10 +379,12 @@ function main(): void {
   const { smoke, only } = parseArgs(process.argv.slice(2));
   let tmp: string | undefined;
   let py: string | undefined | null = null;
+  let torchPy: string | undefined | null = null;
   const ctx: Context = {
     smoke,
     tmp: () => (tmp ??= tempDir('convfeat-bench-run-')),
     python: () => (py === null ? (py = findPython()) : py),
+    torch: () => (torchPy === null ? (torchPy = findTorchPython()) : torchPy),
   };
   const results: string[] = [];
   let failed = 0;

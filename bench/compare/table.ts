@@ -73,10 +73,16 @@ const VARIANT_LABEL: Record<string, string> = {
 
 function read<T>(file: string, missing: string[]): T | undefined {
   if (!fs.existsSync(file)) {
-    missing.push(path.relative(REPO_ROOT, file));
+    missing.push(file);
     return undefined;
   }
   return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
+}
+
+/** "2-core CPU (AMD EPYC)" from a machineLine() string. */
+function cpuOf(machine: string): string {
+  const m = /(\d+) cores \(([^)]*)\)/.exec(machine);
+  return m ? `${m[1]}-core CPU (${m[2]})` : 'CPU';
 }
 
 const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
@@ -89,7 +95,7 @@ export function buildTables(resultsDir: string): string {
   const lines: string[] = [];
   const convfeat = read<ConvfeatSummary>(path.join(resultsDir, 'convfeat-mini.json'), missing);
   const finetune = ['head', 'stage5', 'full']
-    .map((v) => read<FinetuneSummary>(path.join(resultsDir, 'finetune-h200', `finetune-${v}.json`), missing))
+    .map((v) => read<FinetuneSummary>(path.join(resultsDir, 'finetune-gpu', `finetune-${v}.json`), missing))
     .filter((s): s is FinetuneSummary => s !== undefined);
   const timing = read<TimingSummary>(path.join(resultsDir, 'finetune-cpu-timing.json'), missing);
   const peers = read<PeersSummary>(path.join(resultsDir, 'peers-extract.json'), missing);
@@ -99,7 +105,7 @@ export function buildTables(resultsDir: string): string {
   if (convfeat) {
     for (const [solver, s] of Object.entries(convfeat.solvers)) {
       lines.push(
-        `| **convfeat \`${solver}\`** (frozen ResNet50 + linear head) | 2-core CPU | ${int(s.trainableParameters)} | **${pct(s.testAccuracy)}** (${s.testCorrect}/${s.testImages}) | ${secs(s.trainWallSeconds)} (extract ${secs(s.extractSeconds)} + fit ${secs(s.fitSeconds)}) | ${s.inferenceMsPerImage.toFixed(1)} ms (end to end) |`,
+        `| **convfeat \`${solver}\`** (frozen ResNet50 + linear head) | ${cpuOf(convfeat.machine)} | ${int(s.trainableParameters)} | **${pct(s.testAccuracy)}** (${s.testCorrect}/${s.testImages}) | ${secs(s.trainWallSeconds)} (extract ${secs(s.extractSeconds)} + fit ${secs(s.fitSeconds)}) | ${s.inferenceMsPerImage.toFixed(1)} ms (end to end) |`,
       );
     }
   }
@@ -150,7 +156,8 @@ export function buildTables(resultsDir: string): string {
   }
   if (missing.length > 0) {
     lines.push('');
-    lines.push(`Not measured yet (no summary file): ${missing.map((m) => `\`${m}\``).join(', ')}.`);
+    const shown = missing.map((m) => `\`${path.relative(resultsDir, m)}\``).join(', ');
+    lines.push(`Not measured yet (no summary under ${path.relative(REPO_ROOT, resultsDir) || '.'}): ${shown}.`);
   }
   return lines.join('\n');
 }

@@ -8,7 +8,7 @@
 import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { findPython } from '../../bench/run';
+import { findPython, findTorchPython } from '../../bench/run';
 import { findLiblinear } from '../../bench/solvers/liblinear';
 import { REPO_ROOT, tmpDir } from '../support/data';
 
@@ -196,6 +196,56 @@ describe('bench smoke (bench/run.js --smoke)', () => {
     const lines = throughput.match(new RegExp(`${NUM} img/s  ${NUM} ms/img wall  ${NUM} ms/img CPU`, 'g')) ?? [];
     expect(lines).toHaveLength(5);
     for (const line of lines) positive(line, new RegExp(`${NUM} img/s  ${NUM} ms/img wall  ${NUM} ms/img CPU`));
+  });
+
+  test('peers and compare: convfeat, transformers.js and a raw onnxruntime loop on the same photos; convfeat end to end, the fine-tuning baseline (when PyTorch is there), the tables of both', () => {
+    const r = bench(['--smoke', '--only', 'peers,compare']);
+    const torch = findTorchPython() !== undefined;
+    expectOk(r, [
+      'peers/extract',
+      'compare/convfeat',
+      ...(torch ? ['compare/finetune-cpu', 'compare/finetune'] : []),
+      'compare/table',
+    ]);
+    const out = section(r.stdout, 'peers/extract');
+    expect(out).toContain('8 distinct photos, batch 4');
+    // Same network and normalisation, different resizing: close, not equal.
+    const [maxAbs, mean, min] = figures(out, /max \|Δ\| (\d+\.\d+), cosine mean (\d\.\d+) \(min (\d\.\d+)\)/);
+    expect(maxAbs).toBeGreaterThan(0);
+    expect(mean).toBeGreaterThan(0.98);
+    expect(min).toBeGreaterThan(0.9);
+    for (const label of ['raw onnxruntime loop', 'convfeat extract', 'transformers\\.js image-feature-extraction'])
+      positive(out, new RegExp(`^${label}.* \\| +${NUM} \\| ${NUM} \\(`, 'm'));
+    positive(out, new RegExp(`^convfeat / transformers\\.js throughput: ${NUM}×`, 'm'));
+
+    const convfeat = section(r.stdout, 'compare/convfeat');
+    expect(convfeat).toMatch(/^extract train \+ val: 32 photos in [\d.]+ s \(32 computed/m);
+    for (const solver of ['svm', 'softmax']) {
+      const [acc] = positive(
+        convfeat,
+        new RegExp(
+          `^${solver}: test accuracy ${NUM} % \\(\\d+/16\\); train wall ${NUM} s; inference ${NUM} ms/image`,
+          'm',
+        ),
+      );
+      expect(acc).toBeGreaterThan(50); // 8 classes: chance is 12.5 %
+    }
+    if (torch) {
+      positive(
+        section(r.stdout, 'compare/finetune-cpu'),
+        new RegExp(`^head: train ${NUM} ms/image, eval ${NUM} ms/image`, 'm'),
+      );
+      expect(section(r.stdout, 'compare/finetune')).toMatch(/^best val acc [\d.]+ at epoch 1; test acc [\d.]+;/m);
+    } else {
+      expect(r.stdout).toContain('== compare/finetune-cpu: skipped: no Python with torch');
+      expect(r.stdout).toContain('== compare/finetune: skipped: no Python with torch');
+    }
+
+    const table = section(r.stdout, 'compare/table');
+    expect(table).toMatch(/^\| \*\*convfeat `svm`\*\* .* \| 16,392 \| \*\*\d+\.\d\d %\*\* \(\d+\/16\) \|/m);
+    expect(table).toContain('| reference: the original demonstration, fine-tuned ResNet18 | GPU | 11.2 M | 97 % |');
+    expect(table).toMatch(/^\| transformers\.js `image-feature-extraction` \| [\d.]+ \| [\d.]+ \| not run \|$/m);
+    expect(table).toMatch(/Not measured yet .*`finetune-gpu\/finetune-head\.json`/);
   });
 
   // Skipped (and reported as skipped) without a Python that has torchvision, Pillow and NumPy.
