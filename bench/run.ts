@@ -314,6 +314,18 @@ const SUITES: Suite[] = [
         },
       },
       {
+        // The recipe's cheapest variant on this CPU for real, capped at 20 minutes (the budget), then tested.
+        name: 'finetune-cpu-head',
+        plan: (c) => {
+          if (c.smoke) return { skip: 'full runs only (compare/finetune runs the same script on a tiny input)' };
+          const py = c.torch();
+          if (!py) return { skip: TORCH_MISSING };
+          const out = RESULT(path.join('finetune-cpu', 'finetune-head.json'));
+          const args = ['--variant', 'head', '--epochs', '25', '--max-minutes', '20', '--threads', '2', '--json', out];
+          return { argv: [py, path.join(REPO_ROOT, 'bench', 'finetune', 'finetune.py'), ...args] };
+        },
+      },
+      {
         // Renders the tables from the summaries; the full run rewrites bench/README.md's compare block.
         name: 'table',
         plan: (c) =>

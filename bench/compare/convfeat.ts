@@ -12,7 +12,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import type { Dataset, DatasetItem } from '../../src/dataset';
-import { DATA_ROOT, fromDist, machineLine, tempDir } from '../extract/common';
+import { DATA_ROOT, fromDist, machineLine, writeSummary, tempDir } from '../extract/common';
 
 const { openBackbone, prepareBackbone } = fromDist<typeof import('../../src/backbone/load')>('backbone/load');
 const { extractDataset } = fromDist<typeof import('../../src/cache/extract')>('cache/extract');
@@ -130,9 +130,7 @@ async function main(): Promise<void> {
         testExtractSeconds,
         solvers: results,
       };
-      fs.mkdirSync(path.dirname(path.resolve(jsonOut)), { recursive: true });
-      fs.writeFileSync(jsonOut, `${JSON.stringify(summary, null, 2)}\n`);
-      console.log(`wrote ${jsonOut}`);
+      writeSummary(jsonOut, summary);
     }
   } finally {
     fs.rmSync(work, { recursive: true, force: true });

@@ -97,6 +97,9 @@ export function buildTables(resultsDir: string): string {
   const finetune = ['head', 'stage5', 'full']
     .map((v) => read<FinetuneSummary>(path.join(resultsDir, 'finetune-gpu', `finetune-${v}.json`), missing))
     .filter((s): s is FinetuneSummary => s !== undefined);
+  // The same recipe on this CPU, time-capped (only head fits a sensible budget): an optional extra row.
+  const cpuFile = path.join(resultsDir, 'finetune-cpu', 'finetune-head.json');
+  if (fs.existsSync(cpuFile)) finetune.push(JSON.parse(fs.readFileSync(cpuFile, 'utf8')) as FinetuneSummary);
   const timing = read<TimingSummary>(path.join(resultsDir, 'finetune-cpu-timing.json'), missing);
   const peers = read<PeersSummary>(path.join(resultsDir, 'peers-extract.json'), missing);
 

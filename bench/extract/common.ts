@@ -53,7 +53,10 @@ export function machineLine(): string {
   } catch {
     // not Linux: os.cpus() is good enough
   }
-  const load = os.loadavg().map((l) => l.toFixed(1)).join(' ');
+  const load = os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ');
   return `${new Date().toISOString()}  ${os.availableParallelism()} cores (${cpu}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, node ${process.version}, load average ${load}`;
 }
 
@@ -69,4 +72,11 @@ export function fromDist<T>(relFromSrc: string): T {
   const file = path.join(REPO_ROOT, 'dist', `${relFromSrc}.js`);
   if (!fs.existsSync(file)) throw new Error(`${file} is missing: run \`npx tsc -p tsconfig.build.json\` first`);
   return require(file) as T;
+}
+
+/** Writes a benchmark's JSON summary (creating its folder) and says where. */
+export function writeSummary(file: string, summary: unknown): void {
+  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  fs.writeFileSync(file, `${JSON.stringify(summary, null, 2)}\n`);
+  console.log(`wrote ${file}`);
 }

@@ -21,6 +21,10 @@ import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ next to the scripts in the repository
 
+from allocator import tame_glibc_malloc  # before torch allocates anything
+
+ALLOCATOR = tame_glibc_malloc()
+
 import argparse
 import copy
 import datetime
@@ -158,7 +162,7 @@ def train(args: argparse.Namespace) -> Dict:
     budget_s = None if args.max_minutes is None else 60 * args.max_minutes
     print(f"variant {args.variant}: {sum(p.numel() for p in trainable):,} trainable parameters; "
           f"{len(train_set)}/{len(val_set)}/{len(test_set)} train/val/test images; {args.epochs} epochs; "
-          f"{args.threads} threads on {device}", flush=True)
+          f"{args.threads} threads on {device}; {ALLOCATOR}", flush=True)
 
     history, best = [], {"val_accuracy": -1.0, "epoch": 0, "state": None}
     stop_reason = None
@@ -239,7 +243,7 @@ def train(args: argparse.Namespace) -> Dict:
                    "frozen_batchnorm": "eval mode (ImageNet running statistics) in frozen parts",
                    "seed": args.seed},
         "history": history,
-        "machine": {"device": str(device), "threads": args.threads, "cpu_count": os.cpu_count(),
+        "machine": {"device": str(device), "threads": args.threads, "allocator": ALLOCATOR, "cpu_count": os.cpu_count(),
                     "platform": platform.platform(), "processor": platform.processor(), "torch": torch.__version__,
                     "gpu": torch.cuda.get_device_name(0) if device.type == "cuda" else None},
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

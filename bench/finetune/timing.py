@@ -11,6 +11,10 @@ import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ next to the scripts in the repository
 
+from allocator import tame_glibc_malloc  # before torch allocates anything
+
+ALLOCATOR = tame_glibc_malloc()
+
 import argparse
 import json
 import os
@@ -29,6 +33,7 @@ def main() -> int:
     p.add_argument("--onnx", default=os.path.join(REPO, "onnx", "resnet50.onnx"))
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--steps", type=int, default=2, help="timed batches per measurement (after one warm-up batch)")
+    p.add_argument("--warmup", type=int, default=3, help="untimed batches before each measurement")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--variants", default="head,stage5,full")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -40,7 +45,8 @@ def main() -> int:
     y = torch.randint(0, 8, (args.batch_size,), device=device)
 
     def timed(step) -> float:
-        step()  # warm-up: allocator, oneDNN primitive creation
+        for _ in range(args.warmup):  # allocator, oneDNN primitive creation, thread pool start-up
+            step()
         if device.type == "cuda":
             torch.cuda.synchronize()
         start = time.perf_counter()
@@ -50,10 +56,12 @@ def main() -> int:
             torch.cuda.synchronize()
         return (time.perf_counter() - start) / (args.steps * args.batch_size)
 
-    results = {}
-    for variant in args.variants.split(","):
+    variants = args.variants.split(",")
+    for variant in variants:
         if variant not in FROZEN_PREFIX:
             p.error(f"Expected --variants to list {sorted(FROZEN_PREFIX)} but received {variant}")
+
+    def measure(variant: str):
         model = build_model(argparse.Namespace(onnx=args.onnx, variant=variant), 8).to(device)
         optimizer = torch.optim.Adam([q for q in model.parameters() if q.requires_grad], lr=1e-3)
 
@@ -68,7 +76,12 @@ def main() -> int:
             with torch.no_grad():
                 model(x)
 
-        train_s, eval_s = timed(train_step), timed(eval_step)
+        return timed(train_step), timed(eval_step)
+
+    print(ALLOCATOR, flush=True)
+    results = {}
+    for variant in variants:
+        train_s, eval_s = measure(variant)
         epoch_s = TRAIN_IMAGES * train_s + VAL_IMAGES * eval_s
         results[variant] = {"train_ms_per_image": 1000 * train_s, "eval_ms_per_image": 1000 * eval_s,
                             "epoch_seconds": epoch_s}
@@ -76,7 +89,7 @@ def main() -> int:
               f"~{epoch_s:.0f} s per epoch (1022 train + 695 val), ~{25 * epoch_s / 60:.0f} min for 25 epochs",
               flush=True)
     summary = {"device": str(device), "threads": args.threads, "batch_size": args.batch_size, "steps": args.steps,
-               "cpu_count": os.cpu_count(), "torch": torch.__version__, "load_average": os.getloadavg(),
+               "cpu_count": os.cpu_count(), "torch": torch.__version__, "allocator": ALLOCATOR, "load_average": os.getloadavg(),
                "variants": results}
     print(json.dumps(summary))
     if args.json:

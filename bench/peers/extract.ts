@@ -26,7 +26,7 @@ import * as path from 'path';
 import * as ort from 'onnxruntime-node';
 import type { OpenBackbone } from '../../src/backbone/load';
 import type { Dataset, DatasetItem } from '../../src/dataset';
-import { DATA_ROOT, fromDist, machineLine, median, sampleDistinct, tempDir } from '../extract/common';
+import { DATA_ROOT, fromDist, machineLine, writeSummary, median, sampleDistinct, tempDir } from '../extract/common';
 
 const { openBackbone, prepareBackbone } = fromDist<typeof import('../../src/backbone/load')>('backbone/load');
 const proto = fromDist<typeof import('../../src/backbone/onnx/proto')>('backbone/onnx/proto');
@@ -319,9 +319,7 @@ async function main(): Promise<void> {
         agreement: agree,
         probe: probes ?? null,
       };
-      fs.mkdirSync(path.dirname(path.resolve(jsonOut)), { recursive: true });
-      fs.writeFileSync(jsonOut, `${JSON.stringify(summary, null, 2)}\n`);
-      console.log(`wrote ${jsonOut}`);
+      writeSummary(jsonOut, summary);
     }
     await backbone.close();
     await (extractor as unknown as { dispose?: () => Promise<void> }).dispose?.();
