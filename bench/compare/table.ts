@@ -125,7 +125,7 @@ export function buildTables(resultsDir: string): string {
   if (timing) {
     for (const [variant, t] of Object.entries(timing.variants)) {
       lines.push(
-        `| ${VARIANT_LABEL[variant] ?? variant}, same recipe on this CPU (estimate) | ${timing.threads}-thread CPU | | not run | ≈ ${secs(25 * t.epoch_seconds)} for 25 epochs (${secs(t.epoch_seconds)}/epoch) | ${t.eval_ms_per_image.toFixed(0)} ms forward |`,
+        `| ${VARIANT_LABEL[variant] ?? variant}, this CPU, model compute only (estimate: no decoding or augmentation) | ${timing.threads}-thread CPU | | not run | ≈ ${secs(25 * t.epoch_seconds)} for 25 epochs (${secs(t.epoch_seconds)}/epoch) | ${t.eval_ms_per_image.toFixed(0)} ms forward |`,
       );
     }
   }
