@@ -27,7 +27,10 @@ async function main(): Promise<void> {
   });
   // Ctrl-C or a termination request: exit through process.exit so that 'exit' hooks run (cache locks are released,
   // temporary caches removed). Handlers run between batches: a batch being stored is always stored whole.
-  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
     process.once(signal, () => {
       process.stderr.write(`\nconvfeat: interrupted (${signal}); work stored so far is kept, rerun to resume.\n`);
       process.exit(code);

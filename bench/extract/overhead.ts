@@ -60,9 +60,12 @@ async function main(): Promise<void> {
       cpu.push((c.user + c.system) / 1e3 / dataset.items.length);
       store.push((storeSeconds * 1e3) / dataset.items.length);
       fs.rmSync(cacheDir, { recursive: true, force: true });
-      if (summary.extracted !== dataset.items.length) throw new Error(`extracted ${summary.extracted} of ${dataset.items.length}`);
+      if (summary.extracted !== dataset.items.length)
+        throw new Error(`extracted ${summary.extracted} of ${dataset.items.length}`);
     }
-    console.log(`${cfg.name.padEnd(6)} | ${median(wall).toFixed(2).padStart(15)} | ${median(cpu).toFixed(2).padStart(14)} | ${median(store).toFixed(2).padStart(19)}`);
+    console.log(
+      `${cfg.name.padEnd(6)} | ${median(wall).toFixed(2).padStart(15)} | ${median(cpu).toFixed(2).padStart(14)} | ${median(store).toFixed(2).padStart(19)}`,
+    );
   }
   await real.close();
 }

@@ -47,7 +47,14 @@ const DEFAULT_CONFIGS = 't2w1b8,t2w0b8,t2w2b8,t1w1b8,t2w1b1,t2w1b32';
 function parseConfig(name: string): Config {
   const m = /^t(\d+)w(\d+)b(\d+)(s0)?(e)?$/.exec(name);
   if (!m) throw new Error(`config ${JSON.stringify(name)} is not of the form t2w1b8, t2w1b8s0, t2w1b8e or t2w1b8s0e`);
-  return { name, threads: Number(m[1]), workers: Number(m[2]), batch: Number(m[3]), spin: m[4] === undefined, eager: m[5] !== undefined };
+  return {
+    name,
+    threads: Number(m[1]),
+    workers: Number(m[2]),
+    batch: Number(m[3]),
+    spin: m[4] === undefined,
+    eager: m[5] !== undefined,
+  };
 }
 
 async function timed(fn: () => Promise<void>): Promise<Timing> {
@@ -93,11 +100,18 @@ async function pipeline(backbone: OpenBackbone, dataset: Dataset, cfg: Config): 
     },
   };
   try {
-    const summary = await extractDataset(dataset, timedBackbone, { cacheDir, batchSize: cfg.batch, workers: cfg.workers });
+    const summary = await extractDataset(dataset, timedBackbone, {
+      cacheDir,
+      batchSize: cfg.batch,
+      workers: cfg.workers,
+    });
     if (summary.extracted !== dataset.items.length) {
-      throw new Error(`extract computed ${summary.extracted} of ${dataset.items.length} images (${summary.failed} failed)`);
+      throw new Error(
+        `extract computed ${summary.extracted} of ${dataset.items.length} images (${summary.failed} failed)`,
+      );
     }
-    if (cfg.workers > 0 && summary.preprocessing !== 'workers') throw new Error('the preprocessing pool ran in-process');
+    if (cfg.workers > 0 && summary.preprocessing !== 'workers')
+      throw new Error('the preprocessing pool ran in-process');
     return inference;
   } finally {
     fs.rmSync(cacheDir, { recursive: true, force: true });
@@ -107,7 +121,12 @@ async function pipeline(backbone: OpenBackbone, dataset: Dataset, cfg: Config): 
 /** The pool's private state that eagerDispatch works on (names as in src/preprocess/pool.ts). */
 interface PoolInternals {
   queue: Array<{ id: number; bytes: Buffer; reject: (e: unknown) => void }>;
-  slots: Array<{ worker: import('worker_threads').Worker; tasks: Map<number, unknown>; ready: boolean; exited: boolean }>;
+  slots: Array<{
+    worker: import('worker_threads').Worker;
+    tasks: Map<number, unknown>;
+    ready: boolean;
+    exited: boolean;
+  }>;
   outgoing(bytes: Buffer): { view: Uint8Array; transferList: ArrayBuffer[] };
   updateRefs(): void;
 }
@@ -177,7 +196,9 @@ async function main(): Promise<void> {
   const items: DatasetItem[] = sampleDistinct(full.items, n);
   const dataset: Dataset = { ...full, items, problems: [] };
   const prepared = await prepareBackbone({ model: 'resnet50' });
-  console.log(`resnet50 (${prepared.layer}), ${items.length} distinct photos of ${DATA_ROOT}, ${reps} repetitions per config`);
+  console.log(
+    `resnet50 (${prepared.layer}), ${items.length} distinct photos of ${DATA_ROOT}, ${reps} repetitions per config`,
+  );
   console.log(
     'config     | raw img/s med (best) | extract img/s med (best) | extract/raw med (per rep)     | CPU ms/img raw, extract | extract in run',
   );

@@ -34,7 +34,18 @@ export function writeLibsvm(file: string, X: Float32Array, y: Int32Array, dim: n
 
 /** Runs `train -s 1 -c C -B 1 [-e eps]`; returns wall milliseconds. */
 export function runLiblinear(bin: string, dataFile: string, modelFile: string, C: number, eps?: number): number {
-  const args = ['-s', '1', '-c', String(C), '-B', '1', '-q', ...(eps !== undefined ? ['-e', String(eps)] : []), dataFile, modelFile];
+  const args = [
+    '-s',
+    '1',
+    '-c',
+    String(C),
+    '-B',
+    '1',
+    '-q',
+    ...(eps !== undefined ? ['-e', String(eps)] : []),
+    dataFile,
+    modelFile,
+  ];
   const t = process.hrtime.bigint();
   execFileSync(bin, args, { stdio: 'ignore' });
   return Number(process.hrtime.bigint() - t) / 1e6;

@@ -19,7 +19,11 @@ async function main(): Promise<void> {
   const val = loadSplit(cache, 'val');
   const test = loadSplit(cache, 'test');
   console.log(`${cache}: train ${train.y.length} × ${train.dim}, val ${val.y.length}, test ${test.y.length}`);
-  for (const [solver, threads] of [['svm', 2], ['svm', 1], ['softmax', 2]] as const) {
+  for (const [solver, threads] of [
+    ['svm', 2],
+    ['svm', 1],
+    ['softmax', 2],
+  ] as const) {
     const times: number[] = [];
     let clf: LinearClassifier | undefined;
     for (let r = 0; r < (solver === 'softmax' ? 1 : repeats); r++) {

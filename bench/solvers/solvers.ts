@@ -50,7 +50,9 @@ function accuracy(X: Float32Array, y: Int32Array, W: Float64Array): number {
 }
 
 async function main(): Promise<void> {
-  console.log(`# synthetic ${n} × ${dim}, ${K} classes (+${nTest} test rows), C = ${C}, ${threads} threads, ${os.cpus()[0]?.model ?? ''}`);
+  console.log(
+    `# synthetic ${n} × ${dim}, ${K} classes (+${nTest} test rows), C = ${C}, ${threads} threads, ${os.cpus()[0]?.model ?? ''}`,
+  );
   const all = synthetic(n + nTest, dim, K, 7, separation, true);
   const X = all.X.subarray(0, n * dim);
   const y = all.y.subarray(0, n);
@@ -85,7 +87,8 @@ async function main(): Promise<void> {
     const times: number[] = [];
     for (let r = 0; r < repeats; r++) times.push(runLiblinear(bin, file, path.join(dir, 'model'), C));
     const readTimes: number[] = [];
-    for (let r = 0; r < Math.max(1, repeats - 2); r++) readTimes.push(runLiblinear(bin, file, path.join(dir, 'model0'), C, 1e30));
+    for (let r = 0; r < Math.max(1, repeats - 2); r++)
+      readTimes.push(runLiblinear(bin, file, path.join(dir, 'model0'), C, 1e30));
     llMs = median(times);
     llSolveMs = llMs - median(readTimes);
     const W = readLiblinearModel(path.join(dir, 'model'), K, dim);
@@ -110,12 +113,26 @@ async function main(): Promise<void> {
   const ratio = (ms: number): string => (llMs ? `${(ms / llMs).toFixed(2)}×` : 'n/a');
   const ratioSolve = (ms: number): string => (llSolveMs ? `${(ms / llSolveMs).toFixed(2)}×` : 'n/a');
   const pct = (a: number | undefined): string => (a === undefined ? 'n/a' : `${(100 * a).toFixed(2)} %`);
-  rowsOut.push([`convfeat svm (dual CD, ${threads} threads)`, String(n), fmt(svmMs), ratio(svmMs), ratioSolve(svmMs), pct(svmAcc)]);
+  rowsOut.push([
+    `convfeat svm (dual CD, ${threads} threads)`,
+    String(n),
+    fmt(svmMs),
+    ratio(svmMs),
+    ratioSolve(svmMs),
+    pct(svmAcc),
+  ]);
   if (llMs !== undefined) {
     rowsOut.push(['LIBLINEAR train -s 1 -B 1 (whole command)', String(n), fmt(llMs), '1.00×', '', pct(llAcc)]);
     rowsOut.push(['LIBLINEAR, minus read + 1 sweep (-e 1e30)', String(n), fmt(llSolveMs!), '', '1.00×', '']);
   }
-  rowsOut.push([`convfeat softmax (L-BFGS, ${softIters} iterations, 1 thread)`, String(n), fmt(softMs), ratio(softMs), ratioSolve(softMs), pct(softAcc)]);
+  rowsOut.push([
+    `convfeat softmax (L-BFGS, ${softIters} iterations, 1 thread)`,
+    String(n),
+    fmt(softMs),
+    ratio(softMs),
+    ratioSolve(softMs),
+    pct(softAcc),
+  ]);
 
   for (const size of [250, 500, 1000, 2000].filter((s) => s <= Math.min(n, ML_SVM_MAX_ROWS))) {
     const sub = allRows(size);
@@ -129,7 +146,14 @@ async function main(): Promise<void> {
     }
     const ms = now() - t;
     const ours = await trainPaths('svm', data, [sub], [mlSvmC], { tol: 0.1, maxIter: 1000, seed: 1, threads });
-    rowsOut.push([`ml-svm (one-vs-rest, C = ${mlSvmC})`, String(size), fmt(ms), '', '', `${pct(accuracy(Xt, yt, out.weights[0][0]))} (ours on same rows: ${pct(accuracy(Xt, yt, ours.weights[0][0]))})`]);
+    rowsOut.push([
+      `ml-svm (one-vs-rest, C = ${mlSvmC})`,
+      String(size),
+      fmt(ms),
+      '',
+      '',
+      `${pct(accuracy(Xt, yt, out.weights[0][0]))} (ours on same rows: ${pct(accuracy(Xt, yt, ours.weights[0][0]))})`,
+    ]);
     if (ms > mlSvmBudgetMs / 4) break; // the next size takes about 4× longer
   }
 
@@ -137,7 +161,10 @@ async function main(): Promise<void> {
   console.log('| solver | train rows | wall time | vs LIBLINEAR command | vs LIBLINEAR solve | test accuracy |');
   console.log('|---|---:|---:|---:|---:|---:|');
   for (const r of rowsOut) console.log(`| ${r.join(' | ')} |`);
-  if (wDiff !== undefined) console.log(`\nrelative ‖W_convfeat − W_LIBLINEAR‖ / ‖W_LIBLINEAR‖ = ${wDiff.toExponential(2)} (both stop at eps 0.1)`);
+  if (wDiff !== undefined)
+    console.log(
+      `\nrelative ‖W_convfeat − W_LIBLINEAR‖ / ‖W_LIBLINEAR‖ = ${wDiff.toExponential(2)} (both stop at eps 0.1)`,
+    );
   console.log(`svm times (ms): ${svmTimes.map((t) => t.toFixed(0)).join(', ')}`);
 }
 

@@ -19,7 +19,14 @@ function gaussian(rng: Prng): number {
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
 }
 
-export function synthetic(n: number, dim: number, classes: number, seed: number, separation = 0.35, shared?: boolean): Synthetic {
+export function synthetic(
+  n: number,
+  dim: number,
+  classes: number,
+  seed: number,
+  separation = 0.35,
+  shared?: boolean,
+): Synthetic {
   const rng = new Prng(seed);
   const means = new Float64Array(classes * dim);
   for (let i = 0; i < means.length; i++) means[i] = gaussian(rng) * separation;

@@ -6,7 +6,14 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { BackboneIdentity, EmbeddingBackbone } from './extractor';
-import { preprocessFingerprint, TORCHVISION_IMAGENET, KERAS_CAFFE, outputSize, type ExifMode, type PreprocessSpec } from '../preprocess/spec';
+import {
+  preprocessFingerprint,
+  TORCHVISION_IMAGENET,
+  KERAS_CAFFE,
+  outputSize,
+  type ExifMode,
+  type PreprocessSpec,
+} from '../preprocess/spec';
 import { validateSpec } from '../preprocess/options';
 import { ConvfeatError, UsageError } from '../util/errors';
 import { nonEmptyString } from '../util/validate';
@@ -88,7 +95,9 @@ export async function prepareBackbone(req: BackboneRequest): Promise<PreparedBac
     entry = manifest.models[req.model]!;
     name = req.model;
     if (req.preprocess !== undefined) {
-      throw new UsageError(`--preprocess applies to your own ONNX files; ${name} carries its own preprocessing in onnx/models.json.`);
+      throw new UsageError(
+        `--preprocess applies to your own ONNX files; ${name} carries its own preprocessing in onnx/models.json.`,
+      );
     }
     const fetched = await fetchModel(name, { storeDir: modelStoreDir(req.storeDir), log: req.log });
     file = fetched.file;
@@ -97,7 +106,9 @@ export async function prepareBackbone(req: BackboneRequest): Promise<PreparedBac
   } else if (looksLikeFile(req.model)) {
     file = path.resolve(req.model);
     if (!fs.existsSync(file)) {
-      throw new UsageError(`--model ${req.model} is neither a known model (convfeat models list) nor an existing .onnx file.`);
+      throw new UsageError(
+        `--model ${req.model} is neither a known model (convfeat models list) nor an existing .onnx file.`,
+      );
     }
     name = path.basename(file).replace(/\.onnx$/i, '');
     spec = userPreprocess(req.preprocess);
@@ -162,7 +173,15 @@ function cutOnce(
   const stat = fs.statSync(file);
   // ctime cannot be set back by `touch -r` or copy tools that preserve mtime, so a changed file always misses.
   const key = sha256Hex(
-    canonicalJson({ v: 2, file, size: stat.size, mtimeMs: stat.mtimeMs, ctimeMs: stat.ctimeMs, ino: stat.ino, layer: layer ?? null }),
+    canonicalJson({
+      v: 2,
+      file,
+      size: stat.size,
+      mtimeMs: stat.mtimeMs,
+      ctimeMs: stat.ctimeMs,
+      ino: stat.ino,
+      layer: layer ?? null,
+    }),
   ).slice(0, 16);
   const base = path.join(storeDir, 'cut', `${name.replace(/[^A-Za-z0-9._-]/g, '_')}-${key}`);
   const lazyRead = (): (() => Uint8Array) => {
@@ -173,11 +192,15 @@ function cutOnce(
   try {
     if (!worthKeeping) throw new Error('small model: cutting is cheaper than caching');
     const record = JSON.parse(fs.readFileSync(`${base}.json`, 'utf8')) as CutRecord;
-    if (typeof record.fingerprint === 'string' && fs.existsSync(`${base}.onnx`)) return { ...record, cutBytes: lazyRead() };
+    if (typeof record.fingerprint === 'string' && fs.existsSync(`${base}.onnx`))
+      return { ...record, cutBytes: lazyRead() };
   } catch {
     // not cut yet (or a damaged record): cut below
   }
-  const cut = cutAtEmbedding(loadModel(file), { ...(layer !== undefined ? { layer } : {}), source: path.basename(file) });
+  const cut = cutAtEmbedding(loadModel(file), {
+    ...(layer !== undefined ? { layer } : {}),
+    source: path.basename(file),
+  });
   const bytes = encodeModel(cut.model);
   const record: CutRecord = {
     fingerprint: modelFingerprint(bytes),
@@ -253,7 +276,8 @@ export async function openBackbone(prepared: PreparedBackbone, opts: OpenOptions
   if (dim === null || !certainCpu) {
     const h = await open();
     if (h.fallbackReason !== undefined) fallbackReason = h.fallbackReason;
-    if (dim === null) dim = (await runBatch(h, new Float32Array(expected[0]! * expected[1]! * expected[2]!), 1, expected)).length;
+    if (dim === null)
+      dim = (await runBatch(h, new Float32Array(expected[0]! * expected[1]! * expected[2]!), 1, expected)).length;
   }
   const provider = handle ? (handle.provider === 'cuda' ? `cuda:${handle.deviceId ?? 0}` : 'cpu') : 'cpu';
   const exif = opts.exif ?? 'apply';

@@ -94,7 +94,12 @@ async function* readAhead(items: readonly DatasetItem[], depth: number): AsyncGe
   let next = 0;
   const start = (): void => {
     const item = items[next++]!;
-    pending.push(readItem(item).then((bytes) => ({ item, bytes }), (error: unknown) => ({ item, error: error ?? 'read failed' })));
+    pending.push(
+      readItem(item).then(
+        (bytes) => ({ item, bytes }),
+        (error: unknown) => ({ item, error: error ?? 'read failed' }),
+      ),
+    );
   };
   while (next < items.length && pending.length < depth) start();
   while (pending.length > 0) {
@@ -123,7 +128,9 @@ export async function extractDataset(
   const started = Date.now();
   const size0 = outputSize(backbone.transform.spec);
   if (!size0) {
-    throw new UsageError('The preprocessing gives images of varying size; batched extraction needs a crop or an exact resize.');
+    throw new UsageError(
+      'The preprocessing gives images of varying size; batched extraction needs a crop or an exact resize.',
+    );
   }
   const store = EmbeddingStore.open(opts.cacheDir, { mode: 'write', identity: backbone.identity, warn: opts.warn });
   const listing = new ListingWriter(store.dir, { replaceSplits: opts.splits });
@@ -143,7 +150,14 @@ export async function extractDataset(
   const shard = opts.shard;
   const inShard = shard ? shardFilter(shard.index, shard.count) : () => true;
   const failures: FailureEntry[] = [];
-  const summary = { total: dataset.items.length + dataset.problems.length, extracted: 0, fromCache: 0, duplicates: 0, failed: 0, otherShard: 0 };
+  const summary = {
+    total: dataset.items.length + dataset.problems.length,
+    extracted: 0,
+    fromCache: 0,
+    duplicates: 0,
+    failed: 0,
+    otherShard: 0,
+  };
   // Hashes submitted in this run and not yet stored, with later items of identical bytes: computed once.
   const pendingHashes = new Map<string, DatasetItem[]>();
   const window: Pending[] = [];
@@ -160,7 +174,8 @@ export async function extractDataset(
   };
   const writeListing = opts.writeListing !== false;
   const record = (item: DatasetItem, hash: string): void => {
-    if (writeListing) listing.add({ relPath: item.relPath, path: item.path, label: item.label, split: item.split, hash });
+    if (writeListing)
+      listing.add({ relPath: item.relPath, path: item.path, label: item.label, split: item.split, hash });
   };
   for (const problem of dataset.problems) {
     // A problem found while scanning belongs to the split whose folder holds it; others are not this run's.

@@ -20,12 +20,29 @@ export function withBackboneOptions<T>(y: Argv<T>, opts: { modelRequired: boolea
       demandOption: opts.modelRequired,
       describe: 'A known model (convfeat models list) or an ONNX image classifier file',
     })
-    .option('layer', { type: 'string', describe: 'Cut at this node or tensor (default: input of the last fully connected layer)' })
-    .option('preprocess', { type: 'string', describe: 'For your own .onnx: torchvision (default), caffe, or a JSON preprocessing spec file' })
-    .option('device', { type: 'string', default: 'auto', describe: 'auto, cpu, cuda or cuda:N (auto falls back to CPU)' })
+    .option('layer', {
+      type: 'string',
+      describe: 'Cut at this node or tensor (default: input of the last fully connected layer)',
+    })
+    .option('preprocess', {
+      type: 'string',
+      describe: 'For your own .onnx: torchvision (default), caffe, or a JSON preprocessing spec file',
+    })
+    .option('device', {
+      type: 'string',
+      default: 'auto',
+      describe: 'auto, cpu, cuda or cuda:N (auto falls back to CPU)',
+    })
     .option('threads', { type: 'number', describe: 'onnxruntime intra-op threads (default: one per core)' })
-    .option('exif', { choices: ['apply', 'ignore'] as const, default: 'apply' as ExifMode, describe: 'Apply EXIF orientation (ignore = torchvision parity)' })
-    .option('max-pixels', { type: 'number', describe: 'Refuse images above this many pixels (decompression bombs); default 100 million' }) as unknown as Argv<T & BackboneArgs>;
+    .option('exif', {
+      choices: ['apply', 'ignore'] as const,
+      default: 'apply' as ExifMode,
+      describe: 'Apply EXIF orientation (ignore = torchvision parity)',
+    })
+    .option('max-pixels', {
+      type: 'number',
+      describe: 'Refuse images above this many pixels (decompression bombs); default 100 million',
+    }) as unknown as Argv<T & BackboneArgs>;
 }
 
 export function checkBackboneArgs(args: BackboneArgs): void {

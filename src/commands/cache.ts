@@ -33,7 +33,10 @@ const exportCommand: CommandModule<object, ExportArgs> = {
   handler: handler(async (args: ExportArgs) => {
     const result = exportCache(args.cache, { out: args.out, split: args.split });
     if (args.json) printJson(result);
-    else process.stdout.write(`wrote ${result.rows} × ${result.dim} embeddings, ${result.classes} classes:\n  ${result.files.join('\n  ')}\n`);
+    else
+      process.stdout.write(
+        `wrote ${result.rows} × ${result.dim} embeddings, ${result.classes} classes:\n  ${result.files.join('\n  ')}\n`,
+      );
   }),
 };
 
@@ -49,7 +52,10 @@ const mergeCommand: CommandModule<object, MergeArgs> = {
   handler: handler(async (args: MergeArgs) => {
     const result = mergeCaches(args.from, args.cache, { warn: logger(args) });
     if (args.json) printJson(result);
-    else process.stdout.write(`merged: ${result.added} new rows, ${result.duplicates} already present, ${result.rows} rows and ${result.listed} listed images in ${args.cache}\n`);
+    else
+      process.stdout.write(
+        `merged: ${result.added} new rows, ${result.duplicates} already present, ${result.rows} rows and ${result.listed} listed images in ${args.cache}\n`,
+      );
   }),
 };
 
@@ -77,7 +83,11 @@ const infoCommand: CommandModule<object, InfoArgs> = {
           `model        ${meta.model} (fingerprint ${meta.modelFingerprint})`,
           `preprocess   ${meta.preprocessFingerprint}`,
           `embeddings   ${rows} × ${meta.dim} in ${shards} shard(s)`,
-          `listed       ${listing.length} images: ${Object.entries(splits).map(([k, v]) => `${k} ${v}`).join(', ') || '-'}`,
+          `listed       ${listing.length} images: ${
+            Object.entries(splits)
+              .map(([k, v]) => `${k} ${v}`)
+              .join(', ') || '-'
+          }`,
           `failures     ${info.failures}`,
         ].join('\n') + '\n',
       );

@@ -34,8 +34,16 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
   describe: 'Fetch ResNet50, extract Mini Natural Images, fit SVM and softmax on train (C on val), evaluate on test',
   builder: (y: Argv) =>
     y
-      .option('data', { type: 'string', default: defaultDataRoot(), describe: 'Dataset root with train/val/test (CONVFEAT_DATA overrides the default)' })
-      .option('out', { type: 'string', default: path.join('data', 'demo'), describe: 'Where the cache and classifiers go' })
+      .option('data', {
+        type: 'string',
+        default: defaultDataRoot(),
+        describe: 'Dataset root with train/val/test (CONVFEAT_DATA overrides the default)',
+      })
+      .option('out', {
+        type: 'string',
+        default: path.join('data', 'demo'),
+        describe: 'Where the cache and classifiers go',
+      })
       .option('model', { type: 'string', default: 'resnet50' })
       .option('device', { type: 'string', default: 'auto' })
       .option('threads', { type: 'number' })
@@ -47,7 +55,11 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
     const cacheDir = path.join(args.out, `cache-${args.model}`);
     say(`1/4 model: ${args.model}`);
     const prepared = await prepareBackbone({ model: args.model, log });
-    const backbone = await openBackbone(prepared, { device: args.device, ...(args.threads !== undefined ? { threads: args.threads } : {}), log });
+    const backbone = await openBackbone(prepared, {
+      device: args.device,
+      ...(args.threads !== undefined ? { threads: args.threads } : {}),
+      log,
+    });
     say(`2/4 extract: ${args.data} -> ${cacheDir} (${backbone.identity.dim}-d, ${backbone.provider})`);
     const dataset = await scanDataset(args.data);
     const extraction = await extractWithProgress(dataset, backbone, {
@@ -56,23 +68,43 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       quiet: Boolean(args.quiet),
       log,
     });
-    say(`    ${extraction.extracted} extracted, ${extraction.fromCache} from cache, ${extraction.failed} failed, ${extraction.seconds.toFixed(1)} s`);
+    say(
+      `    ${extraction.extracted} extracted, ${extraction.fromCache} from cache, ${extraction.failed} failed, ${extraction.seconds.toFixed(1)} s`,
+    );
     const results: Record<string, unknown>[] = [];
     for (const solver of ['svm', 'softmax'] as SolverKind[]) {
       say(`3/4 fit-linear --solver ${solver} (C chosen on val)`);
       const fit = await fitFromCache(cacheDir, { solver, C: 'auto', scale: 'none' });
       const file = path.join(args.out, `${solver}.json`);
       saveClassifier(file, fit.classifier);
-      say(`    C = ${fit.classifier.C.toPrecision(3)}, val accuracy ${(100 * (fit.valAccuracy ?? NaN)).toFixed(2)} %, ${fit.seconds.toFixed(2)} s -> ${file}`);
+      say(
+        `    C = ${fit.classifier.C.toPrecision(3)}, val accuracy ${(100 * (fit.valAccuracy ?? NaN)).toFixed(2)} %, ${fit.seconds.toFixed(2)} s -> ${file}`,
+      );
       say(`4/4 evaluate ${solver} on test`);
       const evaluation = evaluateOnCache(fit.classifier, cacheDir, 'test');
       if (!args.json) say(`${formatMetricsTable(evaluation.metrics)}\n`);
-      results.push({ solver, C: fit.classifier.C, fitSeconds: fit.seconds, valAccuracy: fit.valAccuracy, classifier: file, test: metricsToJson(evaluation.metrics) });
+      results.push({
+        solver,
+        C: fit.classifier.C,
+        fitSeconds: fit.seconds,
+        valAccuracy: fit.valAccuracy,
+        classifier: file,
+        test: metricsToJson(evaluation.metrics),
+      });
     }
     const line = results
-      .map((r) => `${r.solver} ${(100 * ((r.test as { accuracy: number }).accuracy)).toFixed(2)} %`)
+      .map((r) => `${r.solver} ${(100 * (r.test as { accuracy: number }).accuracy).toFixed(2)} %`)
       .join(', ');
-    say(`test accuracy (${prepared.name} frozen features + linear classifier): ${line}; the fine-tuned ResNet18 of the original demonstration reached 97 %.`);
-    if (args.json) printJson({ model: prepared.name, fingerprint: prepared.fingerprint, cache: cacheDir, extraction: { ...extraction, failures: extraction.failures.length }, results });
+    say(
+      `test accuracy (${prepared.name} frozen features + linear classifier): ${line}; the fine-tuned ResNet18 of the original demonstration reached 97 %.`,
+    );
+    if (args.json)
+      printJson({
+        model: prepared.name,
+        fingerprint: prepared.fingerprint,
+        cache: cacheDir,
+        extraction: { ...extraction, failures: extraction.failures.length },
+        results,
+      });
   }),
 };

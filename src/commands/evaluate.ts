@@ -23,9 +23,15 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
     y
       .option('classifier', { type: 'string', demandOption: true, describe: 'Classifier file written by fit-linear' })
       .option('cache', { type: 'string', demandOption: true, describe: 'Cache directory written by extract' })
-      .option('split', { type: 'string', describe: 'Split to evaluate (default: test when the cache has one, else all)' })
+      .option('split', {
+        type: 'string',
+        describe: 'Split to evaluate (default: test when the cache has one, else all)',
+      })
       .option('json', { type: 'boolean', describe: 'Print the metrics as JSON' })
-      .option('report', { type: 'string', describe: 'Also write confusion.png/.svg, curves.png and a self-contained index.html into this directory' }) as unknown as Argv<EvaluateArgs>,
+      .option('report', {
+        type: 'string',
+        describe: 'Also write confusion.png/.svg, curves.png and a self-contained index.html into this directory',
+      }) as unknown as Argv<EvaluateArgs>,
   handler: handler(async (args: EvaluateArgs) => {
     const clf = loadClassifier(args.classifier);
     const hasTest = (readListing(args.cache) ?? []).some((e) => e.split === 'test');
@@ -33,14 +39,32 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
     let reportFiles: string[] | undefined;
     if (args.report !== undefined) {
       const meta = readMeta(args.cache);
-      const written = await writeReport(args.report, { evaluation: result, classifier: clf, ...(meta ? { cacheMeta: meta } : {}) });
+      const written = await writeReport(args.report, {
+        evaluation: result,
+        classifier: clf,
+        ...(meta ? { cacheMeta: meta } : {}),
+      });
       reportFiles = written.files;
-      if (!args.json) process.stderr.write(`report: ${path.join(written.dir, 'index.html')}${written.curvesNote ? ` (${written.curvesNote})` : ''}\n`);
+      if (!args.json)
+        process.stderr.write(
+          `report: ${path.join(written.dir, 'index.html')}${written.curvesNote ? ` (${written.curvesNote})` : ''}\n`,
+        );
     }
     if (args.json) {
-      printJson({ classifier: args.classifier, cache: args.cache, split: result.split, solver: clf.solver, C: clf.C, backbone: clf.backbone, ...metricsToJson(result.metrics), ...(reportFiles ? { report: reportFiles } : {}) });
+      printJson({
+        classifier: args.classifier,
+        cache: args.cache,
+        split: result.split,
+        solver: clf.solver,
+        C: clf.C,
+        backbone: clf.backbone,
+        ...metricsToJson(result.metrics),
+        ...(reportFiles ? { report: reportFiles } : {}),
+      });
     } else {
-      process.stdout.write(`${clf.solver} classifier on ${clf.backbone.model ?? 'unknown backbone'} embeddings, split ${result.split}\n\n${formatMetricsTable(result.metrics)}\n`);
+      process.stdout.write(
+        `${clf.solver} classifier on ${clf.backbone.model ?? 'unknown backbone'} embeddings, split ${result.split}\n\n${formatMetricsTable(result.metrics)}\n`,
+      );
     }
   }),
 };

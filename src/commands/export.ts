@@ -23,14 +23,22 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
     y
       .option('classifier', { type: 'string', demandOption: true })
       .option('out', { type: 'string', demandOption: true, describe: 'Output .onnx file' })
-      .option('model', { type: 'string', describe: 'The backbone .onnx file, when the classifier was trained on your own model' })
+      .option('model', {
+        type: 'string',
+        describe: 'The backbone .onnx file, when the classifier was trained on your own model',
+      })
       .option('layer', { type: 'string' })
       .option('preprocess', { type: 'string' })
       .option('json', { type: 'boolean' })
       .option('quiet', { type: 'boolean' }) as unknown as Argv<ExportArgs>,
   handler: handler(async (args: ExportArgs) => {
     const clf = loadClassifier(args.classifier);
-    const { prepared } = await backboneForClassifier(clf, { model: args.model, layer: args.layer, preprocess: args.preprocess, log: logger(args) });
+    const { prepared } = await backboneForClassifier(clf, {
+      model: args.model,
+      layer: args.layer,
+      preprocess: args.preprocess,
+      log: logger(args),
+    });
     const result = exportFusedOnnx({
       backboneModel: decodeModel(prepared.cutBytes(), prepared.name),
       spec: prepared.spec,
@@ -38,8 +46,17 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
       backboneFingerprint: prepared.fingerprint,
       out: args.out,
     });
-    const summary = { out: result.file, bytes: result.bytes, input: result.inputShape, classes: result.classes, backbone: prepared.name };
+    const summary = {
+      out: result.file,
+      bytes: result.bytes,
+      input: result.inputShape,
+      classes: result.classes,
+      backbone: prepared.name,
+    };
     if (args.json) printJson(summary);
-    else process.stdout.write(`wrote ${result.file} (${(result.bytes / 1e6).toFixed(1)} MB): input image [${result.inputShape.join(', ')}] RGB in [0,1], output probabilities over ${result.classes.length} classes\n`);
+    else
+      process.stdout.write(
+        `wrote ${result.file} (${(result.bytes / 1e6).toFixed(1)} MB): input image [${result.inputShape.join(', ')}] RGB in [0,1], output probabilities over ${result.classes.length} classes\n`,
+      );
   }),
 };

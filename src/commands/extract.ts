@@ -53,13 +53,30 @@ export const extractCommand: CommandModule<object, ExtractArgs> = {
   builder: (y: Argv) =>
     withBackboneOptions(
       y
-        .option('data', { type: 'string', demandOption: true, describe: 'ImageFolder root (optionally with train/val/test), a CSV/JSONL manifest, or a folder of images' })
-        .option('cache', { type: 'string', demandOption: true, describe: 'Cache directory (created if missing; reused and extended if present)' })
+        .option('data', {
+          type: 'string',
+          demandOption: true,
+          describe: 'ImageFolder root (optionally with train/val/test), a CSV/JSONL manifest, or a folder of images',
+        })
+        .option('cache', {
+          type: 'string',
+          demandOption: true,
+          describe: 'Cache directory (created if missing; reused and extended if present)',
+        })
         .option('split', { type: 'string', describe: 'Only this split (train, val, test)' })
-        .option('layout', { choices: ['auto', 'imagefolder', 'imagefolder-splits', 'unlabelled'] as const, default: 'auto' as LayoutOption })
+        .option('layout', {
+          choices: ['auto', 'imagefolder', 'imagefolder-splits', 'unlabelled'] as const,
+          default: 'auto' as LayoutOption,
+        })
         .option('batch-size', { type: 'number', default: 8, describe: 'Images per inference call' })
-        .option('workers', { type: 'number', describe: 'Preprocessing worker threads (default: cores - 1, at least 1)' })
-        .option('shard', { type: 'string', describe: 'Extract only part i/n of the images (0-based, by content hash), e.g. $JOB_COMPLETION_INDEX/4' })
+        .option('workers', {
+          type: 'number',
+          describe: 'Preprocessing worker threads (default: cores - 1, at least 1)',
+        })
+        .option('shard', {
+          type: 'string',
+          describe: 'Extract only part i/n of the images (0-based, by content hash), e.g. $JOB_COMPLETION_INDEX/4',
+        })
         .option('strict', { type: 'boolean', describe: 'Exit 1 if any image fails' })
         .option('json', { type: 'boolean', describe: 'Print a JSON summary on stdout' })
         .option('quiet', { type: 'boolean', describe: 'No progress or skip lines' }),
@@ -71,7 +88,10 @@ export const extractCommand: CommandModule<object, ExtractArgs> = {
     const batchSize = integerInRange('--batch-size', args['batch-size'], 1, 1024);
     const workers = args.workers === undefined ? defaultWorkers() : integerInRange('--workers', args.workers, 0, 64);
     const shard = args.shard !== undefined ? parseShard(args.shard) : undefined;
-    const dataset = await scanDataset(args.data, { ...(args.split !== undefined ? { split: args.split } : {}), layout: args.layout });
+    const dataset = await scanDataset(args.data, {
+      ...(args.split !== undefined ? { split: args.split } : {}),
+      layout: args.layout,
+    });
     const prepared = await prepareBackbone({ model: args.model, layer: args.layer, preprocess: args.preprocess, log });
     const backbone = await openBackbone(prepared, {
       device: args.device,
@@ -80,7 +100,9 @@ export const extractCommand: CommandModule<object, ExtractArgs> = {
       ...(args['max-pixels'] !== undefined ? { maxPixels: args['max-pixels'] } : {}),
       log,
     });
-    log(`${prepared.name}: ${backbone.identity.dim}-d embeddings from ${prepared.layer}, ${dataset.items.length} images, provider ${backbone.provider}`);
+    log(
+      `${prepared.name}: ${backbone.identity.dim}-d embeddings from ${prepared.layer}, ${dataset.items.length} images, provider ${backbone.provider}`,
+    );
     const splits = [...new Set(dataset.items.map((i) => i.split).filter((s) => s !== undefined))];
     const summary = await extractWithProgress(dataset, backbone, {
       cacheDir: args.cache,
@@ -91,7 +113,13 @@ export const extractCommand: CommandModule<object, ExtractArgs> = {
       quiet: Boolean(args.quiet || args.json),
       log,
     });
-    const result = { ...summary, model: prepared.name, fingerprint: prepared.fingerprint, dim: backbone.identity.dim, ...(backbone.fallbackReason ? { fallbackReason: backbone.fallbackReason } : {}) };
+    const result = {
+      ...summary,
+      model: prepared.name,
+      fingerprint: prepared.fingerprint,
+      dim: backbone.identity.dim,
+      ...(backbone.fallbackReason ? { fallbackReason: backbone.fallbackReason } : {}),
+    };
     if (args.json) printJson(result);
     else {
       process.stdout.write(
@@ -102,7 +130,11 @@ export const extractCommand: CommandModule<object, ExtractArgs> = {
     }
     const stored = summary.extracted + summary.fromCache + summary.duplicates;
     if (summary.failed > 0 && (args.strict || stored === 0)) {
-      throw new ConvfeatError(args.strict ? `${summary.failed} image(s) failed and --strict is set.` : `No image could be extracted; the reasons are in ${summary.cache}/failures.jsonl${args.quiet ? '' : ' and in the skipped lines above'}.`);
+      throw new ConvfeatError(
+        args.strict
+          ? `${summary.failed} image(s) failed and --strict is set.`
+          : `No image could be extracted; the reasons are in ${summary.cache}/failures.jsonl${args.quiet ? '' : ' and in the skipped lines above'}.`,
+      );
     }
   }),
 };

@@ -32,22 +32,47 @@ export const fitLinearCommand: CommandModule<object, FitLinearArgs> = {
     y
       .option('cache', { type: 'string', demandOption: true, describe: 'Cache directory written by extract' })
       .option('out', { type: 'string', demandOption: true, describe: 'Classifier file to write (JSON)' })
-      .option('solver', { choices: SOLVERS, default: 'svm' as SolverKind, describe: 'svm: dual coordinate descent (LIBLINEAR -s 1); softmax: multinomial logistic regression by L-BFGS; ml-svm: the ml-svm package (small data)' })
-      .option('C', { type: 'number', describe: 'Regularisation C; omitted = chosen on the val split, else by stratified k-fold CV' })
-      .option('scale', { choices: SCALE_KINDS, default: 'none' as ScaleKind, describe: 'Feature scaling stored in the classifier (none measured best on ResNet50 features: see README)' })
-      .option('folds', { type: 'number', default: 5, describe: 'k for cross-validation when the cache has no val split' })
+      .option('solver', {
+        choices: SOLVERS,
+        default: 'svm' as SolverKind,
+        describe:
+          'svm: dual coordinate descent (LIBLINEAR -s 1); softmax: multinomial logistic regression by L-BFGS; ml-svm: the ml-svm package (small data)',
+      })
+      .option('C', {
+        type: 'number',
+        describe: 'Regularisation C; omitted = chosen on the val split, else by stratified k-fold CV',
+      })
+      .option('scale', {
+        choices: SCALE_KINDS,
+        default: 'none' as ScaleKind,
+        describe: 'Feature scaling stored in the classifier (none measured best on ResNet50 features: see README)',
+      })
+      .option('folds', {
+        type: 'number',
+        default: 5,
+        describe: 'k for cross-validation when the cache has no val split',
+      })
       .option('class-weight', { choices: ['none', 'balanced'] as const, default: 'none' as const })
       .option('seed', { type: 'number', default: 1 })
-      .option('threads', { type: 'number', describe: 'Worker threads (default: in-process for small data, else one per core)' })
+      .option('threads', {
+        type: 'number',
+        describe: 'Worker threads (default: in-process for small data, else one per core)',
+      })
       .option('max-iter', { type: 'number' })
       .option('tol', { type: 'number' })
-      .option('val', { type: 'boolean', default: true, describe: 'Use the val split for C and calibration (--no-val: C by cross-validation on train)' })
+      .option('val', {
+        type: 'boolean',
+        default: true,
+        describe: 'Use the val split for C and calibration (--no-val: C by cross-validation on train)',
+      })
       .option('json', { type: 'boolean', describe: 'Print a JSON summary' })
       .option('quiet', { type: 'boolean' }) as unknown as Argv<FitLinearArgs>,
   handler: handler(async (args: FitLinearArgs) => {
     const log = logger(args);
     if (fs.existsSync(args.out) && fs.statSync(args.out).isDirectory()) {
-      throw new UsageError(`--out ${args.out} is a directory; give a file name such as ${path.join(args.out, 'clf.json')}.`);
+      throw new UsageError(
+        `--out ${args.out} is a directory; give a file name such as ${path.join(args.out, 'clf.json')}.`,
+      );
     }
     if (args.C !== undefined) positiveNumber('--C', args.C);
     integerInRange('--folds', args.folds, 2, 100);
@@ -82,7 +107,10 @@ export const fitLinearCommand: CommandModule<object, FitLinearArgs> = {
       backbone: clf.backbone,
       seconds: result.seconds,
     };
-    if (!clf.converged) log('warning: the solver stopped at its iteration limit before reaching its tolerance; raise --max-iter or lower C.');
+    if (!clf.converged)
+      log(
+        'warning: the solver stopped at its iteration limit before reaching its tolerance; raise --max-iter or lower C.',
+      );
     if (args.json) printJson(summary);
     else {
       const pct = (v: number | null): string => (v === null ? '-' : `${(100 * v).toFixed(2)} %`);

@@ -43,7 +43,9 @@ const listCommand: CommandModule<object, ListArgs> = {
     const w = Math.max(...rows.map((r) => r.name.length), 4);
     process.stdout.write(`${'name'.padEnd(w)}  ${'dim'.padStart(5)}  fetched  source\n`);
     for (const r of rows) {
-      process.stdout.write(`${r.name.padEnd(w)}  ${String(r.dim).padStart(5)}  ${(r.fetched ? 'yes' : 'no').padEnd(7)}  ${r.source}\n`);
+      process.stdout.write(
+        `${r.name.padEnd(w)}  ${String(r.dim).padStart(5)}  ${(r.fetched ? 'yes' : 'no').padEnd(7)}  ${r.source}\n`,
+      );
     }
     process.stdout.write(`\nstore: ${store} (CONVFEAT_MODEL_DIR overrides)\n`);
   }),
@@ -64,7 +66,10 @@ const fetchCommand: CommandModule<object, FetchArgs> = {
     const result = await fetchModel(args.name, { storeDir: modelStoreDir(), force: args.force, log: logger(args) });
     const summary = { model: args.name, ...result, seconds: (Date.now() - started) / 1000 };
     if (args.json) printJson(summary);
-    else process.stdout.write(`${args.name}: ${result.file} (sha256 ${result.sha256.slice(0, 16)}…)${result.fromCache ? ', already fetched' : ''}\n`);
+    else
+      process.stdout.write(
+        `${args.name}: ${result.file} (sha256 ${result.sha256.slice(0, 16)}…)${result.fromCache ? ', already fetched' : ''}\n`,
+      );
   }),
 };
 

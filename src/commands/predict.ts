@@ -56,13 +56,25 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
       .option('classifier', { type: 'string', demandOption: true, describe: 'Classifier file written by fit-linear' })
       .option('data', { type: 'string', demandOption: true, describe: 'Folder of images, ImageFolder or manifest' })
       .option('out', { type: 'string', demandOption: true, describe: 'preds.csv, preds.jsonl, or - for stdout' })
-      .option('cache', { type: 'string', describe: 'Extract through this cache (reuses embeddings; default: a temporary one)' })
-      .option('model', { type: 'string', describe: 'The backbone .onnx file, when the classifier was trained on your own model' })
+      .option('cache', {
+        type: 'string',
+        describe: 'Extract through this cache (reuses embeddings; default: a temporary one)',
+      })
+      .option('model', {
+        type: 'string',
+        describe: 'The backbone .onnx file, when the classifier was trained on your own model',
+      })
       .option('layer', { type: 'string' })
       .option('preprocess', { type: 'string' })
-      .option('layout', { choices: ['auto', 'imagefolder', 'imagefolder-splits', 'unlabelled'] as const, default: 'auto' as LayoutOption })
+      .option('layout', {
+        choices: ['auto', 'imagefolder', 'imagefolder-splits', 'unlabelled'] as const,
+        default: 'auto' as LayoutOption,
+      })
       .option('top-k', { type: 'number', default: 1, describe: 'Labels and scores per image' })
-      .option('format', { choices: ['csv', 'jsonl'] as const, describe: 'Default: from the --out extension (csv for -)' })
+      .option('format', {
+        choices: ['csv', 'jsonl'] as const,
+        describe: 'Default: from the --out extension (csv for -)',
+      })
       .option('device', { type: 'string', default: 'auto' })
       .option('threads', { type: 'number' })
       .option('batch-size', { type: 'number', default: 8 })
@@ -80,14 +92,18 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
     // Rows stream into a temporary file renamed at the end: a failed run never replaces an earlier output.
     const target = toStdout ? undefined : path.resolve(args.out);
     if (target && fs.existsSync(target) && fs.statSync(target).isDirectory()) {
-      throw new UsageError(`--out ${args.out} is a directory; give a file name such as ${path.join(args.out, 'preds.csv')}.`);
+      throw new UsageError(
+        `--out ${args.out} is a directory; give a file name such as ${path.join(args.out, 'preds.csv')}.`,
+      );
     }
     const tmp = target ? tempSibling(target) : undefined;
     if (target) {
       try {
         fs.mkdirSync(path.dirname(target), { recursive: true });
       } catch (e) {
-        throw new ConvfeatError(`Cannot create the folder for --out ${args.out} (${(e as NodeJS.ErrnoException).code}); choose a writable file path.`);
+        throw new ConvfeatError(
+          `Cannot create the folder for --out ${args.out} (${(e as NodeJS.ErrnoException).code}); choose a writable file path.`,
+        );
       }
     }
     const fd = tmp ? fs.openSync(tmp, 'w') : 1;
@@ -116,20 +132,37 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
       });
       progress.finish();
       if (summary.predicted === 0) {
-        throw new ConvfeatError(`No image could be scored (${summary.failed} failed${args.quiet ? '; rerun without --quiet to see why' : '; see the skipped lines above'}).`);
+        throw new ConvfeatError(
+          `No image could be scored (${summary.failed} failed${args.quiet ? '; rerun without --quiet to see why' : '; see the skipped lines above'}).`,
+        );
       }
       if (fd !== 1) fs.fsyncSync(fd);
       ok = true;
-      const result = { out: args.out, format, predicted: summary.predicted, failed: summary.failed, fromCache: summary.fromCache, extracted: summary.extracted, seconds: summary.seconds, provider: summary.provider, model: summary.model };
+      const result = {
+        out: args.out,
+        format,
+        predicted: summary.predicted,
+        failed: summary.failed,
+        fromCache: summary.fromCache,
+        extracted: summary.extracted,
+        seconds: summary.seconds,
+        provider: summary.provider,
+        model: summary.model,
+      };
       if (args.json && !toStdout) printJson(result);
-      else log(`${summary.predicted} images scored, ${summary.failed} failed, ${summary.seconds.toFixed(1)} s on ${summary.provider}${target ? `; wrote ${args.out}` : ''}`);
+      else
+        log(
+          `${summary.predicted} images scored, ${summary.failed} failed, ${summary.seconds.toFixed(1)} s on ${summary.provider}${target ? `; wrote ${args.out}` : ''}`,
+        );
     } finally {
       if (fd !== 1) fs.closeSync(fd);
       if (tmp && target) {
         try {
           if (ok) commitTempFile(tmp, target);
         } catch (e) {
-          throw new ConvfeatError(`Cannot write ${args.out} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); choose a writable file path.`);
+          throw new ConvfeatError(
+            `Cannot write ${args.out} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); choose a writable file path.`,
+          );
         } finally {
           fs.rmSync(tmp, { force: true });
         }

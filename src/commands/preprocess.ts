@@ -30,7 +30,12 @@ export const preprocessCommand: CommandModule<object, PreprocessArgs> = {
     ) as unknown as Argv<PreprocessArgs>,
   handler: handler(async (args: PreprocessArgs) => {
     checkBackboneArgs(args);
-    const prepared = await prepareBackbone({ model: args.model, layer: args.layer, preprocess: args.preprocess, log: logger(args) });
+    const prepared = await prepareBackbone({
+      model: args.model,
+      layer: args.layer,
+      preprocess: args.preprocess,
+      log: logger(args),
+    });
     let bytes: Buffer;
     try {
       bytes = fs.readFileSync(args.image);
@@ -45,8 +50,18 @@ export const preprocessCommand: CommandModule<object, PreprocessArgs> = {
     const size = outputSize(prepared.spec)!;
     const shape = prepared.spec.layout === 'NCHW' ? [1, 3, size.height, size.width] : [1, size.height, size.width, 3];
     writeNpySync(args.out, { dtype: '<f4', shape, data: result.tensor });
-    const summary = { image: args.image, out: args.out, shape, model: prepared.name, spec: prepared.spec, source: result.source };
+    const summary = {
+      image: args.image,
+      out: args.out,
+      shape,
+      model: prepared.name,
+      spec: prepared.spec,
+      source: result.source,
+    };
     if (args.json) printJson(summary);
-    else process.stdout.write(`wrote ${args.out}: float32 [${shape.join(', ')}] (${prepared.name} preprocessing, source ${result.source.width}×${result.source.height})\n`);
+    else
+      process.stdout.write(
+        `wrote ${args.out}: float32 [${shape.join(', ')}] (${prepared.name} preprocessing, source ${result.source.width}×${result.source.height})\n`,
+      );
   }),
 };

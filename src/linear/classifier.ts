@@ -78,10 +78,15 @@ export class LinearClassifier {
     if (C !== 'auto') positiveNumber('C', C);
     const classWeight = oneOf('classWeight', options.classWeight ?? 'none', ['none', 'balanced'] as const);
     if (solver === 'ml-svm' && classWeight !== 'none') {
-      throw new UsageError('The ml-svm solver has one C for all samples and cannot use class weights; use --solver svm with --class-weight balanced.');
+      throw new UsageError(
+        'The ml-svm solver has one C for all samples and cannot use class weights; use --solver svm with --class-weight balanced.',
+      );
     }
     const cGrid = options.cGrid;
-    if (cGrid !== undefined && (!Array.isArray(cGrid) || cGrid.length === 0 || cGrid.some((c) => !(c > 0 && Number.isFinite(c))))) {
+    if (
+      cGrid !== undefined &&
+      (!Array.isArray(cGrid) || cGrid.length === 0 || cGrid.some((c) => !(c > 0 && Number.isFinite(c))))
+    ) {
       throw invalid('cGrid', 'a non-empty list of positive numbers', cGrid);
     }
     this.params = {
@@ -109,13 +114,16 @@ export class LinearClassifier {
     let K = 0;
     if (y instanceof Int32Array) for (let i = 0; i < y.length; i++) K = Math.max(K, y[i] + 1);
     const classes = options.classes ?? Array.from({ length: K }, (_, k) => String(k));
-    if (!Array.isArray(classes) || classes.some((c) => typeof c !== 'string')) throw invalid('classes', 'a list of class names', classes);
+    if (!Array.isArray(classes) || classes.some((c) => typeof c !== 'string'))
+      throw invalid('classes', 'a list of class names', classes);
     K = classes.length;
     checkLabels('y', y, n, K);
     const counts = classCounts(y, K);
     const present = classes.filter((_, k) => counts[k] > 0);
     if (present.length < 2) {
-      throw new ConvfeatError(`The training data has only one class (${JSON.stringify(present[0] ?? '')}); a classifier needs embeddings of at least two classes.`);
+      throw new ConvfeatError(
+        `The training data has only one class (${JSON.stringify(present[0] ?? '')}); a classifier needs embeddings of at least two classes.`,
+      );
     }
     let val: { X: Float32Array; labels: Int32Array } | undefined;
     if (options.val) {
@@ -180,14 +188,19 @@ export class LinearClassifier {
     if (mine && fingerprint && mine !== fingerprint) {
       const theirs = model ? `${model} (${fingerprint.slice(0, 12)})` : fingerprint.slice(0, 12);
       const ours = this.backbone.model ? `${this.backbone.model} (${mine.slice(0, 12)})` : mine.slice(0, 12);
-      throw new ConvfeatError(`The classifier was trained on embeddings of ${ours} but these come from ${theirs}; extract with the same backbone or refit the classifier.`);
+      throw new ConvfeatError(
+        `The classifier was trained on embeddings of ${ours} but these come from ${theirs}; extract with the same backbone or refit the classifier.`,
+      );
     }
   }
 
   private checkInput(X: Float32Array, dim?: number): number {
-    if (!this.fitted) throw new ConvfeatError('The classifier is not fitted yet; call fit() or load a classifier file first.');
+    if (!this.fitted)
+      throw new ConvfeatError('The classifier is not fitted yet; call fit() or load a classifier file first.');
     if (dim !== undefined && dim !== this.dim) {
-      throw new ConvfeatError(`The classifier expects ${this.dim}-d embeddings but received ${dim}-d ones; extract with the backbone it was trained on.`);
+      throw new ConvfeatError(
+        `The classifier expects ${this.dim}-d embeddings but received ${dim}-d ones; extract with the backbone it was trained on.`,
+      );
     }
     return checkFeatures('X', X, this.dim);
   }
@@ -241,7 +254,10 @@ export class LinearClassifier {
       bias: Array.from(this.bias),
       C: this.C,
       params: { ...params, cGrid: cGrid ?? null },
-      calibration: this.solver === 'softmax' ? { method: 'softmax' } : { method: 'temperature', temperature: this.temperature, fittedOn: this.calibratedOn as 'val' | 'train' },
+      calibration:
+        this.solver === 'softmax'
+          ? { method: 'softmax' }
+          : { method: 'temperature', temperature: this.temperature, fittedOn: this.calibratedOn as 'val' | 'train' },
       converged: this.converged,
       cSearch: this.cSearch,
       history: this.history,

@@ -9,13 +9,17 @@ export function checkFeatures(name: string, X: unknown, dim: number): number {
   if (!(X instanceof Float32Array)) throw invalid(name, 'a Float32Array of N×D embeddings', X);
   if (X.length === 0) throw new UsageError(`Expected ${name} to hold at least one embedding but it is empty.`);
   if (X.length % dim !== 0) {
-    throw new ConvfeatError(`Expected ${name} to hold ${dim}-d embeddings but its length ${X.length} is not a multiple of ${dim}; the embeddings come from a different backbone or layer.`);
+    throw new ConvfeatError(
+      `Expected ${name} to hold ${dim}-d embeddings but its length ${X.length} is not a multiple of ${dim}; the embeddings come from a different backbone or layer.`,
+    );
   }
   for (let i = 0; i < X.length; i++) {
     const v = X[i];
     if (v - v !== 0) {
       const row = Math.floor(i / dim);
-      throw new UsageError(`Expected ${name} to contain only finite numbers but received ${v} at row ${row} (column ${i % dim}); re-extract that embedding.`);
+      throw new UsageError(
+        `Expected ${name} to contain only finite numbers but received ${v} at row ${row} (column ${i % dim}); re-extract that embedding.`,
+      );
     }
   }
   return X.length / dim;

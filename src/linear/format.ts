@@ -54,13 +54,16 @@ export function parseClassifierJson(obj: unknown, source: string): ClassifierJso
     throw new ConvfeatError(`${source} is not a convfeat classifier file; pass a file written by convfeat fit-linear.`);
   }
   if (typeof obj.version !== 'number' || obj.version > CLASSIFIER_VERSION) {
-    throw new ConvfeatError(`${source} is a convfeat classifier file of version ${String(obj.version)}, newer than this convfeat reads (${CLASSIFIER_VERSION}); upgrade convfeat.`);
+    throw new ConvfeatError(
+      `${source} is a convfeat classifier file of version ${String(obj.version)}, newer than this convfeat reads (${CLASSIFIER_VERSION}); upgrade convfeat.`,
+    );
   }
   const damaged = (what: string): ConvfeatError =>
     new ConvfeatError(`${source} is a damaged convfeat classifier file (${what}); refit the classifier.`);
   const j = obj as unknown as ClassifierJson;
   if (!(SOLVERS as readonly string[]).includes(j.solver)) throw damaged(`unknown solver ${JSON.stringify(j.solver)}`);
-  if (!Array.isArray(j.classes) || j.classes.length < 2 || j.classes.some((c) => typeof c !== 'string')) throw damaged('classes');
+  if (!Array.isArray(j.classes) || j.classes.length < 2 || j.classes.some((c) => typeof c !== 'string'))
+    throw damaged('classes');
   if (!Number.isInteger(j.dim) || j.dim < 1) throw damaged('dim');
   const K = j.classes.length;
   if (!finiteArray(j.weights, K * j.dim)) throw damaged(`weights must be ${K} × ${j.dim} finite numbers`);

@@ -7,11 +7,14 @@ import { LinearClassifier } from './classifier';
 export function saveClassifier(file: string, clf: LinearClassifier): void {
   const text = `${JSON.stringify(clf.toJSON())}\n`;
   try {
-    if (fs.existsSync(file) && fs.statSync(file).isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+    if (fs.existsSync(file) && fs.statSync(file).isDirectory())
+      throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
     writeFileAtomicSync(file, text);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
-    throw new ConvfeatError(`Cannot write the classifier to ${file} (${code}); give a writable file path such as clf.json.`);
+    throw new ConvfeatError(
+      `Cannot write the classifier to ${file} (${code}); give a writable file path such as clf.json.`,
+    );
   }
 }
 
@@ -26,7 +29,9 @@ export function loadClassifier(file: string): LinearClassifier {
   try {
     obj = JSON.parse(text);
   } catch {
-    throw new ConvfeatError(`${file} is not a convfeat classifier file (it is not JSON); pass a file written by convfeat fit-linear.`);
+    throw new ConvfeatError(
+      `${file} is not a convfeat classifier file (it is not JSON); pass a file written by convfeat fit-linear.`,
+    );
   }
   return LinearClassifier.fromJSON(obj, file);
 }

@@ -137,7 +137,14 @@ export function minimizeLbfgs(
     };
     const armijo = (a: number, fa: number): boolean => fa <= f + o.c1 * a * dg0;
     const curvature = (da: number): boolean => Math.abs(da) <= -o.c2 * dg0;
-    const zoom = (lo: number, flo: number, dlo: number, hi: number, fhi: number, dhi: number): [number, number] | null => {
+    const zoom = (
+      lo: number,
+      flo: number,
+      dlo: number,
+      hi: number,
+      fhi: number,
+      dhi: number,
+    ): [number, number] | null => {
       while (evalsHere < o.maxLineSearch) {
         const a = cubicStep(lo, flo, dlo, hi, fhi, dhi);
         const [fa, da] = phi(a);

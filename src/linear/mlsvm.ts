@@ -46,7 +46,9 @@ function loadMlSvm(): MlSvmCtor {
     if (!/ES Module|ERR_REQUIRE_ESM|import/i.test(String((e as Error).message))) throw e;
     const file = require.resolve('ml-svm');
     const requireFromSvm = createRequire(file);
-    const { Matrix } = requireFromSvm('ml-matrix') as { Matrix: new (a: number[][]) => { mmul(b: unknown): unknown; transposeView(): unknown } };
+    const { Matrix } = requireFromSvm('ml-matrix') as {
+      Matrix: new (a: number[][]) => { mmul(b: unknown): unknown; transposeView(): unknown };
+    };
     class LinearKernel {
       constructor(type: string) {
         if (type !== 'linear') throw new Error(`only the linear kernel is available here, not ${type}`);

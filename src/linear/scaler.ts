@@ -94,8 +94,15 @@ export class Scaler {
     const s = new Scaler(json.kind);
     s.dim = json.dim;
     if (json.kind === 'standard') {
-      if (!Array.isArray(json.mean) || !Array.isArray(json.std) || json.mean.length !== json.dim || json.std.length !== json.dim) {
-        throw new ConvfeatError('The classifier file has a standard scaler without mean and std of its dimension; refit the classifier.');
+      if (
+        !Array.isArray(json.mean) ||
+        !Array.isArray(json.std) ||
+        json.mean.length !== json.dim ||
+        json.std.length !== json.dim
+      ) {
+        throw new ConvfeatError(
+          'The classifier file has a standard scaler without mean and std of its dimension; refit the classifier.',
+        );
       }
       s.mean = Float64Array.from(json.mean);
       s.std = Float64Array.from(json.std);

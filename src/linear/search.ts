@@ -130,7 +130,8 @@ export async function searchC(
         score = accuracy(decisionValues(val.X, data.dim, Ws[full], K), K, val.labels);
       } else {
         score = 0;
-        for (let f = 0; f < full; f++) score += accuracy(decisionValues(data.X, data.dim, Ws[f], K, testSets[f]), K, data.labels, testSets[f]);
+        for (let f = 0; f < full; f++)
+          score += accuracy(decisionValues(data.X, data.dim, Ws[f], K, testSets[f]), K, data.labels, testSets[f]);
         score /= full;
       }
       table.push({ C, score });

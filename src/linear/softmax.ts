@@ -51,7 +51,14 @@ interface PassStats {
 /**
  * One pass over the rows: returns Σ s_i ℓ_i and, when G is given, adds Σ s_i (p_i − e_{y_i}) x̃_iᵀ into it.
  */
-function pass(d: SoftmaxData, K: number, W: Float64Array, sw: Float64Array | null, G: Float64Array | null, stats: PassStats): number {
+function pass(
+  d: SoftmaxData,
+  K: number,
+  W: Float64Array,
+  sw: Float64Array | null,
+  G: Float64Array | null,
+  stats: PassStats,
+): number {
   const { X, dim, labels, rows } = d;
   const stride = dim + 1;
   const z = new Float64Array(K);
@@ -119,7 +126,10 @@ export function softmaxStats(d: SoftmaxData, K: number, W: Float64Array): PassSt
  * The L-BFGS objective (mean-loss scale) and its gradient; `last` holds the train loss and accuracy of the most
  * recent evaluation. Exported for the gradient check in the tests.
  */
-export function softmaxObjective(train: SoftmaxData, opts: SoftmaxOptions): { fg: (W: Float64Array, G: Float64Array) => number; last: PassStats } {
+export function softmaxObjective(
+  train: SoftmaxData,
+  opts: SoftmaxOptions,
+): { fg: (W: Float64Array, G: Float64Array) => number; last: PassStats } {
   const K = opts.classes;
   const dim = train.dim;
   const stride = dim + 1;
@@ -145,7 +155,12 @@ export function softmaxObjective(train: SoftmaxData, opts: SoftmaxOptions): { fg
   return { fg, last };
 }
 
-export function fitSoftmax(train: SoftmaxData, opts: SoftmaxOptions, val?: SoftmaxData, W0?: Float64Array): SoftmaxResult {
+export function fitSoftmax(
+  train: SoftmaxData,
+  opts: SoftmaxOptions,
+  val?: SoftmaxData,
+  W0?: Float64Array,
+): SoftmaxResult {
   const K = opts.classes;
   const stride = train.dim + 1;
   const { fg, last } = softmaxObjective(train, opts);

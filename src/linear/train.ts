@@ -179,7 +179,13 @@ class MlSvmStepper implements PathStepper {
   async step(C: number): Promise<Float64Array[]> {
     const { data, opts } = this;
     return this.subsets.map(({ X, y }) => {
-      const W = fitMlSvm(X, data.dim, y, { C, classes: data.classes, seed: opts.seed, tol: opts.tol, maxIter: opts.maxIter });
+      const W = fitMlSvm(X, data.dim, y, {
+        C,
+        classes: data.classes,
+        seed: opts.seed,
+        tol: opts.tol,
+        maxIter: opts.maxIter,
+      });
       return data.classes === 2 ? expandBinary(W, data.dim + 1) : W;
     });
   }
@@ -226,7 +232,13 @@ function allIndices(n: number): Int32Array {
 }
 
 /** Scores = X W̃ᵀ (+ bias) for N rows: N × K, float32 like every array handed to callers. */
-export function decisionValues(X: Float32Array, dim: number, W: Float64Array, K: number, rows?: Int32Array): Float32Array {
+export function decisionValues(
+  X: Float32Array,
+  dim: number,
+  W: Float64Array,
+  K: number,
+  rows?: Int32Array,
+): Float32Array {
   const stride = dim + 1;
   const n = rows ? rows.length : X.length / dim;
   const out = new Float32Array(n * K);

@@ -6,7 +6,9 @@ import { renderChart, SERIES_COLORS, type RenderedChart, type TopLevelSpec } fro
 import { formatC } from './curves';
 
 function how(advice: Advice): string {
-  return advice.evaluation.method === 'val' ? `val accuracy (${advice.evaluation.size} images)` : `${advice.evaluation.folds}-fold CV accuracy`;
+  return advice.evaluation.method === 'val'
+    ? `val accuracy (${advice.evaluation.size} images)`
+    : `${advice.evaluation.folds}-fold CV accuracy`;
 }
 
 export function adviceChartSpec(advice: Advice): TopLevelSpec {
@@ -21,7 +23,13 @@ export function adviceChartSpec(advice: Advice): TopLevelSpec {
   const runs = advice.points.flatMap((p) => p.accuracies.map((a) => ({ images: p.trainSize, accuracy: a })));
   const seeds = advice.points[0]?.accuracies.length ?? 0;
   const lowest = Math.min(...advice.points.map((p) => p.mean - p.std), ...runs.map((r) => r.accuracy));
-  const x = { field: 'images', type: 'quantitative', title: 'Training images (log scale)', scale: { type: 'log', nice: false, padding: 16 }, axis: { format: 'd', values: rows.map((r) => r.images) } };
+  const x = {
+    field: 'images',
+    type: 'quantitative',
+    title: 'Training images (log scale)',
+    scale: { type: 'log', nice: false, padding: 16 },
+    axis: { format: 'd', values: rows.map((r) => r.images) },
+  };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title: {
@@ -44,13 +52,29 @@ export function adviceChartSpec(advice: Advice): TopLevelSpec {
       {
         data: { values: rows },
         layer: [
-          { mark: { type: 'rule', strokeWidth: 2, color: SERIES_COLORS[0] }, encoding: { x, y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' } } },
-          { mark: { type: 'tick', orient: 'horizontal', size: 12, thickness: 2, color: SERIES_COLORS[0] }, encoding: { x, y: { field: 'lo', type: 'quantitative' } } },
-          { mark: { type: 'tick', orient: 'horizontal', size: 12, thickness: 2, color: SERIES_COLORS[0] }, encoding: { x, y: { field: 'hi', type: 'quantitative' } } },
-          { mark: { type: 'line', strokeWidth: 2, color: SERIES_COLORS[0], point: { filled: true, size: 60 } }, encoding: { x, y: { field: 'mean', type: 'quantitative' } } },
+          {
+            mark: { type: 'rule', strokeWidth: 2, color: SERIES_COLORS[0] },
+            encoding: { x, y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' } },
+          },
+          {
+            mark: { type: 'tick', orient: 'horizontal', size: 12, thickness: 2, color: SERIES_COLORS[0] },
+            encoding: { x, y: { field: 'lo', type: 'quantitative' } },
+          },
+          {
+            mark: { type: 'tick', orient: 'horizontal', size: 12, thickness: 2, color: SERIES_COLORS[0] },
+            encoding: { x, y: { field: 'hi', type: 'quantitative' } },
+          },
+          {
+            mark: { type: 'line', strokeWidth: 2, color: SERIES_COLORS[0], point: { filled: true, size: 60 } },
+            encoding: { x, y: { field: 'mean', type: 'quantitative' } },
+          },
           {
             mark: { type: 'text', dy: -14, fontSize: 11, color: '#333' },
-            encoding: { x, y: { field: 'hi', type: 'quantitative' }, text: { field: 'mean', type: 'quantitative', format: '.1%' } },
+            encoding: {
+              x,
+              y: { field: 'hi', type: 'quantitative' },
+              text: { field: 'mean', type: 'quantitative', format: '.1%' },
+            },
           },
         ],
       },
@@ -76,7 +100,9 @@ export async function writeAdvicePlot(file: string, advice: Advice): Promise<str
   try {
     writeFileAtomicSync(file, file.toLowerCase().endsWith('.svg') ? chart.svg : chart.png);
   } catch (e) {
-    throw new ConvfeatError(`Cannot write the learning-curve plot to ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); choose a writable path.`);
+    throw new ConvfeatError(
+      `Cannot write the learning-curve plot to ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); choose a writable path.`,
+    );
   }
   return file;
 }
@@ -85,7 +111,8 @@ export async function writeAdvicePlot(file: string, advice: Advice): Promise<str
 export function formatAdvice(advice: Advice): string {
   const head = `${'fraction'.padStart(8)}  ${'images'.padStart(7)}  ${'min/class'.padStart(9)}  ${how(advice)}`;
   const rows = advice.points.map(
-    (p) => `${`${(100 * p.fraction).toFixed(0)} %`.padStart(8)}  ${String(p.trainSize).padStart(7)}  ${String(p.minPerClass).padStart(9)}  ${(100 * p.mean).toFixed(2)} % ± ${(100 * p.std).toFixed(2)}`,
+    (p) =>
+      `${`${(100 * p.fraction).toFixed(0)} %`.padStart(8)}  ${String(p.trainSize).padStart(7)}  ${String(p.minPerClass).padStart(9)}  ${(100 * p.mean).toFixed(2)} % ± ${(100 * p.std).toFixed(2)}`,
   );
   const setup = `${advice.solver}, C = ${advice.C === null ? 'chosen per subset' : formatC(advice.C)}, ${advice.points[0]?.accuracies.length ?? 0} seeds, ${advice.seconds.toFixed(1)} s`;
   return [`Learning curve (${setup})`, head, ...rows, '', ...advice.lines].join('\n');

@@ -91,7 +91,11 @@ function accuracy(pred: Int32Array, y: Int32Array): number {
 }
 
 function checkFractions(fractions: unknown): number[] {
-  if (!Array.isArray(fractions) || fractions.length < 2 || fractions.some((f) => typeof f !== 'number' || !(f > 0 && f <= 1))) {
+  if (
+    !Array.isArray(fractions) ||
+    fractions.length < 2 ||
+    fractions.some((f) => typeof f !== 'number' || !(f > 0 && f <= 1))
+  ) {
     throw invalid('fractions', 'a list of at least two numbers in (0, 1]', fractions);
   }
   return [...new Set(fractions as number[])].sort((a, b) => a - b);
@@ -101,13 +105,21 @@ function loadTrainVal(cacheDir: string): { train: SplitData; val?: SplitData } {
   const listing = readListing(cacheDir) ?? [];
   const splits = new Set(listing.map((e) => e.split).filter((s) => s !== undefined));
   if (splits.size > 0 && !splits.has('train')) {
-    throw new ConvfeatError(`The cache ${cacheDir} has no train split (it has ${[...splits].sort().join(', ')}); extract a train split first.`);
+    throw new ConvfeatError(
+      `The cache ${cacheDir} has no train split (it has ${[...splits].sort().join(', ')}); extract a train split first.`,
+    );
   }
   const train = loadSplit(cacheDir, splits.size ? 'train' : undefined);
   const val = splits.has('val') ? loadSplit(cacheDir, 'val') : undefined;
-  for (const [data, what] of [[train, 'train'], [val, 'val']] as const) {
+  for (const [data, what] of [
+    [train, 'train'],
+    [val, 'val'],
+  ] as const) {
     const i = data ? data.y.findIndex((v) => v < 0) : -1;
-    if (data && i >= 0) throw new ConvfeatError(`The ${what} images include unlabelled ones (e.g. ${data.relPaths[i]}); advise needs labelled images.`);
+    if (data && i >= 0)
+      throw new ConvfeatError(
+        `The ${what} images include unlabelled ones (e.g. ${data.relPaths[i]}); advise needs labelled images.`,
+      );
   }
   return { train, val };
 }
@@ -128,7 +140,8 @@ export async function learningCurve(
   const counts = new Array<number>(K).fill(0);
   for (const v of y) counts[v]++;
   const present = counts.map((c, k) => ({ c, k })).filter((e) => e.c > 0);
-  if (present.length < 2) throw new ConvfeatError('The train split has fewer than two classes; a learning curve needs at least two.');
+  if (present.length < 2)
+    throw new ConvfeatError('The train split has fewer than two classes; a learning curve needs at least two.');
   const rare = present.find((e) => e.c < 2);
   if (rare) {
     throw new ConvfeatError(
@@ -163,7 +176,14 @@ export async function learningCurve(
     });
   };
 
-  const points: CurvePoint[] = fractions.map((fraction) => ({ fraction, trainSize: 0, minPerClass: 0, accuracies: [], mean: 0, std: 0 }));
+  const points: CurvePoint[] = fractions.map((fraction) => ({
+    fraction,
+    trainSize: 0,
+    minPerClass: 0,
+    accuracies: [],
+    mean: 0,
+    std: 0,
+  }));
   for (let s = 0; s < seeds; s++) {
     for (const run of runs(s + 1)) {
       const groups = shuffledByClass(y, run.pool, K, 1000 + s);
@@ -171,10 +191,16 @@ export async function learningCurve(
         const rows = subsample(groups, point.fraction);
         // Worker threads cost ~0.3 s to start, more than a fit on a few thousand rows: small subsets train in-process.
         const threads = rows.length < IN_PROCESS_ROWS ? 1 : options.threads;
-        const clf = await new LinearClassifier({ ...base, threads, C, seed: s + 1, folds: 2 }).fit(gather(X, dim, rows), Int32Array.from(rows, (r) => y[r]), { dim, classes });
+        const clf = await new LinearClassifier({ ...base, threads, C, seed: s + 1, folds: 2 }).fit(
+          gather(X, dim, rows),
+          Int32Array.from(rows, (r) => y[r]),
+          { dim, classes },
+        );
         point.accuracies.push(accuracy(clf.predict(run.X, dim), run.y));
         point.trainSize += rows.length;
-        point.minPerClass = Math.min(...groups.filter((g) => g.length).map((g) => Math.max(1, Math.round(point.fraction * g.length))));
+        point.minPerClass = Math.min(
+          ...groups.filter((g) => g.length).map((g) => Math.max(1, Math.round(point.fraction * g.length))),
+        );
       }
     }
   }
@@ -182,7 +208,10 @@ export async function learningCurve(
   for (const p of points) {
     p.trainSize = Math.round(p.trainSize / p.accuracies.length);
     // Fold accuracies of one seed are averaged first: the spread shown is between seeds, as labelled.
-    const bySeed = Array.from({ length: seeds }, (_, s) => p.accuracies.slice(s * perSeed, (s + 1) * perSeed).reduce((a, b) => a + b, 0) / perSeed);
+    const bySeed = Array.from(
+      { length: seeds },
+      (_, s) => p.accuracies.slice(s * perSeed, (s + 1) * perSeed).reduce((a, b) => a + b, 0) / perSeed,
+    );
     p.accuracies = bySeed;
     p.mean = bySeed.reduce((a, b) => a + b, 0) / seeds;
     p.std = seeds > 1 ? Math.sqrt(bySeed.reduce((a, b) => a + (b - p.mean) ** 2, 0) / (seeds - 1)) : 0;

@@ -47,7 +47,10 @@ export async function renderChart(spec: TopLevelSpec, pixelRatio = 2): Promise<R
 }
 
 /** SVG text → PNG buffer; librsvg renders at 72 dpi for scale 1, so density 72·ratio scales the picture by ratio. */
-export async function rasteriseSvg(svg: string, pixelRatio = 2): Promise<{ png: Buffer; width: number; height: number }> {
+export async function rasteriseSvg(
+  svg: string,
+  pixelRatio = 2,
+): Promise<{ png: Buffer; width: number; height: number }> {
   const { data, info } = await sharp(Buffer.from(svg, 'utf8'), { density: 72 * pixelRatio })
     .flatten({ background: '#ffffff' })
     .png({ compressionLevel: 9 })

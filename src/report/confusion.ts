@@ -24,7 +24,8 @@ export function formatConfusionMatrix(matrix: Int32Array, classes: string[]): st
   const width = Math.max(4, ...classes.map((c) => c.length), ...Array.from(matrix, (v) => String(v).length));
   const head = `${'true \\ pred'.padEnd(first)}  ${classes.map((c) => c.padStart(width)).join(' ')}`;
   const rows = classes.map(
-    (c, t) => `${c.padEnd(first)}  ${Array.from(matrix.subarray(t * K, (t + 1) * K), (v) => String(v).padStart(width)).join(' ')}`,
+    (c, t) =>
+      `${c.padEnd(first)}  ${Array.from(matrix.subarray(t * K, (t + 1) * K), (v) => String(v).padStart(width)).join(' ')}`,
   );
   return [head, ...rows].join('\n');
 }

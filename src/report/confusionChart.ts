@@ -35,7 +35,11 @@ function countLayer(filter: string, fontWeight: 'normal' | 'bold', fontSize: num
   };
 }
 
-export function confusionChartSpec(matrix: Int32Array, classes: string[], options: ConfusionChartOptions = {}): TopLevelSpec {
+export function confusionChartSpec(
+  matrix: Int32Array,
+  classes: string[],
+  options: ConfusionChartOptions = {},
+): TopLevelSpec {
   const K = classes.length;
   if (!(matrix instanceof Int32Array) || matrix.length !== K * K) {
     throw invalid('matrix', `an Int32Array of ${K} × ${K} counts`, matrix);
@@ -46,7 +50,14 @@ export function confusionChartSpec(matrix: Int32Array, classes: string[], option
     for (let p = 0; p < K; p++) rowTotal += matrix[t * K + p];
     for (let p = 0; p < K; p++) {
       const count = matrix[t * K + p];
-      values.push({ actual: classes[t], predicted: classes[p], row: t, col: p, count, share: rowTotal ? count / rowTotal : 0 });
+      values.push({
+        actual: classes[t],
+        predicted: classes[p],
+        row: t,
+        col: p,
+        count,
+        share: rowTotal ? count / rowTotal : 0,
+      });
     }
   }
   const size = cellSize(K);
@@ -56,13 +67,22 @@ export function confusionChartSpec(matrix: Int32Array, classes: string[], option
   const order = { sort: classes };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title: { text: options.title ?? 'Confusion matrix', ...(options.subtitle ? { subtitle: options.subtitle, subtitleFontSize: 12, subtitleColor: '#555' } : {}) },
+    title: {
+      text: options.title ?? 'Confusion matrix',
+      ...(options.subtitle ? { subtitle: options.subtitle, subtitleFontSize: 12, subtitleColor: '#555' } : {}),
+    },
     width: size * K,
     height: size * K,
     data: { values },
     config: { view: { stroke: null } },
     encoding: {
-      x: { field: 'predicted', type: 'nominal', ...order, title: 'Predicted class', axis: { orient: 'top', labelAngle: -40, labelAlign: 'left', domain: false, ticks: false } },
+      x: {
+        field: 'predicted',
+        type: 'nominal',
+        ...order,
+        title: 'Predicted class',
+        axis: { orient: 'top', labelAngle: -40, labelAlign: 'left', domain: false, ticks: false },
+      },
       y: { field: 'actual', type: 'nominal', ...order, title: 'True class', axis: { domain: false, ticks: false } },
     },
     layer: [
@@ -86,11 +106,20 @@ export function confusionChartSpec(matrix: Int32Array, classes: string[], option
           ],
         },
       },
-      ...(showText ? [countLayer('datum.row === datum.col || datum.count === 0', 'normal', fontSize), countLayer('datum.row !== datum.col && datum.count > 0', 'bold', fontSize)] : []),
+      ...(showText
+        ? [
+            countLayer('datum.row === datum.col || datum.count === 0', 'normal', fontSize),
+            countLayer('datum.row !== datum.col && datum.count > 0', 'bold', fontSize),
+          ]
+        : []),
     ],
   } as unknown as TopLevelSpec;
 }
 
-export async function renderConfusionChart(matrix: Int32Array, classes: string[], options: ConfusionChartOptions = {}): Promise<RenderedChart> {
+export async function renderConfusionChart(
+  matrix: Int32Array,
+  classes: string[],
+  options: ConfusionChartOptions = {},
+): Promise<RenderedChart> {
   return renderChart(confusionChartSpec(matrix, classes, options));
 }

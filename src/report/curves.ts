@@ -27,16 +27,32 @@ function historyPanel(history: TrainingCurvePoint[], metric: 'loss' | 'accuracy'
   // Cross-entropy falls over orders of magnitude: a log axis keeps the late iterations readable.
   const y =
     metric === 'loss'
-      ? { field: 'loss', type: 'quantitative', title: 'Cross-entropy loss', scale: positive ? { type: 'log' } : { zero: false } }
-      : { field: 'accuracy', type: 'quantitative', title: 'Accuracy', scale: { zero: false, domainMax: 1 }, axis: { format: '.1%' } };
+      ? {
+          field: 'loss',
+          type: 'quantitative',
+          title: 'Cross-entropy loss',
+          scale: positive ? { type: 'log' } : { zero: false },
+        }
+      : {
+          field: 'accuracy',
+          type: 'quantitative',
+          title: 'Accuracy',
+          scale: { zero: false, domainMax: 1 },
+          axis: { format: '.1%' },
+        };
   const last = history[history.length - 1];
-  const fmt = (v: number | undefined): string => (v === undefined ? '–' : metric === 'loss' ? v.toFixed(3) : `${(100 * v).toFixed(1)} %`);
+  const fmt = (v: number | undefined): string =>
+    v === undefined ? '–' : metric === 'loss' ? v.toFixed(3) : `${(100 * v).toFixed(1)} %`;
   const final =
     metric === 'loss'
       ? `final: train ${fmt(last.trainLoss)}${last.valLoss !== undefined ? ` · val ${fmt(last.valLoss)}` : ''}`
       : `final: train ${fmt(last.trainAccuracy)}${last.valAccuracy !== undefined ? ` · val ${fmt(last.valAccuracy)}` : ''}`;
   return {
-    title: { text: metric === 'loss' ? 'Loss per iteration' : 'Accuracy per iteration', subtitle: final, subtitleColor: '#555' },
+    title: {
+      text: metric === 'loss' ? 'Loss per iteration' : 'Accuracy per iteration',
+      subtitle: final,
+      subtitleColor: '#555',
+    },
     ...PANEL,
     data: { values: historyRows(history) },
     transform: [{ filter: `isValid(datum.${metric})` }],
@@ -59,17 +75,41 @@ function cSearchPanel(search: CSearchResult): Record<string, unknown> {
     ...PANEL,
     data: { values: rows },
     encoding: {
-      x: { field: 'C', type: 'quantitative', title: 'C (log scale)', scale: { type: 'log' }, axis: { format: '~g', values: decades(search.table.map((r) => r.C)), labelFlush: false } },
-      y: { field: 'score', type: 'quantitative', title: how, scale: { zero: false, domainMax: 1 }, axis: { format: '.1%' } },
+      x: {
+        field: 'C',
+        type: 'quantitative',
+        title: 'C (log scale)',
+        scale: { type: 'log' },
+        axis: { format: '~g', values: decades(search.table.map((r) => r.C)), labelFlush: false },
+      },
+      y: {
+        field: 'score',
+        type: 'quantitative',
+        title: how,
+        scale: { zero: false, domainMax: 1 },
+        axis: { format: '.1%' },
+      },
     },
     layer: [
       { mark: { type: 'line', color: SERIES_COLORS[0], strokeWidth: 2 } },
-      { mark: { type: 'point', filled: true, size: 50, color: SERIES_COLORS[0] }, encoding: { tooltip: [{ field: 'C', format: '.3g' }, { field: 'score', format: '.2%' }] } },
+      {
+        mark: { type: 'point', filled: true, size: 50, color: SERIES_COLORS[0] },
+        encoding: {
+          tooltip: [
+            { field: 'C', format: '.3g' },
+            { field: 'score', format: '.2%' },
+          ],
+        },
+      },
       {
         transform: [{ filter: 'datum.chosen' }],
         mark: { type: 'point', shape: 'circle', size: 220, filled: false, strokeWidth: 2.5, color: SERIES_COLORS[1] },
       },
-      { transform: [{ filter: 'datum.chosen' }], mark: { type: 'rule', strokeDash: [4, 3], color: SERIES_COLORS[1] }, encoding: { y: null } },
+      {
+        transform: [{ filter: 'datum.chosen' }],
+        mark: { type: 'rule', strokeDash: [4, 3], color: SERIES_COLORS[1] },
+        encoding: { y: null },
+      },
     ],
   };
 }
@@ -101,7 +141,8 @@ export function missingCurvesReason(clf: Pick<LinearClassifier, 'history' | 'cSe
 export function curvesSpec(clf: Pick<LinearClassifier, 'history' | 'cSearch' | 'solver'>): TopLevelSpec | null {
   if (missingCurvesReason(clf) !== null) return null;
   const panels: Array<Record<string, unknown>> = [];
-  if (clf.history && clf.history.length > 0) panels.push(historyPanel(clf.history, 'loss'), historyPanel(clf.history, 'accuracy'));
+  if (clf.history && clf.history.length > 0)
+    panels.push(historyPanel(clf.history, 'loss'), historyPanel(clf.history, 'accuracy'));
   if (clf.cSearch && clf.cSearch.table.length > 1) panels.push(cSearchPanel(clf.cSearch));
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
@@ -114,7 +155,9 @@ export function curvesSpec(clf: Pick<LinearClassifier, 'history' | 'cSearch' | '
   } as unknown as TopLevelSpec;
 }
 
-export async function renderCurves(clf: Pick<LinearClassifier, 'history' | 'cSearch' | 'solver'>): Promise<RenderedChart | null> {
+export async function renderCurves(
+  clf: Pick<LinearClassifier, 'history' | 'cSearch' | 'solver'>,
+): Promise<RenderedChart | null> {
   const spec = curvesSpec(clf);
   return spec ? renderChart(spec) : null;
 }

@@ -18,7 +18,10 @@ export interface EvaluationResult {
 }
 
 /** Checks a classifier against a cache's identity; the sentence says what to do. */
-export function assertCompatible(clf: LinearClassifier, meta: { model: string; modelFingerprint: string; preprocessFingerprint: string; dim: number }): void {
+export function assertCompatible(
+  clf: LinearClassifier,
+  meta: { model: string; modelFingerprint: string; preprocessFingerprint: string; dim: number },
+): void {
   clf.assertBackbone(meta.modelFingerprint, meta.model);
   if (clf.preprocessFingerprint && clf.preprocessFingerprint !== meta.preprocessFingerprint) {
     throw new ConvfeatError(
@@ -32,7 +35,12 @@ export function assertCompatible(clf: LinearClassifier, meta: { model: string; m
   }
 }
 
-export function evaluateOnCache(clf: LinearClassifier, cacheDir: string, split?: string, topK: number[] = [1, 5]): EvaluationResult {
+export function evaluateOnCache(
+  clf: LinearClassifier,
+  cacheDir: string,
+  split?: string,
+  topK: number[] = [1, 5],
+): EvaluationResult {
   const data = loadSplit(cacheDir, split);
   assertCompatible(clf, data.meta);
   // Class ids of the cache and of the classifier may differ (a class absent from one side): map by name.
@@ -40,7 +48,9 @@ export function evaluateOnCache(clf: LinearClassifier, cacheDir: string, split?:
   const yTrue = new Int32Array(data.y.length);
   for (let i = 0; i < data.y.length; i++) {
     if (data.y[i] < 0) {
-      throw new ConvfeatError(`Image ${data.relPaths[i]} has no label; evaluate needs labelled images (use predict to score unlabelled ones).`);
+      throw new ConvfeatError(
+        `Image ${data.relPaths[i]} has no label; evaluate needs labelled images (use predict to score unlabelled ones).`,
+      );
     }
     const id = ids.get(data.classes[data.y[i]]!);
     if (id === undefined) {

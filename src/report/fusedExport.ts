@@ -113,28 +113,43 @@ function defaultOpset(model: onnx.IModelProto): number {
 }
 
 /** Reads the backbone's image input and embedding output, refusing graphs the fused model cannot wrap. */
-function backboneShape(model: onnx.IModelProto, spec: PreprocessSpec, clf: LinearClassifier): { input: string; dims: Dims; D: number | null } {
+function backboneShape(
+  model: onnx.IModelProto,
+  spec: PreprocessSpec,
+  clf: LinearClassifier,
+): { input: string; dims: Dims; D: number | null } {
   const g = model.graph;
   if (!g || !(g.node ?? []).length) throw invalid('backboneModel', 'an ONNX model with a graph', model);
   const weights = new Set((g.initializer ?? []).map((t) => t.name));
   const inputs = (g.input ?? []).filter((v) => !weights.has(v.name));
   if (inputs.length !== 1) {
-    throw new UsageError(`The backbone has ${inputs.length} inputs (${inputs.map((v) => v.name).join(', ')}); the fused export needs a model with one image input.`);
+    throw new UsageError(
+      `The backbone has ${inputs.length} inputs (${inputs.map((v) => v.name).join(', ')}); the fused export needs a model with one image input.`,
+    );
   }
   const out = (g.output ?? []).find((o) => o.name === EMBEDDING);
   if (!out) {
-    throw new UsageError(`The backbone has no output named "${EMBEDDING}" (it has ${(g.output ?? []).map((o) => o.name).join(', ')}); cut it at its embedding first (convfeat models cut).`);
+    throw new UsageError(
+      `The backbone has no output named "${EMBEDDING}" (it has ${(g.output ?? []).map((o) => o.name).join(', ')}); cut it at its embedding first (convfeat models cut).`,
+    );
   }
   const dims = dimsOf(inputs[0]);
-  if (dims.length !== 4) throw new UsageError(`The backbone's input ${inputs[0].name} has ${dims.length} dimensions; the fused export needs an image tensor [N, 3, H, W] or [N, H, W, 3].`);
+  if (dims.length !== 4)
+    throw new UsageError(
+      `The backbone's input ${inputs[0].name} has ${dims.length} dimensions; the fused export needs an image tensor [N, 3, H, W] or [N, H, W, 3].`,
+    );
   const channelAxis = spec.layout === 'NCHW' ? 1 : 3;
   if (typeof dims[channelAxis] === 'number' && dims[channelAxis] !== 3) {
-    throw new UsageError(`The backbone's input has ${dims[channelAxis]} channels on axis ${channelAxis}, but the ${spec.layout} preprocessing feeds 3; check the model's layout.`);
+    throw new UsageError(
+      `The backbone's input has ${dims[channelAxis]} channels on axis ${channelAxis}, but the ${spec.layout} preprocessing feeds 3; check the model's layout.`,
+    );
   }
   const outDims = dimsOf(out);
   const D = outDims.length === 2 && typeof outDims[1] === 'number' ? outDims[1] : null;
   if (D !== null && D !== clf.dim) {
-    throw new ConvfeatError(`The backbone's embedding is ${D}-d but the classifier expects ${clf.dim}-d embeddings; export with the backbone the classifier was trained on.`);
+    throw new ConvfeatError(
+      `The backbone's embedding is ${D}-d but the classifier expects ${clf.dim}-d embeddings; export with the backbone the classifier was trained on.`,
+    );
   }
   return { input: inputs[0].name as string, dims, D };
 }
@@ -155,9 +170,16 @@ export function buildFusedModel(options: FusedExportOptions): FusedModel {
   const height = typeof H === 'number' ? H : size?.height;
   const width = typeof W === 'number' ? W : size?.width;
   if (height === undefined || width === undefined) {
-    throw new UsageError('Neither the backbone nor the preprocessing spec fixes the image size; give the spec a crop or an exact resize.');
+    throw new UsageError(
+      'Neither the backbone nor the preprocessing spec fixes the image size; give the spec a crop or an exact resize.',
+    );
   }
-  const batch = typeof dims[0] === 'number' && dims[0] > 0 ? dims[0] : typeof dims[0] === 'string' && dims[0] !== '?' ? dims[0] : 'batch';
+  const batch =
+    typeof dims[0] === 'number' && dims[0] > 0
+      ? dims[0]
+      : typeof dims[0] === 'string' && dims[0] !== '?'
+        ? dims[0]
+        : 'batch';
   const inputShape: Dims = [batch, 3, height, width];
 
   const opset = defaultOpset(backboneModel);
@@ -261,20 +283,27 @@ export function buildFusedModel(options: FusedExportOptions): FusedModel {
     },
   );
   // Keep the backbone's opsets (its nodes were written for them) and its IR version when newer than ours.
-  model.opsetImport = (backboneModel.opsetImport ?? []).map((o) => onnx.OperatorSetIdProto.create({ domain: o.domain ?? '', version: o.version }));
-  if (Number(backboneModel.irVersion ?? 0) > Number(model.irVersion)) model.irVersion = backboneModel.irVersion as number;
+  model.opsetImport = (backboneModel.opsetImport ?? []).map((o) =>
+    onnx.OperatorSetIdProto.create({ domain: o.domain ?? '', version: o.version }),
+  );
+  if (Number(backboneModel.irVersion ?? 0) > Number(model.irVersion))
+    model.irVersion = backboneModel.irVersion as number;
   return { model, inputShape, classes: [...clf.classes] };
 }
 
 /** Builds the fused model and writes it atomically to `out`. */
-export function exportFusedOnnx(options: FusedExportOptions & { out: string }): FusedModel & { file: string; bytes: number } {
+export function exportFusedOnnx(
+  options: FusedExportOptions & { out: string },
+): FusedModel & { file: string; bytes: number } {
   nonEmptyString('out', options?.out);
   const fused = buildFusedModel(options);
   try {
     saveModel(options.out, fused.model);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new ConvfeatError(`Cannot write the fused model to ${options.out} (${code ?? (e as Error).message}); choose a writable path.`);
+    throw new ConvfeatError(
+      `Cannot write the fused model to ${options.out} (${code ?? (e as Error).message}); choose a writable path.`,
+    );
   }
   return { ...fused, file: options.out, bytes: fs.statSync(options.out).size };
 }

@@ -77,7 +77,10 @@ function summaryTable(rows: Array<[string, string]>): string {
 }
 
 function perClassTable(m: ClassificationMetrics): string {
-  const row = (c: { label: string; precision: number; recall: number; f1: number; support: number }, cls = ''): string =>
+  const row = (
+    c: { label: string; precision: number; recall: number; f1: number; support: number },
+    cls = '',
+  ): string =>
     `<tr${cls ? ` class="${cls}"` : ''}><td>${escapeHtml(c.label)}</td><td class="num">${pct(c.precision)}</td><td class="num">${pct(c.recall)}</td><td class="num">${pct(c.f1)}</td><td class="num">${c.support}</td></tr>`;
   const body = m.perClass.map((c) => row(c, c.support > 0 && c.recall < 0.9 ? 'weak' : '')).join('');
   const avg = [
@@ -100,7 +103,10 @@ function pairsSection(pairs: ConfusedPair[], thumbnails: boolean, m: Classificat
     .map((p) => {
       const head = `<h3>${escapeHtml(p.trueLabel)} → predicted ${escapeHtml(p.predLabel)}: ${p.count} image${p.count === 1 ? '' : 's'} <span class="muted">(${pct(p.share)} of ${escapeHtml(p.trueLabel)})</span></h3>`;
       if (!thumbnails) return head;
-      const more = p.count > p.thumbs.length ? `<p class="muted">The ${p.thumbs.length} most confident of ${p.count} errors are shown.</p>` : '';
+      const more =
+        p.count > p.thumbs.length
+          ? `<p class="muted">The ${p.thumbs.length} most confident of ${p.count} errors are shown.</p>`
+          : '';
       return `${head}<div class="thumbs">${p.thumbs.map(thumbFigure).join('')}</div>${more}`;
     })
     .join('\n');

@@ -14,7 +14,14 @@ export { writeReport, confusedPairs, REPORT_FORMAT, THUMBNAIL_SIZE } from './wri
 export type { WriteReportOptions, WriteReportResult } from './writeReport';
 export { advise, learningCurve, DEFAULT_FRACTIONS } from './advise';
 export type { Advice, AdviseOptions, CurvePoint } from './advise';
-export { recommend, slopePerDoubling, LARGE_PER_CLASS, STEEP_SLOPE_PP, SIMILAR_ACCURACY, DISSIMILAR_ACCURACY } from './recommend';
+export {
+  recommend,
+  slopePerDoubling,
+  LARGE_PER_CLASS,
+  STEEP_SLOPE_PP,
+  SIMILAR_ACCURACY,
+  DISSIMILAR_ACCURACY,
+} from './recommend';
 export type { Recommendation } from './recommend';
 export { adviceChartSpec, renderAdviceChart, writeAdvicePlot, formatAdvice } from './adviceChart';
 export { buildFusedModel, exportFusedOnnx } from './fusedExport';

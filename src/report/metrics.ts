@@ -46,7 +46,8 @@ export function accuracy(yTrue: Int32Array, yPred: Int32Array): number {
 /** Fraction of rows whose true class is among the k highest scores (scores: N × K). */
 export function topKAccuracy(yTrue: Int32Array, scores: Float32Array, classes: number, k: number): number {
   integerInRange('k', k, 1, classes);
-  if (scores.length !== yTrue.length * classes) throw invalid('scores.length', `${yTrue.length} × ${classes}`, scores.length);
+  if (scores.length !== yTrue.length * classes)
+    throw invalid('scores.length', `${yTrue.length} × ${classes}`, scores.length);
   let hits = 0;
   for (let i = 0; i < yTrue.length; i++) {
     const o = i * classes;
@@ -99,7 +100,8 @@ export function classificationMetrics(
   };
   const topK: Record<string, number> = {};
   if (options.scores) {
-    for (const k of options.topK ?? [1, Math.min(5, K)]) topK[String(k)] = topKAccuracy(yTrue, options.scores, K, Math.min(k, K));
+    for (const k of options.topK ?? [1, Math.min(5, K)])
+      topK[String(k)] = topKAccuracy(yTrue, options.scores, K, Math.min(k, K));
   }
   return {
     accuracy: accuracy(yTrue, yPred),
@@ -131,7 +133,9 @@ export function formatMetricsTable(m: ClassificationMetrics): string {
   const w = Math.max(12, ...m.classes.map((c) => c.length));
   const line = (name: string, p: number, r: number, f: number, s: number): string =>
     `${name.padEnd(w)}  ${pct(p)}  ${pct(r)}  ${pct(f)}  ${String(s).padStart(7)}`;
-  const out = [`${''.padEnd(w)}  ${'prec %'.padStart(6)}  ${'rec %'.padStart(6)}  ${'F1 %'.padStart(6)}  ${'support'.padStart(7)}`];
+  const out = [
+    `${''.padEnd(w)}  ${'prec %'.padStart(6)}  ${'rec %'.padStart(6)}  ${'F1 %'.padStart(6)}  ${'support'.padStart(7)}`,
+  ];
   for (const c of m.perClass) out.push(line(c.label, c.precision, c.recall, c.f1, c.support));
   out.push('');
   out.push(line('macro avg', m.macro.precision, m.macro.recall, m.macro.f1, m.n));

@@ -66,7 +66,9 @@ export async function backboneForClassifier(
   }
   // The classifier records the preprocessing fingerprint; EXIF handling is the one choice the user makes per run.
   const exif = (['apply', 'ignore'] as const).find(
-    (mode) => !clf.preprocessFingerprint || preprocessFingerprint({ spec: prepared.spec, exif: mode }) === clf.preprocessFingerprint,
+    (mode) =>
+      !clf.preprocessFingerprint ||
+      preprocessFingerprint({ spec: prepared.spec, exif: mode }) === clf.preprocessFingerprint,
   );
   if (!exif) {
     throw new ConvfeatError(
@@ -76,7 +78,11 @@ export async function backboneForClassifier(
   return { prepared, exif };
 }
 
-export async function predictDataset(clf: LinearClassifier, dataset: Dataset, opts: PredictOptions): Promise<PredictSummary> {
+export async function predictDataset(
+  clf: LinearClassifier,
+  dataset: Dataset,
+  opts: PredictOptions,
+): Promise<PredictSummary> {
   const topK = integerInRange('--top-k', opts.topK ?? 1, 1, clf.classes.length);
   const { prepared, exif } = await backboneForClassifier(clf, opts);
   const backbone = await openBackbone(prepared, { device: opts.device, threads: opts.threads, exif, log: opts.log });

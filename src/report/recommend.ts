@@ -55,7 +55,8 @@ export function recommend(
   const accuracy = full.mean;
   const errors = 1 - accuracy;
   const size = perClass.median >= LARGE_PER_CLASS ? 'large' : 'small';
-  const domain = accuracy >= SIMILAR_ACCURACY ? 'similar' : accuracy >= DISSIMILAR_ACCURACY ? 'partly similar' : 'dissimilar';
+  const domain =
+    accuracy >= SIMILAR_ACCURACY ? 'similar' : accuracy >= DISSIMILAR_ACCURACY ? 'partly similar' : 'dissimilar';
   // Steep, and with errors left to remove: 0.5 % of errors cannot yield a point per doubling for long.
   const steep = slope >= STEEP_SLOPE_PP && 100 * errors >= STEEP_SLOPE_PP;
   const lines: string[] = [];
@@ -68,7 +69,9 @@ export function recommend(
       `More data is likely to help: the last doubling added ${pp(slope)}; doubling again to about ${2 * full.trainSize} images per fit should add up to that much (curves flatten, and at most the remaining ${pct(errors)}), if the new images are like the current ones.`,
     );
   } else if (slope >= STEEP_SLOPE_PP) {
-    lines.push(`More data can add little: the curve still rises ${pp(slope)} per doubling, but only ${pct(errors)} of the images are still misclassified.`);
+    lines.push(
+      `More data can add little: the curve still rises ${pp(slope)} per doubling, but only ${pct(errors)} of the images are still misclassified.`,
+    );
   } else {
     lines.push(
       `More data of the same kind is unlikely to help much: the curve is flat (${pp(slope)} per doubling, below the ${STEEP_SLOPE_PP}-point threshold).`,
@@ -96,5 +99,13 @@ export function recommend(
       `With ${sizeText} and ${domainText}, fine-tuning is likely to pay off: the frozen ImageNet features plateau at ${pct(accuracy)}, and there is enough data to adapt the whole network.`,
     );
   }
-  return { slopePerDoubling: slope, accuracy, size, domain, moreData: steep ? 'likely to help' : 'unlikely to help', fineTune, lines };
+  return {
+    slopePerDoubling: slope,
+    accuracy,
+    size,
+    domain,
+    moreData: steep ? 'likely to help' : 'unlikely to help',
+    fineTune,
+    lines,
+  };
 }

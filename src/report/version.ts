@@ -9,7 +9,10 @@ export function convfeatVersion(): string {
   let dir = __dirname;
   for (let i = 0; i < 6; i++) {
     try {
-      const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as {
+        name?: string;
+        version?: string;
+      };
       if (pkg.name === 'convfeat' && typeof pkg.version === 'string') return (cached = pkg.version);
     } catch {
       // no package.json at this level: keep climbing

@@ -43,7 +43,9 @@ export interface WriteReportResult {
 
 function cannotWrite(dir: string, e: unknown): ConvfeatError {
   const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
-  return new ConvfeatError(`Cannot write the report to ${dir} (${code}); choose a directory you can write to with --report.`);
+  return new ConvfeatError(
+    `Cannot write the report to ${dir} (${code}); choose a directory you can write to with --report.`,
+  );
 }
 
 /** Refuses to replace a folder that is not an earlier report; returns whether DIR exists. */
@@ -55,7 +57,8 @@ function checkTarget(dir: string): boolean {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw cannotWrite(dir, e);
   }
-  if (!stat.isDirectory()) throw new ConvfeatError(`${dir} exists and is not a directory; choose another --report directory.`);
+  if (!stat.isDirectory())
+    throw new ConvfeatError(`${dir} exists and is not a directory; choose another --report directory.`);
   const entries = fs.readdirSync(dir);
   if (entries.length === 0) return true;
   try {
@@ -64,7 +67,9 @@ function checkTarget(dir: string): boolean {
   } catch {
     // not one of ours: refused below
   }
-  throw new ConvfeatError(`${dir} already holds other files and is not a convfeat report; choose an empty or new --report directory.`);
+  throw new ConvfeatError(
+    `${dir} already holds other files and is not a convfeat report; choose an empty or new --report directory.`,
+  );
 }
 
 async function thumbnail(file: string): Promise<string | null> {
@@ -82,11 +87,18 @@ async function thumbnail(file: string): Promise<string | null> {
 }
 
 /** Off-diagonal cells, largest first; each with its most confident mistakes. */
-export async function confusedPairs(evaluation: EvaluationResult, maxPairs: number, perPair: number, thumbnails: boolean): Promise<ConfusedPair[]> {
+export async function confusedPairs(
+  evaluation: EvaluationResult,
+  maxPairs: number,
+  perPair: number,
+  thumbnails: boolean,
+): Promise<ConfusedPair[]> {
   const { metrics, yTrue, yPred, probabilities, paths } = evaluation;
   const K = metrics.classes.length;
   const cells: Array<{ t: number; p: number; count: number }> = [];
-  for (let t = 0; t < K; t++) for (let p = 0; p < K; p++) if (t !== p && metrics.confusion[t * K + p] > 0) cells.push({ t, p, count: metrics.confusion[t * K + p] });
+  for (let t = 0; t < K; t++)
+    for (let p = 0; p < K; p++)
+      if (t !== p && metrics.confusion[t * K + p] > 0) cells.push({ t, p, count: metrics.confusion[t * K + p] });
   cells.sort((a, b) => b.count - a.count || a.t - b.t || a.p - b.p);
   const pairs: ConfusedPair[] = [];
   for (const { t, p, count } of cells.slice(0, maxPairs)) {
@@ -106,40 +118,76 @@ export async function confusedPairs(evaluation: EvaluationResult, maxPairs: numb
       });
     }
     const support = metrics.perClass[t].support;
-    pairs.push({ trueLabel: metrics.classes[t], predLabel: metrics.classes[p], count, share: support ? count / support : 0, thumbs });
+    pairs.push({
+      trueLabel: metrics.classes[t],
+      predLabel: metrics.classes[p],
+      count,
+      share: support ? count / support : 0,
+      thumbs,
+    });
   }
   return pairs;
 }
 
-function summaryRows(evaluation: EvaluationResult, clf: LinearClassifier, meta: Partial<CacheIdentity>): Array<[string, string]> {
+function summaryRows(
+  evaluation: EvaluationResult,
+  clf: LinearClassifier,
+  meta: Partial<CacheIdentity>,
+): Array<[string, string]> {
   const fingerprint = meta.modelFingerprint ?? clf.backbone.fingerprint;
-  const cHow = clf.cSearch ? (clf.cSearch.method === 'val' ? 'chosen on val' : `chosen by ${clf.cSearch.folds ?? ''}-fold CV`) : 'fixed';
+  const cHow = clf.cSearch
+    ? clf.cSearch.method === 'val'
+      ? 'chosen on val'
+      : `chosen by ${clf.cSearch.folds ?? ''}-fold CV`
+    : 'fixed';
   const rows: Array<[string, string]> = [
-    ['Backbone', `${meta.model ?? clf.backbone.model ?? 'unknown'}${fingerprint ? ` (fingerprint ${fingerprint.slice(0, 16)})` : ''}`],
+    [
+      'Backbone',
+      `${meta.model ?? clf.backbone.model ?? 'unknown'}${fingerprint ? ` (fingerprint ${fingerprint.slice(0, 16)})` : ''}`,
+    ],
     ['Embedding size', String(meta.dim ?? clf.dim)],
     ['Solver', clf.solver],
     ['Feature scaling', clf.scaler.kind],
     ['C', `${formatC(clf.C)} (${cHow})`],
   ];
-  if (clf.solver !== 'softmax') rows.push(['Probability calibration', `temperature ${clf.temperature} (fitted on ${clf.calibratedOn})`]);
-  if (meta.preprocessFingerprint ?? clf.preprocessFingerprint) rows.push(['Preprocessing fingerprint', (meta.preprocessFingerprint ?? clf.preprocessFingerprint) as string]);
-  rows.push(['Classes', String(clf.classes.length)], ['Images evaluated', `${evaluation.metrics.n} (${evaluation.split} split)`]);
+  if (clf.solver !== 'softmax')
+    rows.push(['Probability calibration', `temperature ${clf.temperature} (fitted on ${clf.calibratedOn})`]);
+  if (meta.preprocessFingerprint ?? clf.preprocessFingerprint)
+    rows.push(['Preprocessing fingerprint', (meta.preprocessFingerprint ?? clf.preprocessFingerprint) as string]);
+  rows.push(
+    ['Classes', String(clf.classes.length)],
+    ['Images evaluated', `${evaluation.metrics.n} (${evaluation.split} split)`],
+  );
   return rows;
 }
 
 function checkEvaluation(e: EvaluationResult): void {
-  if (!e || typeof e !== 'object' || !e.metrics || !(e.yTrue instanceof Int32Array) || !(e.yPred instanceof Int32Array)) {
+  if (
+    !e ||
+    typeof e !== 'object' ||
+    !e.metrics ||
+    !(e.yTrue instanceof Int32Array) ||
+    !(e.yPred instanceof Int32Array)
+  ) {
     throw invalid('evaluation', 'the result of evaluateOnCache', e);
   }
   const K = e.metrics.classes.length;
-  if (e.yPred.length !== e.yTrue.length || e.paths.length !== e.yTrue.length || e.probabilities.length !== e.yTrue.length * K) {
-    throw invalid('evaluation', `rows aligned across yTrue, yPred, paths and probabilities (N × ${K})`, { n: e.yTrue.length, paths: e.paths.length });
+  if (
+    e.yPred.length !== e.yTrue.length ||
+    e.paths.length !== e.yTrue.length ||
+    e.probabilities.length !== e.yTrue.length * K
+  ) {
+    throw invalid('evaluation', `rows aligned across yTrue, yPred, paths and probabilities (N × ${K})`, {
+      n: e.yTrue.length,
+      paths: e.paths.length,
+    });
   }
 }
 
 export async function writeReport(dir: string, options: WriteReportOptions): Promise<WriteReportResult> {
   nonEmptyString('report directory', dir);
-  if (!options || typeof options !== 'object') throw invalid('report options', 'an object with evaluation and classifier', options);
+  if (!options || typeof options !== 'object')
+    throw invalid('report options', 'an object with evaluation and classifier', options);
   const { evaluation, classifier: clf } = options;
   checkEvaluation(evaluation);
   if (!clf || !clf.fitted) throw invalid('classifier', 'a fitted LinearClassifier', clf);
@@ -166,7 +214,9 @@ export async function writeReport(dir: string, options: WriteReportOptions): Pro
     const curves = await renderCurves(clf);
     const curvesNote = missingCurvesReason(clf);
     const pairs = await confusedPairs(evaluation, maxPairs, perPair, thumbnails);
-    const title = options.title ?? `convfeat report: ${clf.backbone.model ?? options.cacheMeta?.model ?? 'classifier'} + ${clf.solver}`;
+    const title =
+      options.title ??
+      `convfeat report: ${clf.backbone.model ?? options.cacheMeta?.model ?? 'classifier'} + ${clf.solver}`;
     const html = renderReportHtml({
       title,
       split: evaluation.split,
@@ -180,10 +230,15 @@ export async function writeReport(dir: string, options: WriteReportOptions): Pro
       pairs,
       thumbnails,
     });
-    const files: Record<string, string | Buffer> = { 'confusion.png': confusion.png, 'confusion.svg': confusion.svg, 'index.html': html };
+    const files: Record<string, string | Buffer> = {
+      'confusion.png': confusion.png,
+      'confusion.svg': confusion.svg,
+      'index.html': html,
+    };
     if (curves) files['curves.png'] = curves.png;
     // report.json last among the contents: it marks the folder as ours and carries the numbers for machines.
-    files['report.json'] = `${JSON.stringify({ format: REPORT_FORMAT, version, split: evaluation.split, curvesNote, metrics: metricsToJson(m), files: Object.keys(files) }, null, 1)}\n`;
+    files['report.json'] =
+      `${JSON.stringify({ format: REPORT_FORMAT, version, split: evaluation.split, curvesNote, metrics: metricsToJson(m), files: Object.keys(files) }, null, 1)}\n`;
     for (const [name, data] of Object.entries(files)) fs.writeFileSync(path.join(staging, name), data);
 
     // The swap: the old report steps aside, the new one takes its name, then the old one goes.
@@ -201,7 +256,8 @@ export async function writeReport(dir: string, options: WriteReportOptions): Pro
     fs.rmSync(staging, { recursive: true, force: true });
     if (e instanceof ConvfeatError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS' || code === 'ENOSPC' || code === 'ENOTDIR') throw cannotWrite(dir, e);
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS' || code === 'ENOSPC' || code === 'ENOTDIR')
+      throw cannotWrite(dir, e);
     throw e;
   }
 }

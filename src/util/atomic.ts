@@ -7,7 +7,10 @@ import * as path from 'path';
 import { randomBytes } from 'crypto';
 
 export function tempSibling(target: string): string {
-  return path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  return path.join(
+    path.dirname(target),
+    `.${path.basename(target)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`,
+  );
 }
 
 function fsyncDir(dir: string): void {

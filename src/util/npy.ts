@@ -54,8 +54,10 @@ export function decodeNpy(buf: Buffer, source = 'npy data'): NpyArray {
   const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
   const fortran = /'fortran_order':\s*(True|False)/.exec(header)?.[1];
   const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
-  if (!descr || !fortran || shapeText === undefined) throw new ConvfeatError(`${source} has an unreadable .npy header.`);
-  if (fortran === 'True') throw new ConvfeatError(`${source} is Fortran-ordered; convfeat reads C-ordered arrays only.`);
+  if (!descr || !fortran || shapeText === undefined)
+    throw new ConvfeatError(`${source} has an unreadable .npy header.`);
+  if (fortran === 'True')
+    throw new ConvfeatError(`${source} is Fortran-ordered; convfeat reads C-ordered arrays only.`);
   const shape = shapeText
     .split(',')
     .map((s) => s.trim())
@@ -66,7 +68,9 @@ export function decodeNpy(buf: Buffer, source = 'npy data'): NpyArray {
   const bytes = buf.subarray(offset);
   const copy = (bytesPer: number): ArrayBuffer => {
     if (bytes.length < count * bytesPer) {
-      throw new ConvfeatError(`${source} is truncated: expected ${count * bytesPer} data bytes, found ${bytes.length}.`);
+      throw new ConvfeatError(
+        `${source} is truncated: expected ${count * bytesPer} data bytes, found ${bytes.length}.`,
+      );
     }
     const ab = new ArrayBuffer(count * bytesPer);
     new Uint8Array(ab).set(bytes.subarray(0, count * bytesPer));

@@ -6,7 +6,8 @@ import { UsageError } from './errors';
 
 export function show(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) return String(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined)
+    return String(value);
   try {
     const s = JSON.stringify(value);
     return s.length > 80 ? `${s.slice(0, 77)}...` : s;
@@ -29,7 +30,12 @@ export function integerInRange(name: string, value: unknown, min: number, max: n
 export function numberInRange(name: string, value: unknown, min: number, max: number, exclusiveMin = false): number {
   const ok =
     typeof value === 'number' && Number.isFinite(value) && (exclusiveMin ? value > min : value >= min) && value <= max;
-  if (!ok) throw invalid(name, `a number ${exclusiveMin ? 'greater than' : 'between'} ${min}${exclusiveMin ? ` and at most ${max}` : ` and ${max}`}`, value);
+  if (!ok)
+    throw invalid(
+      name,
+      `a number ${exclusiveMin ? 'greater than' : 'between'} ${min}${exclusiveMin ? ` and at most ${max}` : ` and ${max}`}`,
+      value,
+    );
   return value as number;
 }
 

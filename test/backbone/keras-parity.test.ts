@@ -59,7 +59,22 @@ function top5(probs: Float32Array, row: number, labels: string[]): string[] {
 
 const PLAUSIBLE: Record<string, string[]> = {
   airplane: ['airliner', 'warplane', 'wing', 'airship', 'space_shuttle', 'aircraft_carrier', 'projectile', 'missile'],
-  car: ['sports_car', 'convertible', 'car_wheel', 'passenger_car', 'racer', 'beach_wagon', 'cab', 'minivan', 'limousine', 'jeep', 'pickup', 'grille', 'Model_T', 'police_van'],
+  car: [
+    'sports_car',
+    'convertible',
+    'car_wheel',
+    'passenger_car',
+    'racer',
+    'beach_wagon',
+    'cab',
+    'minivan',
+    'limousine',
+    'jeep',
+    'pickup',
+    'grille',
+    'Model_T',
+    'police_van',
+  ],
   cat: ['tabby', 'tiger_cat', 'Egyptian_cat', 'Persian_cat', 'Siamese_cat', 'lynx'],
   motorbike: ['moped', 'motor_scooter', 'crash_helmet', 'disk_brake', 'mountain_bike', 'racer', 'go-kart'],
 };
@@ -75,7 +90,10 @@ describe('ResNet50 TF.js → ONNX conversion parity', () => {
     const { nhwc, nchw } = await caffeInputs(files);
 
     const keras = await loadTfjs(modelDir);
-    const probe = tfl.model({ inputs: keras.inputs, outputs: [keras.getLayer('avg_pool').output as tfl.SymbolicTensor, keras.outputs[0]!] });
+    const probe = tfl.model({
+      inputs: keras.inputs,
+      outputs: [keras.getLayer('avg_pool').output as tfl.SymbolicTensor, keras.outputs[0]!],
+    });
     const [tfEmbedding, tfProbs] = tf.tidy(() => {
       const outs = probe.predict(tf.tensor4d(nhwc, [files.length, SIZE, SIZE, 3])) as tf.Tensor[];
       return outs.map((t) => t.dataSync() as Float32Array);
@@ -100,7 +118,9 @@ describe('ResNet50 TF.js → ONNX conversion parity', () => {
     let maxProbDiff = 0;
     for (let i = 0; i < probs.length; i++) maxProbDiff = Math.max(maxProbDiff, Math.abs(probs[i]! - tfProbs[i]!));
     const seen = classes.map((cls, n) => `${cls}: ${top5(probs, n, labels).join(', ')}`);
-    process.stderr.write(`parity: max |Δ| embedding ${maxDiff.toExponential(2)} (max |x| ${maxAbs.toFixed(2)}), probabilities ${maxProbDiff.toExponential(2)}\n${seen.join('\n')}\n`);
+    process.stderr.write(
+      `parity: max |Δ| embedding ${maxDiff.toExponential(2)} (max |x| ${maxAbs.toFixed(2)}), probabilities ${maxProbDiff.toExponential(2)}\n${seen.join('\n')}\n`,
+    );
 
     expect(maxAbs).toBeGreaterThan(1); // a dead (all-zero) embedding would make the comparison vacuous
     expect(maxDiff).toBeLessThanOrEqual(1e-4);

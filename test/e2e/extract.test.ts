@@ -71,7 +71,9 @@ describe('extractDataset', () => {
     const listing = readListing(cache)!;
     expect(listing).toHaveLength(13);
     const dupe = listing.find((e) => e.relPath.endsWith('dupe ✈ copy.jpg'))!;
-    const original = listing.find((e) => e.relPath === `train/airplane/${path.basename(photos('train', 'airplane', 1)[0]!)}`)!;
+    const original = listing.find(
+      (e) => e.relPath === `train/airplane/${path.basename(photos('train', 'airplane', 1)[0]!)}`,
+    )!;
     expect(dupe.hash).toBe(original.hash);
 
     const second = await extractDataset(dataset, backbone, { cacheDir: cache, batchSize: 3, workers: 1 });
@@ -120,7 +122,9 @@ describe('extractDataset', () => {
     const cache = path.join(work, 'cache');
     const other = await tinyBackbone(work, 'ignore');
     const dataset = await scanDataset(root, { split: 'test' });
-    await expect(extractDataset(dataset, other, { cacheDir: cache })).rejects.toThrow(/another --cache directory|use another/i);
+    await expect(extractDataset(dataset, other, { cacheDir: cache })).rejects.toThrow(
+      /another --cache directory|use another/i,
+    );
     await other.close();
   });
 });

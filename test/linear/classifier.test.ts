@@ -10,27 +10,33 @@ describe('LinearClassifier', () => {
   const train = blobs(240, 12, 4, 31, 1.0, 2);
   const val = blobs(120, 12, 4, 32, 1.0, 2);
 
-  test.each(['svm', 'softmax', 'ml-svm'] as const)('%s: JSON round trip gives identical scores and predictions', async (solver) => {
-    const clf = await new LinearClassifier({ solver, C: 1, scale: 'standard', threads: 1 }).fit(train.X, train.y, {
-      dim: 12,
-      classes: ['a', 'b', 'c', 'd'],
-      val: { X: val.X, y: val.y },
-    });
-    clf.backbone = { fingerprint: 'f'.repeat(64), model: 'resnet50' };
-    const json = JSON.parse(JSON.stringify(clf.toJSON()));
-    expect(json.format).toBe('convfeat-classifier');
-    const back = LinearClassifier.fromJSON(json);
-    expect(Array.from(back.decisionFunction(val.X))).toEqual(Array.from(clf.decisionFunction(val.X)));
-    expect(Array.from(back.predictProba(val.X))).toEqual(Array.from(clf.predictProba(val.X)));
-    expect(back.classes).toEqual(['a', 'b', 'c', 'd']);
-    expect(back.backbone.model).toBe('resnet50');
-    expect(accuracyOf(back.predict(val.X), val.y)).toBeGreaterThan(0.9);
-    if (solver !== 'softmax') expect(clf.temperature).not.toBe(1);
-  });
+  test.each(['svm', 'softmax', 'ml-svm'] as const)(
+    '%s: JSON round trip gives identical scores and predictions',
+    async (solver) => {
+      const clf = await new LinearClassifier({ solver, C: 1, scale: 'standard', threads: 1 }).fit(train.X, train.y, {
+        dim: 12,
+        classes: ['a', 'b', 'c', 'd'],
+        val: { X: val.X, y: val.y },
+      });
+      clf.backbone = { fingerprint: 'f'.repeat(64), model: 'resnet50' };
+      const json = JSON.parse(JSON.stringify(clf.toJSON()));
+      expect(json.format).toBe('convfeat-classifier');
+      const back = LinearClassifier.fromJSON(json);
+      expect(Array.from(back.decisionFunction(val.X))).toEqual(Array.from(clf.decisionFunction(val.X)));
+      expect(Array.from(back.predictProba(val.X))).toEqual(Array.from(clf.predictProba(val.X)));
+      expect(back.classes).toEqual(['a', 'b', 'c', 'd']);
+      expect(back.backbone.model).toBe('resnet50');
+      expect(accuracyOf(back.predict(val.X), val.y)).toBeGreaterThan(0.9);
+      if (solver !== 'softmax') expect(clf.temperature).not.toBe(1);
+    },
+  );
 
   test('C auto: chosen on val when given, else by stratified CV; ties go to the smaller C; early stop', async () => {
     const grid = [1e-3, 0.01, 0.1, 1, 10];
-    const onVal = await new LinearClassifier({ C: 'auto', cGrid: grid, threads: 1 }).fit(train.X, train.y, { dim: 12, val: { X: val.X, y: val.y } });
+    const onVal = await new LinearClassifier({ C: 'auto', cGrid: grid, threads: 1 }).fit(train.X, train.y, {
+      dim: 12,
+      val: { X: val.X, y: val.y },
+    });
     expect(onVal.cSearch?.method).toBe('val');
     const tried = onVal.cSearch!.table.map((r) => r.C);
     expect(tried).toEqual(grid.slice(0, tried.length)); // the walk goes up the grid, maybe stopping early
@@ -38,7 +44,9 @@ describe('LinearClassifier', () => {
     expect(onVal.C).toBe(onVal.cSearch!.table.find((r) => r.score === best)!.C);
     // Far-apart blobs: every C scores 100 % in every fold, so the tie must go to the smallest C.
     const easy = blobs(90, 12, 3, 5, 0.05, 2);
-    const cv = await new LinearClassifier({ C: 'auto', cGrid: grid, folds: 3, threads: 1 }).fit(easy.X, easy.y, { dim: 12 });
+    const cv = await new LinearClassifier({ C: 'auto', cGrid: grid, folds: 3, threads: 1 }).fit(easy.X, easy.y, {
+      dim: 12,
+    });
     expect(cv.cSearch?.method).toBe('cv');
     expect(cv.cSearch?.folds).toBe(3);
     expect(cv.cSearch!.table.every((r) => r.score === 1)).toBe(true);
@@ -46,7 +54,10 @@ describe('LinearClassifier', () => {
     // ...and after C_PATIENCE (3) values without improvement the walk stops.
     expect(cv.cSearch!.table.map((r) => r.C)).toEqual([1e-3, 0.01, 0.1, 1]);
     // The default grid is used without cGrid, and the history is absent for the SVM.
-    const auto = await new LinearClassifier({ threads: 1 }).fit(train.X, train.y, { dim: 12, val: { X: val.X, y: val.y } });
+    const auto = await new LinearClassifier({ threads: 1 }).fit(train.X, train.y, {
+      dim: 12,
+      val: { X: val.X, y: val.y },
+    });
     expect(auto.cSearch!.table.length).toBeGreaterThanOrEqual(4);
     expect(auto.cSearch!.table[0].C).toBe(2 ** -6); // l2 rows: the default svm grid starts at 2^-6
     expect(auto.history).toBeNull();
@@ -75,14 +86,22 @@ describe('LinearClassifier', () => {
     const X = Float32Array.from(train.X);
     X[5 * 12 + 3] = NaN;
     await expect(new LinearClassifier({ C: 1 }).fit(X, train.y, { dim: 12 })).rejects.toThrow(
-      new UsageError('Expected X to contain only finite numbers but received NaN at row 5 (column 3); re-extract that embedding.'),
+      new UsageError(
+        'Expected X to contain only finite numbers but received NaN at row 5 (column 3); re-extract that embedding.',
+      ),
     );
-    await expect(new LinearClassifier({ C: 1 }).fit(train.X, new Int32Array(240), { dim: 12, classes: ['cat', 'dog'] })).rejects.toThrow(
-      new ConvfeatError('The training data has only one class ("cat"); a classifier needs embeddings of at least two classes.'),
+    await expect(
+      new LinearClassifier({ C: 1 }).fit(train.X, new Int32Array(240), { dim: 12, classes: ['cat', 'dog'] }),
+    ).rejects.toThrow(
+      new ConvfeatError(
+        'The training data has only one class ("cat"); a classifier needs embeddings of at least two classes.',
+      ),
     );
     const clf = await new LinearClassifier({ C: 1, threads: 1 }).fit(train.X, train.y, { dim: 12 });
     expect(() => clf.predict(new Float32Array(24), 8)).toThrow(
-      new ConvfeatError('The classifier expects 12-d embeddings but received 8-d ones; extract with the backbone it was trained on.'),
+      new ConvfeatError(
+        'The classifier expects 12-d embeddings but received 8-d ones; extract with the backbone it was trained on.',
+      ),
     );
     expect(() => clf.predict(new Float32Array(10))).toThrow(ConvfeatError);
     expect(() => new LinearClassifier({ solver: 'lasso' as never })).toThrow(
@@ -92,7 +111,9 @@ describe('LinearClassifier', () => {
       new ConvfeatError('model.json is not a convfeat classifier file; pass a file written by convfeat fit-linear.'),
     );
     const broken = { ...clf.toJSON(), weights: [1, 2] };
-    expect(() => LinearClassifier.fromJSON(broken, 'clf.json')).toThrow(/clf.json is a damaged convfeat classifier file/);
+    expect(() => LinearClassifier.fromJSON(broken, 'clf.json')).toThrow(
+      /clf.json is a damaged convfeat classifier file/,
+    );
     clf.backbone = { fingerprint: 'a'.repeat(64), model: 'resnet50' };
     expect(() => clf.assertBackbone('b'.repeat(64), 'resnet18')).toThrow(/trained on embeddings of resnet50/);
     expect(() => clf.assertBackbone('a'.repeat(64))).not.toThrow();

@@ -1,7 +1,14 @@
 import { Prng } from '../../src/linear/prng';
 
 /** K Gaussian blobs in `dim` dimensions, class centres on scaled unit axes (deterministic). */
-export function blobs(n: number, dim: number, K: number, seed: number, spread = 0.5, centre = 3): { X: Float32Array; y: Int32Array } {
+export function blobs(
+  n: number,
+  dim: number,
+  K: number,
+  seed: number,
+  spread = 0.5,
+  centre = 3,
+): { X: Float32Array; y: Int32Array } {
   const rng = new Prng(seed);
   const g = (): number => Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next());
   const X = new Float32Array(n * dim);

@@ -62,7 +62,11 @@ describe('softmax (multinomial logistic regression)', () => {
 
   test('three Gaussian blobs: high accuracy, a training curve with val points, loss decreasing', () => {
     const val = blobs(90, 5, 3, 99, 0.7, 2);
-    const res = fitSoftmax(data, { ...opts, classWeight: Float64Array.of(1, 1, 1) }, { X: val.X, dim: 5, labels: val.y, rows: allRows(90) });
+    const res = fitSoftmax(
+      data,
+      { ...opts, classWeight: Float64Array.of(1, 1, 1) },
+      { X: val.X, dim: 5, labels: val.y, rows: allRows(90) },
+    );
     expect(res.history.length).toBe(res.iterations + 1);
     const first = res.history[0];
     const lastPoint = res.history[res.history.length - 1];

@@ -11,7 +11,10 @@ describe('dual coordinate descent (L2-loss SVM)', () => {
     const X = Float32Array.of(-1, 0, 1, 0);
     const labels = Int32Array.of(0, 1);
     for (const C of [0.25, 1, 4]) {
-      const res = solveL2rL2Svc({ X, dim: 2, rows: allRows(2), labels, positive: 1, cOfClass: ones.map(() => C) }, { eps: 1e-9, maxIter: 10000, seed: 3 });
+      const res = solveL2rL2Svc(
+        { X, dim: 2, rows: allRows(2), labels, positive: 1, cOfClass: ones.map(() => C) },
+        { eps: 1e-9, maxIter: 10000, seed: 3 },
+      );
       expect(res.w[0]).toBeCloseTo((4 * C) / (1 + 4 * C), 6);
       expect(res.w[1]).toBeCloseTo(0, 9);
       expect(res.w[2]).toBeCloseTo(0, 6);
@@ -24,7 +27,10 @@ describe('dual coordinate descent (L2-loss SVM)', () => {
     // 9a + 4b = 4 and 4a + 5b = 0, so a = 20/29, b = −16/29.
     const X = Float32Array.of(2, 0, 0, 0);
     const labels = Int32Array.of(1, 0);
-    const res = solveL2rL2Svc({ X, dim: 2, rows: allRows(2), labels, positive: 1, cOfClass: ones }, { eps: 1e-10, maxIter: 10000, seed: 1 });
+    const res = solveL2rL2Svc(
+      { X, dim: 2, rows: allRows(2), labels, positive: 1, cOfClass: ones },
+      { eps: 1e-10, maxIter: 10000, seed: 1 },
+    );
     expect(res.w[0]).toBeCloseTo(20 / 29, 6);
     expect(res.w[1]).toBeCloseTo(0, 9);
     expect(res.w[2]).toBeCloseTo(-16 / 29, 6);
@@ -34,7 +40,10 @@ describe('dual coordinate descent (L2-loss SVM)', () => {
     const { X, y } = blobs(200, 6, 2, 5, 1.5, 1);
     const p = { X, dim: 6, rows: allRows(200), labels: y, positive: 1, cOfClass: Float64Array.of(0.5, 0.5) };
     const cold = solveL2rL2Svc(p, { eps: 1e-8, maxIter: 100000, seed: 1 });
-    const small = solveL2rL2Svc({ ...p, cOfClass: Float64Array.of(0.05, 0.05) }, { eps: 1e-8, maxIter: 100000, seed: 1 });
+    const small = solveL2rL2Svc(
+      { ...p, cOfClass: Float64Array.of(0.05, 0.05) },
+      { eps: 1e-8, maxIter: 100000, seed: 1 },
+    );
     const warm = solveL2rL2Svc(p, { eps: 1e-8, maxIter: 100000, seed: 1 }, small.alpha);
     for (let j = 0; j < 7; j++) expect(warm.w[j]).toBeCloseTo(cold.w[j], 5);
   });
@@ -48,7 +57,8 @@ describe('dual coordinate descent (L2-loss SVM)', () => {
 
   test('the same seed gives identical weights; the seed drives the permutation', async () => {
     const { X, y } = blobs(300, 10, 3, 2, 1.2);
-    const fit = (seed: number) => new LinearClassifier({ solver: 'svm', C: 10, scale: 'none', seed, threads: 1 }).fit(X, y, { dim: 10 });
+    const fit = (seed: number) =>
+      new LinearClassifier({ solver: 'svm', C: 10, scale: 'none', seed, threads: 1 }).fit(X, y, { dim: 10 });
     const a = await fit(7);
     const b = await fit(7);
     const c = await fit(8);

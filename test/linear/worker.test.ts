@@ -15,7 +15,9 @@ function compileWorker(): string {
   const src = path.resolve(__dirname, '..', '..', 'src');
   for (const rel of ['linear/worker', 'linear/ovr', 'linear/svm', 'linear/prng']) {
     const code = fs.readFileSync(path.join(src, `${rel}.ts`), 'utf8');
-    const js = ts.transpileModule(code, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 } }).outputText;
+    const js = ts.transpileModule(code, {
+      compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 },
+    }).outputText;
     fs.mkdirSync(path.join(out, path.dirname(rel)), { recursive: true });
     fs.writeFileSync(path.join(out, `${rel}.js`), js);
   }
@@ -26,7 +28,14 @@ test('one-vs-rest jobs in worker threads (shared X) equal the in-process results
   const { X, y } = blobs(300, 16, 5, 9, 1.0, 2);
   const shared = { X, dim: 16, labels: y, classWeight: new Float64Array(5).fill(1) };
   const rows = Int32Array.from({ length: 300 }, (_, i) => i);
-  const jobs: PathJob[] = [0, 1, 2, 3, 4].map((positive) => ({ positive, rows, Cs: [0.1, 1], eps: 0.01, maxIter: 1000, seed: 40 + positive }));
+  const jobs: PathJob[] = [0, 1, 2, 3, 4].map((positive) => ({
+    positive,
+    rows,
+    Cs: [0.1, 1],
+    eps: 0.01,
+    maxIter: 1000,
+    seed: 40 + positive,
+  }));
   const pool = PathPool.create(shared, 2, jobs.length, compileWorker());
   expect(pool.threads).toBe(2);
   try {

@@ -73,7 +73,6 @@ describe('torchvision parity on real photos', () => {
     },
   );
 
-
   describe.each(Object.keys(CASES))('torchvision case %s', (caseName) => {
     test.each(listing.photos.map((p) => [p.name, p] as const))('%s', async (_name, p) => {
       const decoded = await decodePhoto(p);

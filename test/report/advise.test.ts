@@ -71,15 +71,20 @@ describe('learningCurve', () => {
     await expect(learningCurve({ X, y: oneCow, classes: CLASSES, dim: DIM }, undefined)).rejects.toThrow(
       /Class "cow" has only 1 training image; a learning curve needs at least 2 per class/,
     );
-    await expect(learningCurve({ X, y: new Int32Array(9), classes: CLASSES, dim: DIM }, undefined)).rejects.toThrow(ConvfeatError);
+    await expect(learningCurve({ X, y: new Int32Array(9), classes: CLASSES, dim: DIM }, undefined)).rejects.toThrow(
+      ConvfeatError,
+    );
     await expect(learningCurve(train, val, { fractions: [0.5] })).rejects.toThrow(UsageError);
-    await expect(learningCurve(train, val, { fractions: [0, 1] })).rejects.toThrow(/Expected fractions to be a list of at least two numbers in \(0, 1\]/);
+    await expect(learningCurve(train, val, { fractions: [0, 1] })).rejects.toThrow(
+      /Expected fractions to be a list of at least two numbers in \(0, 1\]/,
+    );
     await expect(learningCurve(train, val, { solver: 'knn' as 'svm' })).rejects.toThrow(/Expected solver/);
   });
 });
 
 describe('recommend', () => {
-  const curve = (means: number[], sizes = [50, 100, 200, 500, 1000]) => means.map((mean, i) => ({ mean, trainSize: sizes[i], fraction: sizes[i] / sizes[sizes.length - 1] }));
+  const curve = (means: number[], sizes = [50, 100, 200, 500, 1000]) =>
+    means.map((mean, i) => ({ mean, trainSize: sizes[i], fraction: sizes[i] / sizes[sizes.length - 1] }));
 
   test('the slope is per doubling over the last two points', () => {
     expect(slopePerDoubling(curve([0.5, 0.6, 0.7, 0.8, 0.9]))).toBeCloseTo(10, 6); // 500 → 1000 is one doubling, +10 points
@@ -101,7 +106,12 @@ describe('recommend', () => {
 
   test('large data and low accuracy: fine-tuning is likely to pay off; small data and low accuracy: earlier layers first', () => {
     const large = recommend(curve([0.55, 0.6, 0.62, 0.63, 0.635]), { min: 1500, median: 2000, max: 2500 });
-    expect(large).toMatchObject({ size: 'large', domain: 'dissimilar', fineTune: 'likely to help', moreData: 'unlikely to help' });
+    expect(large).toMatchObject({
+      size: 'large',
+      domain: 'dissimilar',
+      fineTune: 'likely to help',
+      moreData: 'unlikely to help',
+    });
     expect(large.lines.join(' ')).toMatch(/fine-tuning is likely to pay off.*plateau at 63\.5 %/);
     const small = recommend(curve([0.55, 0.6, 0.62, 0.63, 0.635]), { min: 40, median: 50, max: 60 });
     expect(small.fineTune).toBe('may help');
@@ -113,14 +123,23 @@ describe('advise on a cache', () => {
   /** A real cache on disk: the store holds the rows, the listing says split and label of each. */
   function makeCache(withVal: boolean): string {
     const dir = path.join(tmpDir('advise'), 'cache');
-    const store = EmbeddingStore.open(dir, { mode: 'write', identity: { model: 'tiny', modelFingerprint: 'f'.repeat(64), preprocessFingerprint: 'p0', dim: DIM } });
+    const store = EmbeddingStore.open(dir, {
+      mode: 'write',
+      identity: { model: 'tiny', modelFingerprint: 'f'.repeat(64), preprocessFingerprint: 'p0', dim: DIM },
+    });
     const listing = new ListingWriter(dir);
     const add = (split: 'train' | 'val', data: { X: Float32Array; y: Int32Array }): void => {
       const hashes = Array.from(data.y, (_, i) => createHash('sha256').update(`${split}-${i}`).digest('hex'));
       store.putBatch(hashes, data.X);
       hashes.forEach((hash, i) => {
         const label = CLASSES[data.y[i]];
-        listing.add({ relPath: `${split}/${label}/${i}.jpg`, path: `/data/${split}/${label}/${i}.jpg`, label, split, hash });
+        listing.add({
+          relPath: `${split}/${label}/${i}.jpg`,
+          path: `/data/${split}/${label}/${i}.jpg`,
+          label,
+          split,
+          hash,
+        });
       });
     };
     add('train', blobs(120, 7));

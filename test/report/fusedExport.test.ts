@@ -29,7 +29,11 @@ function tinyBackbone(layout: 'NCHW' | 'NHWC', extraHead = false): onnx.ModelPro
     x = 'nchw';
   }
   nodes.push(
-    node('Conv', [x, 'conv.weight', 'conv.bias'], ['conv'], { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }),
+    node('Conv', [x, 'conv.weight', 'conv.bias'], ['conv'], {
+      kernel_shape: [3, 3],
+      strides: [2, 2],
+      pads: [1, 1, 1, 1],
+    }),
     node('Relu', ['conv'], ['relu']),
     node('GlobalAveragePool', ['relu'], ['pool']),
     node('Flatten', ['pool'], ['embedding'], { axis: 1 }),
@@ -68,7 +72,14 @@ interface Batch {
 
 /** The same photos twice: as the network's input (the spec) and as [0,1] RGB NCHW (the fused model's input). */
 async function loadPhotos(spec: PreprocessSpec, perClass: number): Promise<Batch> {
-  const unitSpec: PreprocessSpec = { ...spec, channelOrder: 'RGB', scale: 255, mean: [0, 0, 0], std: [1, 1, 1], layout: 'NCHW' };
+  const unitSpec: PreprocessSpec = {
+    ...spec,
+    channelOrder: 'RGB',
+    scale: 255,
+    mean: [0, 0, 0],
+    std: [1, 1, 1],
+    layout: 'NCHW',
+  };
   const files = CLASSES.flatMap((c, k) => photos('train', c, perClass).map((f) => ({ f, k })));
   const pixels = 3 * SIZE * SIZE;
   const network = new Float32Array(files.length * pixels);
@@ -81,7 +92,10 @@ async function loadPhotos(spec: PreprocessSpec, perClass: number): Promise<Batch
   return { network, unit, y: Int32Array.from(files.map((x) => x.k)), n: files.length };
 }
 
-async function runModel(model: onnx.IModelProto, feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>> {
+async function runModel(
+  model: onnx.IModelProto,
+  feeds: Record<string, ort.Tensor>,
+): Promise<Record<string, ort.Tensor>> {
   const session = await ort.InferenceSession.create(encodeModel(model));
   try {
     return await session.run(feeds);
@@ -103,7 +117,9 @@ describe('exportFusedOnnx', () => {
 
       beforeAll(async () => {
         batch = await loadPhotos(spec, 6);
-        const out = await runModel(backbone, { input: new ort.Tensor('float32', batch.network, dimsFor(spec, batch.n)) });
+        const out = await runModel(backbone, {
+          input: new ort.Tensor('float32', batch.network, dimsFor(spec, batch.n)),
+        });
         embeddings = out.embedding.data as Float32Array;
       });
 
@@ -112,29 +128,35 @@ describe('exportFusedOnnx', () => {
         ['svm', 'standard'],
         ['softmax', 'l2'],
         ['softmax', 'standard'],
-      ] as const)('%s with %s scaling: fused probabilities equal predictProba within 1e-5, labels agree', async (solver, scale) => {
-        const clf = await new LinearClassifier({ solver, scale, C: 1, threads: 1 }).fit(embeddings, batch.y, { dim: CHANNELS, classes: CLASSES });
-        clf.backbone = { fingerprint: 'a'.repeat(64), model: 'tiny' };
-        if (solver === 'svm') expect(clf.temperature).not.toBe(1); // the temperature step is exercised
-        const expected = clf.predictProba(embeddings, CHANNELS);
-        const expectedLabels = clf.predict(embeddings, CHANNELS);
-        const expectedScores = clf.decisionFunction(embeddings, CHANNELS);
+      ] as const)(
+        '%s with %s scaling: fused probabilities equal predictProba within 1e-5, labels agree',
+        async (solver, scale) => {
+          const clf = await new LinearClassifier({ solver, scale, C: 1, threads: 1 }).fit(embeddings, batch.y, {
+            dim: CHANNELS,
+            classes: CLASSES,
+          });
+          clf.backbone = { fingerprint: 'a'.repeat(64), model: 'tiny' };
+          if (solver === 'svm') expect(clf.temperature).not.toBe(1); // the temperature step is exercised
+          const expected = clf.predictProba(embeddings, CHANNELS);
+          const expectedLabels = clf.predict(embeddings, CHANNELS);
+          const expectedScores = clf.decisionFunction(embeddings, CHANNELS);
 
-        const { model, inputShape } = buildFusedModel({ backboneModel: backbone, spec, classifier: clf });
-        expect(inputShape).toEqual(['batch', 3, SIZE, SIZE]);
-        const out = await runModel(model, { image: new ort.Tensor('float32', batch.unit, [batch.n, 3, SIZE, SIZE]) });
-        const probs = out.probabilities.data as Float32Array;
-        const scores = out.scores.data as Float32Array;
-        expect(out.probabilities.dims).toEqual([batch.n, CLASSES.length]);
-        let worst = 0;
-        for (let i = 0; i < probs.length; i++) worst = Math.max(worst, Math.abs(probs[i] - expected[i]));
-        expect(worst).toBeLessThan(1e-5);
-        for (let i = 0; i < scores.length; i++) expect(Math.abs(scores[i] - expectedScores[i])).toBeLessThan(1e-4);
-        for (let i = 0; i < batch.n; i++) {
-          const row = Array.from(probs.subarray(i * CLASSES.length, (i + 1) * CLASSES.length));
-          expect(row.indexOf(Math.max(...row))).toBe(expectedLabels[i]);
-        }
-      });
+          const { model, inputShape } = buildFusedModel({ backboneModel: backbone, spec, classifier: clf });
+          expect(inputShape).toEqual(['batch', 3, SIZE, SIZE]);
+          const out = await runModel(model, { image: new ort.Tensor('float32', batch.unit, [batch.n, 3, SIZE, SIZE]) });
+          const probs = out.probabilities.data as Float32Array;
+          const scores = out.scores.data as Float32Array;
+          expect(out.probabilities.dims).toEqual([batch.n, CLASSES.length]);
+          let worst = 0;
+          for (let i = 0; i < probs.length; i++) worst = Math.max(worst, Math.abs(probs[i] - expected[i]));
+          expect(worst).toBeLessThan(1e-5);
+          for (let i = 0; i < scores.length; i++) expect(Math.abs(scores[i] - expectedScores[i])).toBeLessThan(1e-4);
+          for (let i = 0; i < batch.n; i++) {
+            const row = Array.from(probs.subarray(i * CLASSES.length, (i + 1) * CLASSES.length));
+            expect(row.indexOf(Math.max(...row))).toBe(expectedLabels[i]);
+          }
+        },
+      );
     });
   }
 
@@ -142,8 +164,13 @@ describe('exportFusedOnnx', () => {
     const spec = SPECS['torchvision (RGB, [0,1], mean/std)'];
     const backbone = tinyBackbone('NCHW', true);
     const batch = await loadPhotos(spec, 3);
-    const emb = (await runModel(backbone, { input: new ort.Tensor('float32', batch.network, [batch.n, 3, SIZE, SIZE]) })).embedding.data as Float32Array;
-    const clf = await new LinearClassifier({ solver: 'softmax', C: 1, threads: 1 }).fit(emb, batch.y, { dim: CHANNELS, classes: CLASSES });
+    const emb = (
+      await runModel(backbone, { input: new ort.Tensor('float32', batch.network, [batch.n, 3, SIZE, SIZE]) })
+    ).embedding.data as Float32Array;
+    const clf = await new LinearClassifier({ solver: 'softmax', C: 1, threads: 1 }).fit(emb, batch.y, {
+      dim: CHANNELS,
+      classes: CLASSES,
+    });
     clf.backbone = { fingerprint: 'b'.repeat(64), model: 'tiny' };
     const out = path.join(tmpDir('fused'), 'classifier.onnx');
     const result = exportFusedOnnx({ backboneModel: backbone, spec, classifier: clf, out });
@@ -183,25 +210,39 @@ describe('exportFusedOnnx', () => {
       g.output[0].name = 'features';
       g.node[g.node.length - 1].output = ['features'];
       expect(() => buildFusedModel({ backboneModel: m, spec, classifier: clf })).toThrow(UsageError);
-      expect(() => buildFusedModel({ backboneModel: m, spec, classifier: clf })).toThrow(/no output named "embedding".*cut it/);
+      expect(() => buildFusedModel({ backboneModel: m, spec, classifier: clf })).toThrow(
+        /no output named "embedding".*cut it/,
+      );
     });
 
     test('an embedding of another width than the classifier is refused', async () => {
-      const other = await new LinearClassifier({ C: 1, threads: 1 }).fit(new Float32Array(30 * 4).map((_, i) => (i * 7919) % 13), Int32Array.from({ length: 30 }, (_, i) => i % 3), { dim: 4 });
-      expect(() => buildFusedModel({ backboneModel: tinyBackbone('NCHW'), spec, classifier: other })).toThrow(ConvfeatError);
-      expect(() => buildFusedModel({ backboneModel: tinyBackbone('NCHW'), spec, classifier: other })).toThrow(/12-d but the classifier expects 4-d/);
+      const other = await new LinearClassifier({ C: 1, threads: 1 }).fit(
+        new Float32Array(30 * 4).map((_, i) => (i * 7919) % 13),
+        Int32Array.from({ length: 30 }, (_, i) => i % 3),
+        { dim: 4 },
+      );
+      expect(() => buildFusedModel({ backboneModel: tinyBackbone('NCHW'), spec, classifier: other })).toThrow(
+        ConvfeatError,
+      );
+      expect(() => buildFusedModel({ backboneModel: tinyBackbone('NCHW'), spec, classifier: other })).toThrow(
+        /12-d but the classifier expects 4-d/,
+      );
     });
 
     test('an unfitted classifier, a bad spec and an unwritable path are refused', () => {
-      expect(() => buildFusedModel({ backboneModel: tinyBackbone('NCHW'), spec, classifier: new LinearClassifier() })).toThrow(/not fitted/);
-      expect(() => buildFusedModel({ backboneModel: tinyBackbone('NCHW'), spec: { ...spec, scale: 3 as 255 }, classifier: clf })).toThrow(
-        /Expected spec.scale to be 1 or 255 but received 3/,
-      );
+      expect(() =>
+        buildFusedModel({ backboneModel: tinyBackbone('NCHW'), spec, classifier: new LinearClassifier() }),
+      ).toThrow(/not fitted/);
+      expect(() =>
+        buildFusedModel({ backboneModel: tinyBackbone('NCHW'), spec: { ...spec, scale: 3 as 255 }, classifier: clf }),
+      ).toThrow(/Expected spec.scale to be 1 or 255 but received 3/);
       // A regular file where a folder should be: unwritable even for root.
       const blocker = path.join(tmpDir('fused-bad'), 'not-a-dir');
       fs.writeFileSync(blocker, 'x');
       const out = path.join(blocker, 'x.onnx');
-      expect(() => exportFusedOnnx({ backboneModel: tinyBackbone('NCHW'), spec, classifier: clf, out })).toThrow(/Cannot write the fused model/);
+      expect(() => exportFusedOnnx({ backboneModel: tinyBackbone('NCHW'), spec, classifier: clf, out })).toThrow(
+        /Cannot write the fused model/,
+      );
     });
   });
 });

@@ -20,7 +20,14 @@ const PIXELS = 3 * 224 * 224;
 describe('fused ONNX export with the real ResNet50', () => {
   test('probabilities equal predictProba on the library embeddings within 1e-5; labels agree', async () => {
     const spec: PreprocessSpec = resolveModel('resnet50').preprocess;
-    const unitSpec: PreprocessSpec = { ...spec, channelOrder: 'RGB', scale: 255, mean: [0, 0, 0], std: [1, 1, 1], layout: 'NCHW' };
+    const unitSpec: PreprocessSpec = {
+      ...spec,
+      channelOrder: 'RGB',
+      scale: 255,
+      mean: [0, 0, 0],
+      std: [1, 1, 1],
+      layout: 'NCHW',
+    };
     const files = CLASSES.flatMap((c, k) => photos('test', c, PER_CLASS).map((f) => ({ f, k })));
     const n = files.length;
     const network = new Float32Array(n * PIXELS);
@@ -36,14 +43,23 @@ describe('fused ONNX export with the real ResNet50', () => {
     const session = await ort.InferenceSession.create(encodeModel(backbone));
     const embeddings = new Float32Array(n * 2048);
     for (let i = 0; i < n; i++) {
-      const out = await session.run({ input: new ort.Tensor('float32', network.slice(i * PIXELS, (i + 1) * PIXELS), [1, 3, 224, 224]) }, ['embedding']);
+      const out = await session.run(
+        { input: new ort.Tensor('float32', network.slice(i * PIXELS, (i + 1) * PIXELS), [1, 3, 224, 224]) },
+        ['embedding'],
+      );
       embeddings.set(out.embedding.data as Float32Array, i * 2048);
     }
     await session.release();
 
     const y = Int32Array.from(files.map((x) => x.k));
-    for (const [solver, scale] of [['svm', 'l2'], ['softmax', 'standard']] as const) {
-      const clf = await new LinearClassifier({ solver, scale, C: 1, threads: 1 }).fit(embeddings, y, { dim: 2048, classes: CLASSES });
+    for (const [solver, scale] of [
+      ['svm', 'l2'],
+      ['softmax', 'standard'],
+    ] as const) {
+      const clf = await new LinearClassifier({ solver, scale, C: 1, threads: 1 }).fit(embeddings, y, {
+        dim: 2048,
+        classes: CLASSES,
+      });
       const expected = clf.predictProba(embeddings, 2048);
       const labels = clf.predict(embeddings, 2048);
       // buildFusedModel drops the ImageNet head itself (it keeps only what `embedding` depends on).
@@ -51,7 +67,9 @@ describe('fused ONNX export with the real ResNet50', () => {
       const fused = await ort.InferenceSession.create(encodeModel(model));
       const probs = new Float32Array(n * CLASSES.length);
       for (let i = 0; i < n; i++) {
-        const out = await fused.run({ image: new ort.Tensor('float32', unit.slice(i * PIXELS, (i + 1) * PIXELS), [1, 3, 224, 224]) });
+        const out = await fused.run({
+          image: new ort.Tensor('float32', unit.slice(i * PIXELS, (i + 1) * PIXELS), [1, 3, 224, 224]),
+        });
         probs.set(out.probabilities.data as Float32Array, i * CLASSES.length);
       }
       await fused.release();

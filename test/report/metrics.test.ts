@@ -1,4 +1,11 @@
-import { accuracy, classificationMetrics, confusionMatrix, formatMetricsTable, metricsToJson, topKAccuracy } from '../../src/report/metrics';
+import {
+  accuracy,
+  classificationMetrics,
+  confusionMatrix,
+  formatMetricsTable,
+  metricsToJson,
+  topKAccuracy,
+} from '../../src/report/metrics';
 import { UsageError } from '../../src/util/errors';
 
 describe('classification metrics (values worked out by hand, as scikit-learn defines them)', () => {
@@ -35,9 +42,15 @@ describe('classification metrics (values worked out by hand, as scikit-learn def
   test('top-k accuracy from scores; ties do not count in the true class’s favour', () => {
     const y = Int32Array.of(0, 1, 2);
     const scores = Float32Array.of(
-      0.9, 0.05, 0.05, // rank 1
-      0.5, 0.3, 0.2, // rank 2
-      0.4, 0.4, 0.2, // rank 3
+      0.9,
+      0.05,
+      0.05, // rank 1
+      0.5,
+      0.3,
+      0.2, // rank 2
+      0.4,
+      0.4,
+      0.2, // rank 3
     );
     expect(topKAccuracy(y, scores, 3, 1)).toBeCloseTo(1 / 3, 12);
     expect(topKAccuracy(y, scores, 3, 2)).toBeCloseTo(2 / 3, 12);
@@ -55,7 +68,11 @@ describe('classification metrics (values worked out by hand, as scikit-learn def
     expect(text).toMatch(/fruit\s+100\.00\s+66\.67\s+80\.00\s+3/);
     expect(text).toMatch(/true \\ pred\s+cat\s+dog\s+fruit/);
     const json = JSON.parse(JSON.stringify(metricsToJson(m)));
-    expect(json.confusion).toEqual([[1, 1, 0], [0, 2, 0], [1, 0, 2]]);
+    expect(json.confusion).toEqual([
+      [1, 1, 0],
+      [0, 2, 0],
+      [1, 0, 2],
+    ]);
     expect(accuracy(yTrue, yPred)).toBeCloseTo(5 / 7, 12);
   });
 

@@ -34,10 +34,17 @@ function blobs(n: number, seed: number): { X: Float32Array; y: Int32Array } {
   return { X, y };
 }
 
-async function fixture(solver: 'svm' | 'softmax', C: number | 'auto'): Promise<{ clf: LinearClassifier; evaluation: EvaluationResult }> {
+async function fixture(
+  solver: 'svm' | 'softmax',
+  C: number | 'auto',
+): Promise<{ clf: LinearClassifier; evaluation: EvaluationResult }> {
   const train = blobs(160, 1);
   const val = blobs(80, 2);
-  const clf = await new LinearClassifier({ solver, C, threads: 1 }).fit(train.X, train.y, { dim: DIM, classes: CLASSES, val: { X: val.X, y: val.y } });
+  const clf = await new LinearClassifier({ solver, C, threads: 1 }).fit(train.X, train.y, {
+    dim: DIM,
+    classes: CLASSES,
+    val: { X: val.X, y: val.y },
+  });
   clf.backbone = { fingerprint: 'c0ffee'.repeat(10) + 'abcd', model: 'resnet50' };
   // The "test split": 6 real photos per class, so thumbnails come from real JPEGs.
   const paths = CLASSES.flatMap((cls) => photos('test', cls, 6));
@@ -65,11 +72,21 @@ describe('writeReport', () => {
   beforeAll(async () => {
     softmax = await fixture('softmax', 'auto');
     reportDir = path.join(tmpDir('report'), 'report');
-    await writeReport(reportDir, { evaluation: softmax.evaluation, classifier: softmax.clf, cacheMeta: { model: 'resnet50', dim: DIM } });
+    await writeReport(reportDir, {
+      evaluation: softmax.evaluation,
+      classifier: softmax.clf,
+      cacheMeta: { model: 'resnet50', dim: DIM },
+    });
   });
 
   test('writes the pictures, the page and report.json, and no temporary folder is left', async () => {
-    expect(fs.readdirSync(reportDir).sort()).toEqual(['confusion.png', 'confusion.svg', 'curves.png', 'index.html', 'report.json']);
+    expect(fs.readdirSync(reportDir).sort()).toEqual([
+      'confusion.png',
+      'confusion.svg',
+      'curves.png',
+      'index.html',
+      'report.json',
+    ]);
     expect(fs.readdirSync(path.dirname(reportDir))).toEqual(['report']);
     const cm = await pngSize(path.join(reportDir, 'confusion.png'));
     expect(cm.width).toBeGreaterThan(600);
@@ -105,7 +122,12 @@ describe('writeReport', () => {
     const svm = await fixture('svm', 0.5);
     const dir = path.join(tmpDir('report-svm'), 'r');
     const res = await writeReport(dir, { evaluation: svm.evaluation, classifier: svm.clf, thumbnails: false });
-    expect(res.files.map((f) => path.basename(f)).sort()).toEqual(['confusion.png', 'confusion.svg', 'index.html', 'report.json']);
+    expect(res.files.map((f) => path.basename(f)).sort()).toEqual([
+      'confusion.png',
+      'confusion.svg',
+      'index.html',
+      'report.json',
+    ]);
     expect(res.curvesNote).toMatch(/fixed C.*--C auto/);
     const html = fs.readFileSync(path.join(dir, 'index.html'), 'utf8');
     expect(html).toContain('trained with a fixed C, so there is no C search to plot');
@@ -129,17 +151,26 @@ describe('writeReport', () => {
   test('an unwritable place is one sentence, and nothing is left behind', async () => {
     const base = tmpDir('report-bad');
     fs.writeFileSync(path.join(base, 'file'), 'x');
-    const err = await writeReport(path.join(base, 'file', 'report'), { evaluation: softmax.evaluation, classifier: softmax.clf }).catch((e: unknown) => e);
+    const err = await writeReport(path.join(base, 'file', 'report'), {
+      evaluation: softmax.evaluation,
+      classifier: softmax.clf,
+    }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConvfeatError);
-    expect((err as Error).message).toMatch(/^Cannot write the report to .*\(ENOTDIR\); choose a directory you can write to/);
+    expect((err as Error).message).toMatch(
+      /^Cannot write the report to .*\(ENOTDIR\); choose a directory you can write to/,
+    );
     expect(fs.readdirSync(base)).toEqual(['file']);
-    await expect(writeReport('', { evaluation: softmax.evaluation, classifier: softmax.clf })).rejects.toThrow(/Expected report directory/);
+    await expect(writeReport('', { evaluation: softmax.evaluation, classifier: softmax.clf })).rejects.toThrow(
+      /Expected report directory/,
+    );
   });
 
   const chromiumTest = fs.existsSync(CHROMIUM) ? test : test.skip;
   if (!fs.existsSync(CHROMIUM)) {
     // eslint-disable-next-line no-console
-    console.warn(`Skipping the headless Chromium check of the report page: ${CHROMIUM} is not installed (apt-get install chromium).`);
+    console.warn(
+      `Skipping the headless Chromium check of the report page: ${CHROMIUM} is not installed (apt-get install chromium).`,
+    );
   }
 
   chromiumTest('headless Chromium renders the page with every image loaded', () => {
@@ -151,14 +182,40 @@ describe('writeReport', () => {
       const page = fs.readFileSync(path.join(fresh, 'index.html'), 'utf8').replace('</body>', `${probe}</body>`);
       const file = path.join(work, 'probe.html');
       fs.writeFileSync(file, page);
-      const flags = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', `--user-data-dir=${path.join(work, 'profile')}`];
-      const dom = execFileSync(CHROMIUM, [...flags, '--virtual-time-budget=5000', '--dump-dom', `file://${file}`], { encoding: 'utf8', timeout: 120000, stdio: ['ignore', 'pipe', 'ignore'] });
+      const flags = [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-dev-shm-usage',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+        `--user-data-dir=${path.join(work, 'profile')}`,
+      ];
+      const dom = execFileSync(CHROMIUM, [...flags, '--virtual-time-budget=5000', '--dump-dom', `file://${file}`], {
+        encoding: 'utf8',
+        timeout: 120000,
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
       const m = dom.match(/<pre id="probe">([^<]*)<\/pre>/);
       expect(m).not.toBeNull();
-      const result = JSON.parse(m![1].replace(/&quot;/g, '"').replace(/&amp;/g, '&')) as { count: number; broken: string[] };
+      const result = JSON.parse(m![1].replace(/&quot;/g, '"').replace(/&amp;/g, '&')) as {
+        count: number;
+        broken: string[];
+      };
       expect(result.broken).toEqual([]);
       expect(result.count).toBeGreaterThanOrEqual(3); // two charts and at least one thumbnail
-      execFileSync(CHROMIUM, [...flags, `--screenshot=${path.join(work, 'shot.png')}`, '--window-size=1200,2000', `file://${path.join(fresh, 'index.html')}`], { timeout: 120000, stdio: 'ignore' });
+      execFileSync(
+        CHROMIUM,
+        [
+          ...flags,
+          `--screenshot=${path.join(work, 'shot.png')}`,
+          '--window-size=1200,2000',
+          `file://${path.join(fresh, 'index.html')}`,
+        ],
+        { timeout: 120000, stdio: 'ignore' },
+      );
       expect(fs.statSync(path.join(work, 'shot.png')).size).toBeGreaterThan(10000);
     });
   });

@@ -13,10 +13,14 @@ import { realResnet50, realResnet50Keras } from './model';
 export default async function globalSetup(): Promise<void> {
   // CLI tests and worker threads run the compiled dist/: build it from the current sources so they never test
   // stale code (npm ci builds it once through `prepare`; a developer's edits since then would be missed).
-  execFileSync(process.execPath, [path.join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], {
-    cwd: REPO_ROOT,
-    stdio: 'inherit',
-  });
+  execFileSync(
+    process.execPath,
+    [path.join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
+    {
+      cwd: REPO_ROOT,
+      stdio: 'inherit',
+    },
+  );
   try {
     await realResnet50();
     await realResnet50Keras();

@@ -22,7 +22,11 @@ export function tinyBackboneBytes(seed = 3): Uint8Array {
   const model = makeModel({
     name: 'tiny',
     nodes: [
-      node('Conv', ['input', 'conv.weight', 'conv.bias'], ['conv'], { kernel_shape: [3, 3], strides: [4, 4], pads: [1, 1, 1, 1] }),
+      node('Conv', ['input', 'conv.weight', 'conv.bias'], ['conv'], {
+        kernel_shape: [3, 3],
+        strides: [4, 4],
+        pads: [1, 1, 1, 1],
+      }),
       node('Relu', ['conv'], ['relu']),
       node('GlobalAveragePool', ['relu'], ['pool']),
       node('Flatten', ['pool'], ['flat'], { axis: 1 }),

@@ -3,7 +3,13 @@ import { ConvfeatError } from '../../util/errors';
 import { graphAxis, type GraphBuilder, type KTensor } from './graph';
 
 /** Applies a Keras activation by name; returns the tensor unchanged for "linear". */
-export function applyActivation(g: GraphBuilder, x: KTensor, activation: unknown, layerName: string, className: string): KTensor {
+export function applyActivation(
+  g: GraphBuilder,
+  x: KTensor,
+  activation: unknown,
+  layerName: string,
+  className: string,
+): KTensor {
   const name = activation === undefined || activation === null ? 'linear' : String(activation);
   const base = layerName;
   const out = (value: string): KTensor => ({ name: value, shape: x.shape });
@@ -23,7 +29,9 @@ export function applyActivation(g: GraphBuilder, x: KTensor, activation: unknown
     case 'elu':
       return out(g.op('Elu', [x.name], base, { alpha: { float: 1 } }));
     case 'selu':
-      return out(g.op('Selu', [x.name], base, { alpha: { float: 1.6732632423543772 }, gamma: { float: 1.0507009873554805 } }));
+      return out(
+        g.op('Selu', [x.name], base, { alpha: { float: 1.6732632423543772 }, gamma: { float: 1.0507009873554805 } }),
+      );
     case 'softplus':
       return out(g.op('Softplus', [x.name], base));
     case 'softsign':

@@ -56,5 +56,6 @@ export function requireChannelsLast(ctx: LayerContext): void {
 }
 
 export function requireRank(ctx: LayerContext, t: KTensor, rank: number, what: string): void {
-  if (t.shape.length !== rank) throw unsupported(ctx, `expects ${what} but its input has shape [batch, ${t.shape.map(String).join(', ')}]`);
+  if (t.shape.length !== rank)
+    throw unsupported(ctx, `expects ${what} but its input has shape [batch, ${t.shape.map(String).join(', ')}]`);
 }

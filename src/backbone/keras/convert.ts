@@ -59,7 +59,9 @@ function inboundKeys(inbound: unknown): string[] {
     });
   }
   const args = (inbound as { args?: unknown[] }).args ?? [];
-  const flat = args.flatMap((a) => (Array.isArray(a) ? a : [a])) as Array<{ config?: { keras_history?: [string, number, number] } }>;
+  const flat = args.flatMap((a) => (Array.isArray(a) ? a : [a])) as Array<{
+    config?: { keras_history?: [string, number, number] };
+  }>;
   return flat
     .filter((a) => a?.config?.keras_history)
     .map((a) => {
@@ -73,11 +75,17 @@ function toLayer(raw: RawLayer): KerasLayer {
 }
 
 /** Lists layer calls and names the model's input and output keys, for functional and Sequential models. */
-function describeTopology(model: TfjsLayersModel): { inputs: Array<{ key: string; layer: KerasLayer }>; calls: LayerCall[]; outputKey: string } {
+function describeTopology(model: TfjsLayersModel): {
+  inputs: Array<{ key: string; layer: KerasLayer }>;
+  calls: LayerCall[];
+  outputKey: string;
+} {
   const { class_name: className, config } = model.modelConfig;
   const source = path.join(model.dir, 'model.json');
   if (className === 'Sequential') {
-    const rawLayers = (Array.isArray(config) ? config : (config as { layers?: RawLayer[] }).layers ?? []) as RawLayer[];
+    const rawLayers = (
+      Array.isArray(config) ? config : ((config as { layers?: RawLayer[] }).layers ?? [])
+    ) as RawLayer[];
     if (rawLayers.length === 0) throw new ConvfeatError(`${source} describes a Sequential model without layers.`);
     const layers = rawLayers.map(toLayer);
     let inputLayer: KerasLayer;
@@ -88,19 +96,37 @@ function describeTopology(model: TfjsLayersModel): { inputs: Array<{ key: string
       const shape = layers[0]!.config.batch_input_shape;
       inputLayer = { name: 'input_sequential', className: 'InputLayer', config: { batch_input_shape: shape } };
     }
-    const calls = layers.map((layer, i) => ({ layer, callIndex: 0, inputKeys: [`${i === 0 ? inputLayer.name : layers[i - 1]!.name}:0:0`] }));
-    return { inputs: [{ key: `${inputLayer.name}:0:0`, layer: inputLayer }], calls, outputKey: `${layers[layers.length - 1]!.name}:0:0` };
+    const calls = layers.map((layer, i) => ({
+      layer,
+      callIndex: 0,
+      inputKeys: [`${i === 0 ? inputLayer.name : layers[i - 1]!.name}:0:0`],
+    }));
+    return {
+      inputs: [{ key: `${inputLayer.name}:0:0`, layer: inputLayer }],
+      calls,
+      outputKey: `${layers[layers.length - 1]!.name}:0:0`,
+    };
   }
   if (className !== 'Model' && className !== 'Functional') {
-    throw new ConvfeatError(`${source} holds a Keras ${className}; only Model, Functional and Sequential topologies can be converted.`);
+    throw new ConvfeatError(
+      `${source} holds a Keras ${className}; only Model, Functional and Sequential topologies can be converted.`,
+    );
   }
   const cfg = config as { layers: RawLayer[]; input_layers: unknown[]; output_layers: unknown[] };
   const refs = (v: unknown[]): string[] =>
-    (Array.isArray(v[0]) ? (v as unknown[][]) : [v]).map((r) => `${r[0] as string}:${(r[1] as number) ?? 0}:${(r[2] as number) ?? 0}`);
+    (Array.isArray(v[0]) ? (v as unknown[][]) : [v]).map(
+      (r) => `${r[0] as string}:${(r[1] as number) ?? 0}:${(r[2] as number) ?? 0}`,
+    );
   const inputKeys = refs(cfg.input_layers ?? []);
   const outputKeys = refs(cfg.output_layers ?? []);
-  if (inputKeys.length !== 1) throw new ConvfeatError(`${source} has ${inputKeys.length} inputs; only single-image-input models can be converted.`);
-  if (outputKeys.length !== 1) throw new ConvfeatError(`${source} has ${outputKeys.length} outputs; only single-output classifiers can be converted.`);
+  if (inputKeys.length !== 1)
+    throw new ConvfeatError(
+      `${source} has ${inputKeys.length} inputs; only single-image-input models can be converted.`,
+    );
+  if (outputKeys.length !== 1)
+    throw new ConvfeatError(
+      `${source} has ${outputKeys.length} outputs; only single-output classifiers can be converted.`,
+    );
   const inputs: Array<{ key: string; layer: KerasLayer }> = [];
   const calls: LayerCall[] = [];
   for (const raw of cfg.layers ?? []) {
@@ -109,7 +135,9 @@ function describeTopology(model: TfjsLayersModel): { inputs: Array<{ key: string
       inputs.push({ key: `${layer.name}:0:0`, layer });
       continue;
     }
-    (raw.inbound_nodes ?? []).forEach((inbound, callIndex) => calls.push({ layer, callIndex, inputKeys: inboundKeys(inbound) }));
+    (raw.inbound_nodes ?? []).forEach((inbound, callIndex) =>
+      calls.push({ layer, callIndex, inputKeys: inboundKeys(inbound) }),
+    );
   }
   const input = inputs.find((i) => i.key === inputKeys[0]);
   if (!input) throw new ConvfeatError(`${source} names input ${inputKeys[0]} but has no such InputLayer.`);
@@ -119,10 +147,13 @@ function describeTopology(model: TfjsLayersModel): { inputs: Array<{ key: string
 function inputShape(layer: KerasLayer, opts: ConvertOptions, source: string): [Dim, Dim, number] {
   const shape = (layer.config.batch_input_shape ?? layer.config.batch_shape) as Dim[] | undefined;
   if (!Array.isArray(shape) || shape.length !== 4) {
-    throw new ConvfeatError(`${source} has input shape ${JSON.stringify(shape)}; only 4-D image inputs [batch, H, W, C] can be converted.`);
+    throw new ConvfeatError(
+      `${source} has input shape ${JSON.stringify(shape)}; only 4-D image inputs [batch, H, W, C] can be converted.`,
+    );
   }
   const channels = shape[3];
-  if (typeof channels !== 'number') throw new ConvfeatError(`${source} leaves the input channel count open; it must be fixed (e.g. 3).`);
+  if (typeof channels !== 'number')
+    throw new ConvfeatError(`${source} leaves the input channel count open; it must be fixed (e.g. 3).`);
   const h = opts.inputSize?.[0] ?? shape[1] ?? null;
   const w = opts.inputSize?.[1] ?? shape[2] ?? null;
   return [h, w, channels];
@@ -163,7 +194,10 @@ export function convertLayersModel(model: TfjsLayersModel, opts: ConvertOptions)
       }
       const weight = (param: string): KerasWeight => {
         const found = findWeight(model.weights, call.layer.name, param);
-        if (!found) throw new ConvfeatError(`Layer ${call.layer.name} (${call.layer.className}) has no weight ${param} in ${source}; the weights do not match model.json.`);
+        if (!found)
+          throw new ConvfeatError(
+            `Layer ${call.layer.name} (${call.layer.className}) has no weight ${param} in ${source}; the weights do not match model.json.`,
+          );
         usedWeights.add(found.name);
         return found;
       };
@@ -187,7 +221,9 @@ export function convertLayersModel(model: TfjsLayersModel, opts: ConvertOptions)
     }
     if (next.length === pending.length) {
       const stuck = next[0]!;
-      throw new ConvfeatError(`Layer ${stuck.layer.name} waits for ${stuck.inputKeys.join(', ')}, which no layer in ${source} produces.`);
+      throw new ConvfeatError(
+        `Layer ${stuck.layer.name} waits for ${stuck.inputKeys.join(', ')}, which no layer in ${source} produces.`,
+      );
     }
     pending = next;
   }
@@ -196,11 +232,18 @@ export function convertLayersModel(model: TfjsLayersModel, opts: ConvertOptions)
   if (!finalTensor) throw new ConvfeatError(`${source} names output ${outputKey}, which no layer produces.`);
   const embedding = tensors.get(`${opts.embeddingLayer}:0:0`);
   if (!embedding) {
-    throw new ConvfeatError(`Embedding layer ${opts.embeddingLayer} does not exist in ${source}; pass the name of one of its layers.`);
+    throw new ConvfeatError(
+      `Embedding layer ${opts.embeddingLayer} does not exist in ${source}; pass the name of one of its layers.`,
+    );
   }
   // Identity nodes give the outputs stable names whatever the Keras layers were called; ORT folds them away.
   g.nodes.push({ opType: 'Identity', input: [embedding.name], output: [EMBEDDING_OUTPUT], name: EMBEDDING_OUTPUT });
-  g.nodes.push({ opType: 'Identity', input: [finalTensor.name], output: [PROBABILITIES_OUTPUT], name: PROBABILITIES_OUTPUT });
+  g.nodes.push({
+    opType: 'Identity',
+    input: [finalTensor.name],
+    output: [PROBABILITIES_OUTPUT],
+    name: PROBABILITIES_OUTPUT,
+  });
 
   const modelName = String((model.modelConfig.config as { name?: string })?.name ?? 'keras_model');
   return makeModel(
@@ -208,7 +251,10 @@ export function convertLayersModel(model: TfjsLayersModel, opts: ConvertOptions)
       name: modelName,
       nodes: g.nodes,
       inputs: [valueInfo(INPUT_NAME, ['batch', c, h ?? 'height', w ?? 'width'])],
-      outputs: [valueInfo(EMBEDDING_OUTPUT, dimsForOutput(embedding, 'batch')), valueInfo(PROBABILITIES_OUTPUT, dimsForOutput(finalTensor, 'batch'))],
+      outputs: [
+        valueInfo(EMBEDDING_OUTPUT, dimsForOutput(embedding, 'batch')),
+        valueInfo(PROBABILITIES_OUTPUT, dimsForOutput(finalTensor, 'batch')),
+      ],
       initializers: g.initializers,
     },
     {
@@ -237,7 +283,10 @@ export function convertKerasModel(dir: string, opts: ConvertOptions): onnx.Model
   if (!opts || typeof opts !== 'object') throw invalid('opts', 'an object with embeddingLayer', opts);
   nonEmptyString('opts.embeddingLayer', opts.embeddingLayer);
   if (opts.inputSize !== undefined) {
-    const ok = Array.isArray(opts.inputSize) && opts.inputSize.length === 2 && opts.inputSize.every((d) => Number.isInteger(d) && d > 0);
+    const ok =
+      Array.isArray(opts.inputSize) &&
+      opts.inputSize.length === 2 &&
+      opts.inputSize.every((d) => Number.isInteger(d) && d > 0);
     if (!ok) throw invalid('opts.inputSize', 'a pair of positive integers [H, W]', opts.inputSize);
   }
   return convertLayersModel(readTfjsLayersModel(dir), opts);

@@ -80,7 +80,11 @@ export class GraphBuilder {
 }
 
 /** Reorders a dense row-major array: out[perm-indexed] = in; used to turn Keras kernels into ONNX kernels. */
-export function transposeData(data: Float32Array, shape: readonly number[], perm: readonly number[]): { data: Float32Array; shape: number[] } {
+export function transposeData(
+  data: Float32Array,
+  shape: readonly number[],
+  perm: readonly number[],
+): { data: Float32Array; shape: number[] } {
   const rank = shape.length;
   const outShape = perm.map((p) => shape[p]!);
   const inStrides = new Array<number>(rank).fill(1);

@@ -6,7 +6,15 @@
  * input size known the pads are computed exactly (as TF does); otherwise ONNX's SAME_UPPER, which means the same.
  */
 import { applyActivation } from './activations';
-import { pair, requireChannelsLast, requireRank, singleInput, unsupported, type LayerContext, type Translator } from './context';
+import {
+  pair,
+  requireChannelsLast,
+  requireRank,
+  singleInput,
+  unsupported,
+  type LayerContext,
+  type Translator,
+} from './context';
 import { transposeData, type Dim, type KTensor } from './graph';
 import type { AttrValue } from '../onnx/proto';
 import type { KerasWeight } from './weights';
@@ -98,7 +106,12 @@ const conv2d: Translator = (ctx) => {
   attrs.dilations = [...w.dilations];
   if (groups !== 1) attrs.group = groups;
   const activated = ctx.layer.config.activation && ctx.layer.config.activation !== 'linear';
-  const y = ctx.g.op('Conv', [x.name, ctx.initializer('kernel', oihw), ...biasInput(ctx)], activated ? `${ctx.layer.name}_conv` : ctx.layer.name, attrs);
+  const y = ctx.g.op(
+    'Conv',
+    [x.name, ctx.initializer('kernel', oihw), ...biasInput(ctx)],
+    activated ? `${ctx.layer.name}_conv` : ctx.layer.name,
+    attrs,
+  );
   return finish(ctx, y, [out[0], out[1], cout]);
 };
 
@@ -134,7 +147,12 @@ const separableConv2d: Translator = (ctx) => {
   const { attrs, out } = windowGeometry(ctx, x, w);
   attrs.dilations = [...w.dilations];
   attrs.group = c;
-  const depthwise = ctx.g.op('Conv', [x.name, ctx.initializer('depthwise_kernel', depthwiseOihw)], `${ctx.layer.name}_depthwise`, attrs);
+  const depthwise = ctx.g.op(
+    'Conv',
+    [x.name, ctx.initializer('depthwise_kernel', depthwiseOihw)],
+    `${ctx.layer.name}_depthwise`,
+    attrs,
+  );
   const activated = ctx.layer.config.activation && ctx.layer.config.activation !== 'linear';
   const y = ctx.g.op(
     'Conv',

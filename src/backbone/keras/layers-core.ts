@@ -21,18 +21,36 @@ const batchNormalization: Translator = (ctx) => {
   const cfg = ctx.layer.config;
   const rawAxis = Array.isArray(cfg.axis) ? (cfg.axis.length === 1 ? cfg.axis[0] : NaN) : (cfg.axis ?? -1);
   const rank = x.shape.length;
-  if (rawAxis !== -1 && rawAxis !== rank) throw unsupported(ctx, `normalises axis ${JSON.stringify(cfg.axis)} instead of the channel axis`);
+  if (rawAxis !== -1 && rawAxis !== rank)
+    throw unsupported(ctx, `normalises axis ${JSON.stringify(cfg.axis)} instead of the channel axis`);
   const mean = ctx.weight('moving_mean');
   const channels = mean.shape[0]!;
-  const ones = (): { data: Float32Array; shape: number[] } => ({ data: new Float32Array(channels).fill(1), shape: [channels] });
-  const zeros = (): { data: Float32Array; shape: number[] } => ({ data: new Float32Array(channels), shape: [channels] });
-  // center=false / scale=false mean no beta / gamma weight in the manifest: use the neutral values instead.
-  const gamma = cfg.scale === false ? ctx.g.floatInit(`${ctx.layer.name}/gamma`, [channels], ones().data) : ctx.initializer('gamma');
-  const beta = cfg.center === false ? ctx.g.floatInit(`${ctx.layer.name}/beta`, [channels], zeros().data) : ctx.initializer('beta');
-  const epsilon = typeof cfg.epsilon === 'number' ? cfg.epsilon : 1e-3;
-  const y = ctx.g.op('BatchNormalization', [x.name, gamma, beta, ctx.initializer('moving_mean'), ctx.initializer('moving_variance')], ctx.layer.name, {
-    epsilon: { float: epsilon },
+  const ones = (): { data: Float32Array; shape: number[] } => ({
+    data: new Float32Array(channels).fill(1),
+    shape: [channels],
   });
+  const zeros = (): { data: Float32Array; shape: number[] } => ({
+    data: new Float32Array(channels),
+    shape: [channels],
+  });
+  // center=false / scale=false mean no beta / gamma weight in the manifest: use the neutral values instead.
+  const gamma =
+    cfg.scale === false
+      ? ctx.g.floatInit(`${ctx.layer.name}/gamma`, [channels], ones().data)
+      : ctx.initializer('gamma');
+  const beta =
+    cfg.center === false
+      ? ctx.g.floatInit(`${ctx.layer.name}/beta`, [channels], zeros().data)
+      : ctx.initializer('beta');
+  const epsilon = typeof cfg.epsilon === 'number' ? cfg.epsilon : 1e-3;
+  const y = ctx.g.op(
+    'BatchNormalization',
+    [x.name, gamma, beta, ctx.initializer('moving_mean'), ctx.initializer('moving_variance')],
+    ctx.layer.name,
+    {
+      epsilon: { float: epsilon },
+    },
+  );
   return { name: y, shape: x.shape };
 };
 
@@ -44,8 +62,18 @@ const dense: Translator = (ctx) => {
   const bias = ctx.layer.config.use_bias === false ? [] : [ctx.initializer('bias')];
   const activated = ctx.layer.config.activation && ctx.layer.config.activation !== 'linear';
   // Gemm with the Keras [in, units] kernel as is: the head cutter recognises Gemm as a fully connected layer.
-  const y = ctx.g.op('Gemm', [x.name, ctx.initializer('kernel'), ...bias], activated ? `${ctx.layer.name}_linear` : ctx.layer.name);
-  return applyActivation(ctx.g, { name: y, shape: [units] }, ctx.layer.config.activation, ctx.layer.name, ctx.layer.className);
+  const y = ctx.g.op(
+    'Gemm',
+    [x.name, ctx.initializer('kernel'), ...bias],
+    activated ? `${ctx.layer.name}_linear` : ctx.layer.name,
+  );
+  return applyActivation(
+    ctx.g,
+    { name: y, shape: [units] },
+    ctx.layer.config.activation,
+    ctx.layer.name,
+    ctx.layer.className,
+  );
 };
 
 const activation: Translator = (ctx) =>
@@ -87,13 +115,17 @@ const softmax: Translator = (ctx) => {
   const raw = ctx.layer.config.axis ?? -1;
   const axis = Array.isArray(raw) ? (raw.length === 1 ? raw[0] : NaN) : raw;
   if (!Number.isInteger(axis)) throw unsupported(ctx, `has softmax axis ${JSON.stringify(raw)}`);
-  return { name: ctx.g.op('Softmax', [x.name], ctx.layer.name, { axis: graphAxis(axis, x.shape.length) }), shape: x.shape };
+  return {
+    name: ctx.g.op('Softmax', [x.name], ctx.layer.name, { axis: graphAxis(axis, x.shape.length) }),
+    shape: x.shape,
+  };
 };
 
 const rescaling: Translator = (ctx) => {
   const x = singleInput(ctx);
   const { scale, offset } = ctx.layer.config;
-  if (typeof scale !== 'number' || typeof (offset ?? 0) !== 'number') throw unsupported(ctx, 'has per-channel scale or offset');
+  if (typeof scale !== 'number' || typeof (offset ?? 0) !== 'number')
+    throw unsupported(ctx, 'has per-channel scale or offset');
   const scaled = ctx.g.op('Mul', [x.name, ctx.g.scalar(scale)], `${ctx.layer.name}_scale`);
   return { name: ctx.g.op('Add', [scaled, ctx.g.scalar(offset ?? 0)], ctx.layer.name), shape: x.shape };
 };
@@ -103,7 +135,8 @@ const identity: Translator = (ctx) => singleInput(ctx);
 const flatten: Translator = (ctx) => {
   const x = singleInput(ctx);
   if (x.shape.length === 1) return x;
-  const source = x.shape.length === 3 ? ctx.g.op('Transpose', [x.name], `${ctx.layer.name}_nhwc`, { perm: NCHW_TO_NHWC }) : x.name;
+  const source =
+    x.shape.length === 3 ? ctx.g.op('Transpose', [x.name], `${ctx.layer.name}_nhwc`, { perm: NCHW_TO_NHWC }) : x.name;
   return { name: ctx.g.op('Flatten', [source], ctx.layer.name, { axis: 1 }), shape: [product(x.shape)] };
 };
 
@@ -117,8 +150,13 @@ const reshape: Translator = (ctx) => {
   const total = product(x.shape);
   const known = dims.filter((d) => d > 0).reduce((a, b) => a * b, 1);
   const shape: Dim[] = dims.map((d) => (d > 0 ? d : total === null ? null : total / known));
-  const source = x.shape.length === 3 ? ctx.g.op('Transpose', [x.name], `${ctx.layer.name}_nhwc`, { perm: NCHW_TO_NHWC }) : x.name;
-  const keras = ctx.g.op('Reshape', [source, ctx.g.int64Init('shape', [0, ...dims])], dims.length === 3 ? `${ctx.layer.name}_nhwc_out` : ctx.layer.name);
+  const source =
+    x.shape.length === 3 ? ctx.g.op('Transpose', [x.name], `${ctx.layer.name}_nhwc`, { perm: NCHW_TO_NHWC }) : x.name;
+  const keras = ctx.g.op(
+    'Reshape',
+    [source, ctx.g.int64Init('shape', [0, ...dims])],
+    dims.length === 3 ? `${ctx.layer.name}_nhwc_out` : ctx.layer.name,
+  );
   const y = dims.length === 3 ? ctx.g.op('Transpose', [keras], ctx.layer.name, { perm: NHWC_TO_NCHW }) : keras;
   return { name: y, shape };
 };
@@ -152,14 +190,25 @@ function merge(binaryOp: string, variadicOp?: string): Translator {
 const concatenate: Translator = (ctx) => {
   if (ctx.inputs.length < 1) throw unsupported(ctx, 'has no inputs');
   const rank = ctx.inputs[0]!.shape.length;
-  if (ctx.inputs.some((t) => t.shape.length !== rank)) throw unsupported(ctx, 'concatenates tensors of different ranks');
+  if (ctx.inputs.some((t) => t.shape.length !== rank))
+    throw unsupported(ctx, 'concatenates tensors of different ranks');
   const kerasAxis = ctx.layer.config.axis ?? -1;
   const axis = graphAxis(kerasAxis, rank);
   const k = (kerasAxis < 0 ? kerasAxis + rank + 1 : kerasAxis) - 1; // index into the batch-less Keras shape
   const shape = ctx.inputs[0]!.shape.map((d, i) =>
-    i === k ? ctx.inputs.reduce<Dim>((s, t) => (s === null || t.shape[i] === null ? null : s + (t.shape[i] as number)), 0) : d,
+    i === k
+      ? ctx.inputs.reduce<Dim>((s, t) => (s === null || t.shape[i] === null ? null : s + (t.shape[i] as number)), 0)
+      : d,
   );
-  return { name: ctx.g.op('Concat', ctx.inputs.map((t) => t.name), ctx.layer.name, { axis }), shape };
+  return {
+    name: ctx.g.op(
+      'Concat',
+      ctx.inputs.map((t) => t.name),
+      ctx.layer.name,
+      { axis },
+    ),
+    shape,
+  };
 };
 
 export const CORE_LAYERS: Record<string, Translator> = {

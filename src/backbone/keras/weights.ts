@@ -53,7 +53,9 @@ function readJson(file: string, what: string): unknown {
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new ConvfeatError(`${what} ${file} is not valid JSON (${(e as Error).message}); the download may be truncated.`);
+    throw new ConvfeatError(
+      `${what} ${file} is not valid JSON (${(e as Error).message}); the download may be truncated.`,
+    );
   }
 }
 
@@ -77,10 +79,14 @@ export function readTfjsLayersModel(dir: string): TfjsLayersModel {
   const json = readJson(modelJsonPath, 'TF.js model file') as Record<string, unknown>;
   const topology = json.modelTopology as Record<string, unknown> | undefined;
   if (!topology || typeof topology !== 'object') {
-    throw new ConvfeatError(`${modelJsonPath} has no modelTopology; it is not a TF.js layers model (graph models cannot be converted).`);
+    throw new ConvfeatError(
+      `${modelJsonPath} has no modelTopology; it is not a TF.js layers model (graph models cannot be converted).`,
+    );
   }
   if (json.format !== undefined && json.format !== 'layers-model') {
-    throw new ConvfeatError(`${modelJsonPath} is a TF.js "${String(json.format)}", not a layers-model; only Keras layers models can be converted.`);
+    throw new ConvfeatError(
+      `${modelJsonPath} is a TF.js "${String(json.format)}", not a layers-model; only Keras layers models can be converted.`,
+    );
   }
   // Keras 2 writes {keras_version, backend, model_config}; older TF.js exports put the config at the top level.
   const modelConfig = (topology.model_config ?? topology) as { class_name: string; config: unknown };

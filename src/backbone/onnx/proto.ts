@@ -16,7 +16,8 @@ export const AttrType = onnx.AttributeProto.AttributeType;
 export const IR_VERSION = 8;
 export const DEFAULT_OPSET = 13;
 
-export type AttrValue = number | string | number[] | string[] | onnx.ITensorProto | { float: number } | { floats: number[] };
+export type AttrValue =
+  number | string | number[] | string[] | onnx.ITensorProto | { float: number } | { floats: number[] };
 
 export function attr(name: string, value: AttrValue): onnx.IAttributeProto {
   if (typeof value === 'number') {
@@ -53,7 +54,11 @@ export function node(
   };
 }
 
-export function floatTensor(name: string, dims: readonly number[], data: Float32Array | readonly number[]): onnx.ITensorProto {
+export function floatTensor(
+  name: string,
+  dims: readonly number[],
+  data: Float32Array | readonly number[],
+): onnx.ITensorProto {
   const arr = data instanceof Float32Array ? data : Float32Array.from(data);
   return {
     name,
@@ -69,7 +74,11 @@ export function int64Tensor(name: string, dims: readonly number[], data: readonl
 }
 
 /** A dimension is a number (fixed) or a string (symbolic, e.g. 'batch'). */
-export function valueInfo(name: string, dims: ReadonlyArray<number | string>, elemType: number = ElemType.FLOAT): onnx.IValueInfoProto {
+export function valueInfo(
+  name: string,
+  dims: ReadonlyArray<number | string>,
+  elemType: number = ElemType.FLOAT,
+): onnx.IValueInfoProto {
   return {
     name,
     type: {
@@ -130,7 +139,9 @@ export function decodeModel(bytes: Uint8Array, source: string): onnx.ModelProto 
     );
   }
   if (!model.graph || (model.graph.node ?? []).length === 0 || model.opsetImport.length === 0) {
-    throw new ConvfeatError(`${source} is not an ONNX model: it has no graph or no opset; check that the file is a .onnx model.`);
+    throw new ConvfeatError(
+      `${source} is not an ONNX model: it has no graph or no opset; check that the file is a .onnx model.`,
+    );
   }
   return model;
 }
@@ -142,7 +153,9 @@ export function loadModel(file: string): onnx.ModelProto {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new ConvfeatError(
-      code === 'ENOENT' ? `Model file ${file} does not exist; check the path or run \`convfeat models list\`.` : `Cannot read model file ${file} (${code ?? (e as Error).message}).`,
+      code === 'ENOENT'
+        ? `Model file ${file} does not exist; check the path or run \`convfeat models list\`.`
+        : `Cannot read model file ${file} (${code ?? (e as Error).message}).`,
     );
   }
   return decodeModel(bytes, file);
@@ -161,5 +174,7 @@ export function tensorToFloat32(t: onnx.ITensorProto): Float32Array {
 
 export function dimsOf(v: onnx.IValueInfoProto): Array<number | string> {
   const dims = v.type?.tensorType?.shape?.dim ?? [];
-  return dims.map((d) => (d.dimParam ? d.dimParam : d.dimValue !== undefined && d.dimValue !== null ? Number(d.dimValue) : '?'));
+  return dims.map((d) =>
+    d.dimParam ? d.dimParam : d.dimValue !== undefined && d.dimValue !== null ? Number(d.dimValue) : '?',
+  );
 }

@@ -28,7 +28,15 @@ export interface DownloadResult {
 }
 
 /** Error codes meaning "no connection at all" (as opposed to a connection that broke). */
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'ENETDOWN', 'ECONNABORTED']);
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'ENETDOWN',
+  'ECONNABORTED',
+]);
 
 export function formatBytes(n: number): string {
   return n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} kB` : `${n} B`;
@@ -44,7 +52,11 @@ function get(url: URL, idleTimeoutMs: number): Promise<http.IncomingMessage> {
 }
 
 /** Follows redirects to the first non-redirect response; only 200 is accepted. */
-async function open(url: string, opts: Required<Pick<DownloadOptions, 'maxRedirects'>> & DownloadOptions, idleMs: number): Promise<http.IncomingMessage> {
+async function open(
+  url: string,
+  opts: Required<Pick<DownloadOptions, 'maxRedirects'>> & DownloadOptions,
+  idleMs: number,
+): Promise<http.IncomingMessage> {
   let current = new URL(url);
   for (let hop = 0; ; hop++) {
     let res: http.IncomingMessage;
@@ -53,27 +65,44 @@ async function open(url: string, opts: Required<Pick<DownloadOptions, 'maxRedire
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
       if (UNREACHABLE.has(code) || code === 'ETIMEDOUT') {
-        throw new ConvfeatError(`Cannot reach ${current.host} to download ${url} (${code})${opts.offlineHint ? `; ${opts.offlineHint}` : '.'}`, 1, { cause: e });
+        throw new ConvfeatError(
+          `Cannot reach ${current.host} to download ${url} (${code})${opts.offlineHint ? `; ${opts.offlineHint}` : '.'}`,
+          1,
+          { cause: e },
+        );
       }
-      throw new ConvfeatError(`Download of ${url} failed before any data arrived (${code}); run the fetch again.`, 1, { cause: e });
+      throw new ConvfeatError(`Download of ${url} failed before any data arrived (${code}); run the fetch again.`, 1, {
+        cause: e,
+      });
     }
     const status = res.statusCode ?? 0;
     if (status >= 300 && status < 400 && res.headers.location) {
       res.resume();
-      if (hop >= opts.maxRedirects) throw new ConvfeatError(`Download of ${url} was redirected more than ${opts.maxRedirects} times; the URL in the manifest is wrong.`);
+      if (hop >= opts.maxRedirects)
+        throw new ConvfeatError(
+          `Download of ${url} was redirected more than ${opts.maxRedirects} times; the URL in the manifest is wrong.`,
+        );
       current = new URL(res.headers.location, current);
       continue;
     }
     if (status !== 200) {
       res.resume();
-      throw new ConvfeatError(`Download of ${current.href} failed with HTTP ${status} ${res.statusMessage ?? ''}`.trimEnd() + '; check the URL or try again later.');
+      throw new ConvfeatError(
+        `Download of ${current.href} failed with HTTP ${status} ${res.statusMessage ?? ''}`.trimEnd() +
+          '; check the URL or try again later.',
+      );
     }
     return res;
   }
 }
 
 /** Streams the body into `tmp`, hashing on the way; rejects if the connection ends early. */
-function receive(res: http.IncomingMessage, tmp: string, url: string, log?: (line: string) => void): Promise<{ sha256: string; bytes: number }> {
+function receive(
+  res: http.IncomingMessage,
+  tmp: string,
+  url: string,
+  log?: (line: string) => void,
+): Promise<{ sha256: string; bytes: number }> {
   const expected = res.headers['content-length'] ? Number(res.headers['content-length']) : undefined;
   const hash = createHash('sha256');
   let bytes = 0;
@@ -87,7 +116,13 @@ function receive(res: http.IncomingMessage, tmp: string, url: string, log?: (lin
       res.destroy();
       out.destroy();
       const of = expected !== undefined ? ` of ${formatBytes(expected)}` : '';
-      reject(new ConvfeatError(`Download of ${url} was interrupted after ${formatBytes(bytes)}${of} (${why}); nothing was saved — run the fetch again.`, 1, { cause }));
+      reject(
+        new ConvfeatError(
+          `Download of ${url} was interrupted after ${formatBytes(bytes)}${of} (${why}); nothing was saved — run the fetch again.`,
+          1,
+          { cause },
+        ),
+      );
     };
     res.on('data', (chunk: Buffer) => {
       hash.update(chunk);
@@ -150,7 +185,8 @@ export function removeStaleTemps(target: string): void {
   for (const name of names) {
     if (!name.startsWith(prefix)) continue;
     const pid = Number(name.slice(prefix.length).split('-')[0]);
-    if (Number.isInteger(pid) && pid !== process.pid && !isAlive(pid)) fs.rmSync(path.join(dir, name), { force: true, recursive: true });
+    if (Number.isInteger(pid) && pid !== process.pid && !isAlive(pid))
+      fs.rmSync(path.join(dir, name), { force: true, recursive: true });
   }
 }
 

