@@ -246,7 +246,9 @@ export async function extractDataset(
       }
       const bytes = read.bytes!;
       const hash = hashBytes(bytes);
-      if (!inShard(hash)) {
+      // A stored row is listed whatever its shard: shard runs one after another into one cache keep each
+      // other's images in the listing.
+      if (!store.has(hash) && !inShard(hash)) {
         summary.otherShard += 1;
         done += 1;
         continue;

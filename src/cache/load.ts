@@ -4,7 +4,7 @@
  */
 import { ConvfeatError, UsageError } from '../util/errors';
 import { invalid } from '../util/validate';
-import { normalizeSplit, SPLIT_NAMES_TEXT } from '../dataset/names';
+import { compareCodeUnits, normalizeSplit, SPLIT_NAMES_TEXT } from '../dataset/names';
 import type { Split } from '../dataset/types';
 import { listingClasses, readListing } from './listing';
 import type { CacheMeta } from './meta';
@@ -40,7 +40,11 @@ export function loadSplit(dir: string, split?: string): SplitData {
       );
     }
     const classes = listingClasses(listing);
-    const entries = wanted ? listing.filter((e) => e.split === wanted) : listing;
+    // Rows in relPath order, not the listing's append order (cache hits are listed before fresh rows of the same
+    // run), so a resumed extraction gives the same rows, CV folds and C as a fresh one.
+    const entries = (wanted ? listing.filter((e) => e.split === wanted) : [...listing]).sort((a, b) =>
+      compareCodeUnits(a.relPath, b.relPath),
+    );
     if (entries.length === 0) {
       const present = [...new Set(listing.map((e) => e.split).filter((s) => s !== undefined))].sort();
       throw new UsageError(

@@ -25,7 +25,7 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
       .option('cache', { type: 'string', demandOption: true, describe: 'Cache directory written by extract' })
       .option('split', {
         type: 'string',
-        describe: 'Split to evaluate (default: test when the cache has one, else all)',
+        describe: 'Split to evaluate (default: test when the cache has splits, all images when it has none)',
       })
       .option('json', { type: 'boolean', describe: 'Print the metrics as JSON' })
       .option('report', {
@@ -34,8 +34,7 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
       }) as unknown as Argv<EvaluateArgs>,
   handler: handler(async (args: EvaluateArgs) => {
     const clf = loadClassifier(args.classifier);
-    const hasTest = (readListing(args.cache) ?? []).some((e) => e.split === 'test');
-    const result = evaluateOnCache(clf, args.cache, args.split ?? (hasTest ? 'test' : undefined));
+    const result = evaluateOnCache(clf, args.cache, args.split);
     let reportFiles: string[] | undefined;
     if (args.report !== undefined) {
       const meta = readMeta(args.cache);

@@ -2,9 +2,9 @@
  * Evaluating a classifier on a cache split: refuses embeddings from another backbone or preprocessing, then
  * computes the metrics scikit-learn users expect.
  */
-import { loadSplit } from '../cache';
+import { loadSplit, readListing } from '../cache';
 import { LinearClassifier } from '../linear';
-import { ConvfeatError } from '../util/errors';
+import { ConvfeatError, UsageError } from '../util/errors';
 import { classificationMetrics, type ClassificationMetrics } from './metrics';
 
 export interface EvaluationResult {
@@ -35,13 +35,25 @@ export function assertCompatible(
   }
 }
 
+/**
+ * What evaluate scores when no split is named: test when the cache has splits, every image when it has none. A cache
+ * with splits but no test is refused rather than scoring the training images.
+ */
+function defaultSplit(cacheDir: string): string | undefined {
+  const splits = [...new Set((readListing(cacheDir) ?? []).map((e) => e.split).filter((s) => s !== undefined))].sort();
+  if (splits.length === 0 || splits.includes('test')) return splits.length ? 'test' : undefined;
+  throw new UsageError(
+    `The cache ${cacheDir} has split${splits.length > 1 ? 's' : ''} ${splits.join(', ')} but no test split; pass --split ${splits.includes('val') ? 'val' : splits[0]} to score one of them, or extract a test split.`,
+  );
+}
+
 export function evaluateOnCache(
   clf: LinearClassifier,
   cacheDir: string,
   split?: string,
   topK: number[] = [1, 5],
 ): EvaluationResult {
-  const data = loadSplit(cacheDir, split);
+  const data = loadSplit(cacheDir, split ?? defaultSplit(cacheDir));
   assertCompatible(clf, data.meta);
   // Class ids of the cache and of the classifier may differ (a class absent from one side): map by name.
   const ids = new Map(clf.classes.map((c, i) => [c, i]));

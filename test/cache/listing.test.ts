@@ -73,22 +73,25 @@ describe('loadSplit', () => {
   const dir = tmpDir('load');
   beforeAll(() => makeCache(dir, ENTRIES));
 
-  test('joins listing and store; class ids come from the whole listing so they agree across splits', () => {
+  test('joins listing and store in relPath order; class ids come from the whole listing so they agree across splits', () => {
     const all = loadSplit(dir);
     expect(all.classes).toEqual(['bird', 'cat', 'dog']);
+    // relPath order (test/dog/1, test/dog/4, train/cat/2, train/dog/1, val/bird/3), not the listing's append order
+    const sorted = [ENTRIES[4]!, ENTRIES[3]!, ENTRIES[1]!, ENTRIES[0]!, ENTRIES[2]!];
+    expect(all.relPaths).toEqual(sorted.map((e) => e.relPath));
     expect(all.X).toEqual(
       rowsFor(
-        ENTRIES.map((e) => e.hash),
+        sorted.map((e) => e.hash),
         D,
       ),
     );
-    expect(Array.from(all.y)).toEqual([2, 1, 0, 2, 2]);
+    expect(Array.from(all.y)).toEqual([2, 2, 1, 2, 0]);
     const test = loadSplit(dir, 'test');
     expect(test.classes).toEqual(['bird', 'cat', 'dog']);
     expect(Array.from(test.y)).toEqual([2, 2]);
-    expect(test.paths).toEqual([ENTRIES[3]!.path, ENTRIES[4]!.path]);
-    expect(test.hashes).toEqual([hashOf(4), hashOf(1)]);
-    expect(test.X).toEqual(rowsFor([hashOf(4), hashOf(1)], D)); // a duplicate image is one row per listed path
+    expect(test.paths).toEqual([ENTRIES[4]!.path, ENTRIES[3]!.path]);
+    expect(test.hashes).toEqual([hashOf(1), hashOf(4)]);
+    expect(test.X).toEqual(rowsFor([hashOf(1), hashOf(4)], D)); // a duplicate image is one row per listed path
     expect(test.meta).toMatchObject(IDENTITY);
     expect(loadSplit(dir, 'validation').relPaths).toEqual([ENTRIES[2]!.relPath]);
   });
@@ -123,13 +126,13 @@ describe('exportCache', () => {
     const X = readNpySync(path.join(out, 'X.npy'));
     expect(X.dtype).toBe('<f4');
     expect(X.shape).toEqual([2, D]);
-    expect(X.data).toEqual(rowsFor([hashOf(1), hashOf(2)], D));
+    expect(X.data).toEqual(rowsFor([hashOf(2), hashOf(1)], D)); // train/cat/2 before train/dog/1
     const y = readNpySync(path.join(out, 'y.npy'));
     expect(y.dtype).toBe('<i8');
     expect(y.shape).toEqual([2]);
-    expect(Array.from(y.data as BigInt64Array)).toEqual([2n, 1n]);
+    expect(Array.from(y.data as BigInt64Array)).toEqual([1n, 2n]);
     expect(JSON.parse(fs.readFileSync(path.join(out, 'classes.json'), 'utf8'))).toEqual(['bird', 'cat', 'dog']);
-    expect(fs.readFileSync(path.join(out, 'paths.txt'), 'utf8')).toBe(`${ENTRIES[0]!.path}\n${ENTRIES[1]!.path}\n`);
+    expect(fs.readFileSync(path.join(out, 'paths.txt'), 'utf8')).toBe(`${ENTRIES[1]!.path}\n${ENTRIES[0]!.path}\n`);
     const header = fs.readFileSync(path.join(out, 'X.npy')).subarray(0, 128).toString('latin1');
     expect(header).toContain(`'shape': (2, ${D})`);
   });
@@ -147,8 +150,8 @@ print(json.dumps([list(X.shape), str(X.dtype), list(y.shape), str(y.dtype), y.to
     const run = spawnSync(python, ['-c', script, out], { encoding: 'utf8' });
     expect(run.status).toBe(0);
     const [xs, xt, ys, yt, yv, x23] = JSON.parse(run.stdout);
-    expect([xs, xt, ys, yt, yv]).toEqual([[5, D], 'float32', [5], 'int64', [2, 1, 0, 2, 2]]);
-    expect(x23).toBeCloseTo(rowsFor([hashOf(3)], D)[3]!, 5);
+    expect([xs, xt, ys, yt, yv]).toEqual([[5, D], 'float32', [5], 'int64', [2, 2, 1, 2, 0]]);
+    expect(x23).toBeCloseTo(rowsFor([hashOf(2)], D)[3]!, 5); // row 2 in relPath order: train/cat/2
   });
 
   test('a path with a line break is refused rather than corrupting paths.txt', () => {
