@@ -91,7 +91,7 @@ export async function prepareBackbone(req: BackboneRequest): Promise<PreparedBac
   let spec: PreprocessSpec;
   let layer = req.layer;
   const manifest = loadManifest();
-  if (manifest.models[req.model]) {
+  if (Object.hasOwn(manifest.models, req.model)) {
     entry = manifest.models[req.model]!;
     name = req.model;
     if (req.preprocess !== undefined) {

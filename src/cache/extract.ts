@@ -8,7 +8,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { createHash } from 'crypto';
+import { sha256Hex } from '../util/hash';
 import type { Dataset, DatasetItem, Split } from '../dataset/types';
 import { normalizeSplit } from '../dataset/names';
 import { PreprocessPool } from '../preprocess';
@@ -67,10 +67,6 @@ function tile(row: Float32Array, times: number): Float32Array {
   const out = new Float32Array(row.length * times);
   for (let i = 0; i < times; i++) out.set(row, i * row.length);
   return out;
-}
-
-function hashBytes(bytes: Buffer): string {
-  return createHash('sha256').update(bytes).digest('hex');
 }
 
 async function readItem(item: DatasetItem): Promise<Buffer> {
@@ -245,7 +241,7 @@ export async function extractDataset(
         continue;
       }
       const bytes = read.bytes!;
-      const hash = hashBytes(bytes);
+      const hash = sha256Hex(bytes);
       // A stored row is listed whatever its shard: shard runs one after another into one cache keep each
       // other's images in the listing.
       if (!store.has(hash) && !inShard(hash)) {

@@ -12,7 +12,8 @@ import { saveClassifier, type SolverKind } from '../linear';
 import { fitFromCache } from '../linear/fitCache';
 import { evaluateOnCache } from '../report/evaluate';
 import { formatMetricsTable, metricsToJson } from '../report/metrics';
-import { defaultWorkers, extractWithProgress } from './extract';
+import { defaultPreprocessThreads } from '../preprocess';
+import { extractWithProgress } from './extract';
 import { handler, logger, printJson } from './run';
 
 interface DemoArgs {
@@ -64,7 +65,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
     const dataset = await scanDataset(args.data);
     const extraction = await extractWithProgress(dataset, backbone, {
       cacheDir,
-      workers: defaultWorkers(),
+      workers: defaultPreprocessThreads(),
       quiet: Boolean(args.quiet),
       log,
     });

@@ -3,6 +3,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { openBackbone, prepareBackbone, type OpenBackbone } from '../backbone/load';
 import { extractDataset, parseShard, type ExtractOptions, type ExtractSummary } from '../cache';
 import { scanDataset, type Dataset, type LayoutOption } from '../dataset';
+import { defaultPreprocessThreads } from '../preprocess';
 import { ConvfeatError } from '../util/errors';
 import { integerInRange } from '../util/validate';
 import { checkBackboneArgs, withBackboneOptions, type BackboneArgs } from './backboneOptions';
@@ -41,10 +42,6 @@ export async function extractWithProgress(
     progress.finish();
     await backbone.close();
   }
-}
-
-export function defaultWorkers(): number {
-  return Math.max(1, Math.min(4, require('os').availableParallelism() - 1));
 }
 
 export const extractCommand: CommandModule<object, ExtractArgs> = {
@@ -86,7 +83,8 @@ export const extractCommand: CommandModule<object, ExtractArgs> = {
     checkBackboneArgs(args);
     const log = logger(args);
     const batchSize = integerInRange('--batch-size', args['batch-size'], 1, 1024);
-    const workers = args.workers === undefined ? defaultWorkers() : integerInRange('--workers', args.workers, 0, 64);
+    const workers =
+      args.workers === undefined ? defaultPreprocessThreads() : integerInRange('--workers', args.workers, 0, 64);
     const shard = args.shard !== undefined ? parseShard(args.shard) : undefined;
     const dataset = await scanDataset(args.data, {
       ...(args.split !== undefined ? { split: args.split } : {}),

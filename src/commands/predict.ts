@@ -8,7 +8,7 @@ import { predictDataset, type Prediction } from '../report/predict';
 import { tempSibling, commitTempFile } from '../util/atomic';
 import { ConvfeatError, UsageError } from '../util/errors';
 import { integerInRange, nonEmptyString } from '../util/validate';
-import { defaultWorkers } from './extract';
+import { defaultPreprocessThreads } from '../preprocess';
 import { createProgress } from './progress';
 import { handler, logger, printJson } from './run';
 
@@ -123,7 +123,8 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
         device: args.device,
         ...(args.threads !== undefined ? { threads: integerInRange('--threads', args.threads, 1, 1024) } : {}),
         batchSize: integerInRange('--batch-size', args['batch-size'], 1, 1024),
-        workers: args.workers === undefined ? defaultWorkers() : integerInRange('--workers', args.workers, 0, 64),
+        workers:
+          args.workers === undefined ? defaultPreprocessThreads() : integerInRange('--workers', args.workers, 0, 64),
         topK,
         onPrediction: (p) => write(formatRow(p, format, topK)),
         onFailure: (f) => log(`skipped ${f.path}: ${f.reason}`),

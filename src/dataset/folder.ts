@@ -103,7 +103,8 @@ export async function scanFolder(root: string, layout: LayoutOption, problems: S
       for (const f of loose) items.push(item(root, f.path, undefined, split));
     } else {
       reportLoose(loose, problems, splitDir.path);
-      items.push(...(await scanClasses(root, classDirs, state, ancestors, split)));
+      // A loop, not push(...list): a spread of a few hundred thousand items overflows the call stack.
+      for (const item of await scanClasses(root, classDirs, state, ancestors, split)) items.push(item);
     }
     ancestors.delete(real);
   }

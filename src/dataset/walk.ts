@@ -112,7 +112,7 @@ export async function walkFiles(dir: string, state: WalkState, ancestors: Set<st
   const entries = (await listDir(dir, state.problems)) ?? [];
   for (const entry of entries) {
     if (entry.kind === 'file') files.push(entry.path);
-    else files.push(...(await walkFiles(entry.path, state, ancestors)));
+    else for (const f of await walkFiles(entry.path, state, ancestors)) files.push(f); // no spread: huge trees
   }
   ancestors.delete(real);
   return files;

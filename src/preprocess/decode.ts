@@ -53,9 +53,7 @@ export interface DecodedImage {
 /** Container format from magic bytes, so a file whose header is too broken for libvips still gets a name. */
 export function sniffFormat(bytes: Uint8Array): string | undefined {
   const at = (i: number, s: string) =>
-    Buffer.from(bytes.buffer, bytes.byteOffset + i, Math.min(s.length, Math.max(0, bytes.length - i))).toString(
-      'latin1',
-    ) === s;
+    bytes.length >= i + s.length && Buffer.from(bytes.buffer, bytes.byteOffset + i, s.length).toString('latin1') === s;
   if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'JPEG';
   if (at(0, '\x89PNG')) return 'PNG';
   if (at(0, 'GIF8')) return 'GIF';
@@ -113,30 +111,21 @@ export function endsCleanly(bytes: Uint8Array, format: string): boolean | undefi
   }
 }
 
-async function reasonFor(
-  error: unknown,
-  bytes: Buffer,
-  maxPixels: number,
-  retry: () => Promise<unknown>,
-): Promise<ImageDecodeError> {
-  let message = error instanceof Error ? error.message : String(error);
+/** libvips gave no words: another thread cleared its shared error buffer (see endsCleanly). */
+function messageLost(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : String(error);
+  return /unknown error/i.test(message) && !DAMAGED.test(message);
+}
+
+async function reasonFor(error: unknown, bytes: Buffer, maxPixels: number): Promise<ImageDecodeError> {
+  const message = error instanceof Error ? error.message : String(error);
   if (/exceeds pixel limit/i.test(message))
     return new ImageDecodeError(await pixelLimitReason(bytes, maxPixels), message);
   const format = sniffFormat(bytes);
-  if (!format) return new ImageDecodeError('not an image or unsupported format', firstLine(message));
-  if (!DAMAGED.test(message) && endsCleanly(bytes, format) === false) {
-    return new ImageDecodeError(`truncated or corrupt ${format}`, firstLine(message));
-  }
-  if (!DAMAGED.test(message) && /unknown error/i.test(message)) {
-    // The message was lost to another thread (see endsCleanly); one more attempt usually recovers libvips' words.
-    try {
-      await retry();
-    } catch (again) {
-      message = again instanceof Error ? again.message : String(again);
-    }
-  }
   const detail = firstLine(message);
-  if (DAMAGED.test(message)) return new ImageDecodeError(`truncated or corrupt ${format}`, detail);
+  if (!format) return new ImageDecodeError('not an image or unsupported format', detail);
+  if (DAMAGED.test(message) || endsCleanly(bytes, format) === false)
+    return new ImageDecodeError(`truncated or corrupt ${format}`, detail);
   // Anything else (out of memory, an unsupported variant of the format) is passed on in libvips' words.
   return new ImageDecodeError(`could not decode ${format}: ${detail}`, detail);
 }
@@ -158,7 +147,15 @@ export async function decodeImage(bytes: Buffer, options: DecodeOptions): Promis
   try {
     result = await run();
   } catch (error) {
-    throw await reasonFor(error, bytes, maxPixels, run);
+    const format = sniffFormat(bytes);
+    // A failure without words on a file that looks whole: decode once more, and keep the result if it succeeds.
+    if (!messageLost(error) || !format || endsCleanly(bytes, format) === false)
+      throw await reasonFor(error, bytes, maxPixels);
+    try {
+      result = await run();
+    } catch (again) {
+      throw await reasonFor(again, bytes, maxPixels);
+    }
   }
   const { data, info } = result;
   const rgb = info.channels === 3 ? data : greyToRgb(data, info.width, info.height, info.channels);

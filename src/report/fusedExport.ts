@@ -130,7 +130,7 @@ function backboneShape(
   const out = (g.output ?? []).find((o) => o.name === EMBEDDING);
   if (!out) {
     throw new UsageError(
-      `The backbone has no output named "${EMBEDDING}" (it has ${(g.output ?? []).map((o) => o.name).join(', ')}); cut it at its embedding first (convfeat models cut).`,
+      `The backbone has no output named "${EMBEDDING}" (it has ${(g.output ?? []).map((o) => o.name).join(', ')}); export a backbone cut at its embedding (prepareBackbone does this; pick another tensor with --layer, see convfeat models inspect).`,
     );
   }
   const dims = dimsOf(inputs[0]);

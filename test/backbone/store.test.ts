@@ -114,6 +114,9 @@ describe('model manifest', () => {
     expect(() => resolveModel('resnet9000')).toThrow(
       /Unknown model "resnet9000"; known models are resnet18, resnet50, vgg16/,
     );
+    // Names of Object.prototype are not models either (they used to resolve to a function and crash later).
+    for (const name of ['constructor', 'toString', '__proto__'])
+      expect(() => resolveModel(name)).toThrow(new RegExp(`Unknown model "${name}"`));
   });
 
   test('the tarball URL follows a registry override, and is the manifest URL on the public registry', () => {

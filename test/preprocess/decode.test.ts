@@ -174,6 +174,17 @@ describe('decodeImage: bad input gives one short reason', () => {
     expect(await reasonOf(Buffer.alloc(0))).toBe('empty file (0 bytes)');
   });
 
+  test('files of a few bytes, each in a buffer of its own size, are "not an image", not a RangeError', async () => {
+    for (const text of ['x', 'ab', 'abc', 'RIFF', 'RIFF12', 'GIF8', '\x89PN']) {
+      const own = Buffer.from(new Uint8Array(Buffer.from(text, 'latin1')).buffer); // no pooled slack after it
+      expect(own.buffer.byteLength).toBe(own.length);
+      expect(sniffFormat(own)).toBe(text === 'GIF8' ? 'GIF' : undefined);
+      expect(await reasonOf(own)).toBe(
+        text === 'GIF8' ? 'truncated or corrupt GIF' : 'not an image or unsupported format',
+      );
+    }
+  });
+
   test('random bytes and text are not images', async () => {
     const random = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919 + 13) % 256));
     expect(await reasonOf(random)).toBe('not an image or unsupported format');

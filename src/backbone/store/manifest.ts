@@ -146,7 +146,7 @@ export function listModels(manifest: Manifest = loadManifest()): ModelEntry[] {
 
 export function resolveModel(name: string, manifest: Manifest = loadManifest()): ModelEntry {
   nonEmptyString('model name', name);
-  const entry = manifest.models[name];
+  const entry = Object.hasOwn(manifest.models, name) ? manifest.models[name] : undefined;
   if (!entry) {
     const known = Object.keys(manifest.models).sort().join(', ');
     throw new UsageError(
