@@ -1,11 +1,14 @@
 /**
  * The CLI as users run it (compiled dist/cli.js, built by the jest global setup): exit codes, one-sentence errors,
- * JSON output, and resuming an extraction killed with SIGKILL.
+ * JSON output, fit-linear's C selection, and resuming an extraction killed with SIGKILL or interrupted with SIGINT.
+ *
+ * Every test runs on its own (`-t NAME`): caches and classifiers that several tests share are built on first use by
+ * the memoised helpers below, never left behind by an earlier test.
  */
-import { spawn, spawnSync } from 'child_process';
+import { ChildProcess, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { EmbeddingStore } from '../../src/cache';
+import { EmbeddingStore, readListing } from '../../src/cache';
 import { photos, REPO_ROOT, tmpDir } from '../support/data';
 import { writeTinyBackbone } from '../support/tinyBackbone';
 
@@ -16,67 +19,157 @@ function run(args: string[]): { code: number | null; stdout: string; stderr: str
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** Runs a command that must succeed and returns its --json output; a failure shows the CLI's own sentence. */
+function runJson(args: string[]): Record<string, unknown> {
+  const r = run(args);
+  if (r.code !== 0) throw new Error(`convfeat ${args[0]} exited ${r.code}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as Record<string, unknown>;
+}
+
+const CLASSES = ['airplane', 'car', 'fruit'];
+const PER_CLASS = 40;
+const TOTAL = CLASSES.length * PER_CLASS;
+
 const work = tmpDir('cli');
 const model = writeTinyBackbone(work);
+/** Class folders of real photos, no splits: 3 × 40 = 120 images. */
 const data = path.join(work, 'data');
-for (const cls of ['airplane', 'car', 'fruit']) {
+for (const cls of CLASSES) {
   fs.mkdirSync(path.join(data, cls), { recursive: true });
-  for (const p of photos('train', cls, 40)) fs.copyFileSync(p, path.join(data, cls, path.basename(p)));
+  for (const p of photos('train', cls, PER_CLASS)) fs.copyFileSync(p, path.join(data, cls, path.basename(p)));
+}
+
+/** The argument list of `convfeat extract`: the tiny backbone over the 120 photos into `cache`, then `extra`. */
+function extractArgs(cache: string, ...extra: string[]): string[] {
+  return ['extract', '--model', model, '--data', data, '--cache', cache, ...extra];
+}
+
+/** Like extractArgs, over another input folder than the 120 photos. */
+function extractArgsFrom(input: string, cache: string, ...extra: string[]): string[] {
+  return ['extract', '--model', model, '--data', input, '--cache', cache, ...extra];
+}
+
+function memo<T>(build: () => T): () => T {
+  let value: { v: T } | undefined;
+  return () => (value ??= { v: build() }).v;
+}
+
+/** The 120 photos extracted once, uninterrupted, with the first run's --json summary. */
+const cleanCache = memo(() => {
+  const cache = path.join(work, 'clean');
+  const first = run(extractArgs(cache, '--json', '--device', 'auto'));
+  return { cache, first };
+});
+
+/** A classifier fitted (C by cross-validation) on the clean tiny-backbone cache. */
+const tinyClassifier = memo(() => {
+  const { cache } = cleanCache();
+  const file = path.join(work, 'clf-tiny.json');
+  const summary = runJson(['fit-linear', '--cache', cache, '--out', file, '--json']);
+  return { file, summary };
+});
+
+/** Real photos in train/ (3 classes × 10) and val/ (3 × 5) folders, extracted into their own cache. */
+const splitCache = memo(() => {
+  const input = path.join(work, 'split-data');
+  for (const [split, n] of [
+    ['train', 10],
+    ['val', 5],
+  ] as const) {
+    for (const cls of CLASSES) {
+      const dir = path.join(input, split, cls);
+      fs.mkdirSync(dir, { recursive: true });
+      for (const p of photos(split, cls, n)) fs.copyFileSync(p, path.join(dir, path.basename(p)));
+    }
+  }
+  const cache = path.join(work, 'split-cache');
+  const summary = runJson(extractArgsFrom(input, cache, '--json'));
+  expect(summary).toMatchObject({ total: 45, extracted: 45, failed: 0 });
+  return cache;
+});
+
+/**
+ * A larger input for the kill tests, so that the kill lands mid-run however fast the tiny model is: every photo of
+ * `data` COPIES times, each copy with a JPEG comment segment after SOI naming it. The comment makes the bytes (and
+ * so the content hash) distinct, so the cache stores every copy instead of skipping duplicates, while the decoded
+ * pixels, and so the embedding, stay those of the original photo.
+ */
+const COPIES = 5;
+const BIG_TOTAL = TOTAL * COPIES;
+const COPY_SUFFIX = /-copy\d+(?=\.jpe?g$)/i;
+
+function withComment(jpeg: Buffer, text: string): Buffer {
+  if (jpeg[0] !== 0xff || jpeg[1] !== 0xd8) throw new Error('expected a JPEG (SOI marker) to tag');
+  const payload = Buffer.from(text, 'latin1');
+  const segment = Buffer.alloc(4);
+  segment.writeUInt16BE(0xfffe, 0); // COM
+  segment.writeUInt16BE(payload.length + 2, 2); // the length counts its own two bytes
+  return Buffer.concat([jpeg.subarray(0, 2), segment, payload, jpeg.subarray(2)]);
+}
+
+const bigData = memo(() => {
+  const input = path.join(work, 'big-data');
+  for (const cls of CLASSES) {
+    fs.mkdirSync(path.join(input, cls), { recursive: true });
+    for (const p of photos('train', cls, PER_CLASS)) {
+      const bytes = fs.readFileSync(p);
+      const ext = path.extname(p);
+      const base = path.basename(p, ext);
+      fs.copyFileSync(p, path.join(input, cls, path.basename(p)));
+      for (let c = 1; c < COPIES; c++)
+        fs.writeFileSync(path.join(input, cls, `${base}-copy${c}${ext}`), withComment(bytes, `convfeat copy ${c}`));
+    }
+  }
+  return input;
+});
+
+function indexLines(cache: string): number {
+  const index = path.join(cache, 'index.jsonl');
+  return fs.existsSync(index) ? fs.readFileSync(index, 'utf8').split('\n').filter(Boolean).length : 0;
+}
+
+function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null)
+      resolve({ code: child.exitCode, signal: child.signalCode });
+    else child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+}
+
+/**
+ * Resolves once the cache index holds at least n images, or the child has exited (then the caller's assertions say
+ * so), or a minute has passed. Polls gently: the child needs the shared cores more than the test does.
+ */
+async function stored(child: ChildProcess, cache: string, n: number): Promise<number> {
+  const deadline = Date.now() + 60000;
+  let lines = indexLines(cache);
+  while (lines < n && child.exitCode === null && child.signalCode === null && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+    lines = indexLines(cache);
+  }
+  return lines;
 }
 
 describe('convfeat CLI', () => {
+  afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
+
   test('usage errors exit 2 with a sentence naming the parameter', () => {
     expect(run([]).code).toBe(2);
-    const bad = run([
-      'extract',
-      '--model',
-      model,
-      '--data',
-      data,
-      '--cache',
-      path.join(work, 'c0'),
-      '--batch-size',
-      '0',
-    ]);
+    const c0 = path.join(work, 'c0');
+    const bad = run(extractArgs(c0, '--batch-size', '0'));
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('Expected --batch-size to be an integer between 1 and 1024 but received 0');
-    const missing = run([
-      'extract',
-      '--model',
-      model,
-      '--data',
-      path.join(work, 'nope'),
-      '--cache',
-      path.join(work, 'c0'),
-    ]);
+    const missing = run(extractArgsFrom(path.join(work, 'nope'), c0));
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/nope/);
-    const unknownModel = run(['extract', '--model', 'resnet51', '--data', data, '--cache', path.join(work, 'c0')]);
+    const unknownModel = run(['extract', '--model', 'resnet51', '--data', data, '--cache', c0]);
     expect(unknownModel.code).toBe(2);
     expect(unknownModel.stderr).toMatch(/resnet50/);
-    const device = run([
-      'extract',
-      '--model',
-      model,
-      '--data',
-      data,
-      '--cache',
-      path.join(work, 'c0'),
-      '--device',
-      'gpu',
-    ]);
+    const device = run(extractArgs(c0, '--device', 'gpu'));
     expect(device.code).toBe(2);
     expect(device.stderr).toContain('Expected --device to be one of auto, cpu, cuda, cuda:N but received "gpu"');
     // An invalid choice stops at the parser: the command itself must not run (one error, no second message).
-    const solver = run([
-      'fit-linear',
-      '--cache',
-      path.join(work, 'c0'),
-      '--out',
-      path.join(work, 'x.json'),
-      '--solver',
-      'foo',
-    ]);
+    const solver = run(['fit-linear', '--cache', c0, '--out', path.join(work, 'x.json'), '--solver', 'foo']);
     expect(solver.code).toBe(2);
     expect(solver.stderr.match(/^convfeat:/gm)).toHaveLength(1);
     expect(fs.existsSync(path.join(work, 'x.json'))).toBe(false);
@@ -93,85 +186,87 @@ describe('convfeat CLI', () => {
   });
 
   test('extract --json reports counts and the provider; a rerun comes from the cache', () => {
-    const cache = path.join(work, 'c2');
-    const first = run(['extract', '--model', model, '--data', data, '--cache', cache, '--json', '--device', 'auto']);
+    const { cache, first } = cleanCache(); // the first run ever on this cache
     expect(first.code).toBe(0);
     const s = JSON.parse(first.stdout);
-    expect(s).toMatchObject({ total: 120, extracted: 120, failed: 0, provider: 'cpu' });
-    const again = JSON.parse(run(['extract', '--model', model, '--data', data, '--cache', cache, '--json']).stdout);
-    expect(again).toMatchObject({ extracted: 0, fromCache: 120 });
-    const exported = run(['cache', 'export', '--cache', cache, '--out', path.join(work, 'export'), '--json']);
+    expect(s).toMatchObject({ total: TOTAL, extracted: TOTAL, failed: 0, provider: 'cpu' });
+    const again = runJson(extractArgs(cache, '--json'));
+    expect(again).toMatchObject({ extracted: 0, fromCache: TOTAL });
+    const out = path.join(work, 'export');
+    const exported = run(['cache', 'export', '--cache', cache, '--out', out, '--json']);
     expect(exported.code).toBe(0);
-    expect(
-      fs
-        .readFileSync(path.join(work, 'export', 'paths.txt'), 'utf8')
-        .trim()
-        .split('\n'),
-    ).toHaveLength(120);
+    expect(fs.readFileSync(path.join(out, 'paths.txt'), 'utf8').trim().split('\n')).toHaveLength(TOTAL);
   });
 
   test('SIGKILL mid-run loses at most the batch in flight; the next run resumes without duplicates', async () => {
+    const input = bigData();
+    const clean = cleanCache().cache;
     const cache = path.join(work, 'c3');
-    const index = path.join(cache, 'index.jsonl');
     const child = spawn(
       process.execPath,
-      [
-        CLI,
-        'extract',
-        '--model',
-        model,
-        '--data',
-        data,
-        '--cache',
-        cache,
-        '--batch-size',
-        '2',
-        '--workers',
-        '1',
-        '--quiet',
-      ],
-      {
-        stdio: 'ignore',
-      },
+      [CLI, ...extractArgsFrom(input, cache, '--batch-size', '2', '--workers', '1', '--quiet')],
+      { stdio: 'ignore' },
     );
-    const linesNow = (): number =>
-      fs.existsSync(index) ? fs.readFileSync(index, 'utf8').split('\n').filter(Boolean).length : 0;
-    const deadline = Date.now() + 60000;
-    while (linesNow() < 10 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    await stored(child, cache, 10);
+    const stillRunning = child.exitCode === null && child.signalCode === null;
     child.kill('SIGKILL');
-    await new Promise((r) => child.once('exit', r));
-    const storedBeforeKill = linesNow();
+    const { signal } = await exited(child);
+    expect(stillRunning).toBe(true); // the kill landed mid-run, not after the child finished
+    expect(signal).toBe('SIGKILL');
+    const storedBeforeKill = indexLines(cache);
     expect(storedBeforeKill).toBeGreaterThanOrEqual(10);
-    expect(storedBeforeKill).toBeLessThan(120); // killed mid-run, not after
+    expect(storedBeforeKill).toBeLessThan(BIG_TOTAL); // killed mid-run, not after
 
-    const resumed = run(['extract', '--model', model, '--data', data, '--cache', cache, '--json']);
-    expect(resumed.code).toBe(0);
-    const s = JSON.parse(resumed.stdout);
+    const s = runJson(extractArgsFrom(input, cache, '--json'));
     expect(s.fromCache).toBeGreaterThanOrEqual(storedBeforeKill - 2);
-    expect(s.fromCache + s.extracted).toBe(120);
+    expect((s.fromCache as number) + (s.extracted as number)).toBe(BIG_TOTAL);
 
-    const lines = fs.readFileSync(index, 'utf8').split('\n').filter(Boolean);
+    const lines = fs.readFileSync(path.join(cache, 'index.jsonl'), 'utf8').split('\n').filter(Boolean);
     const hashes = lines.map((l) => JSON.parse(l).h as string);
     expect(new Set(hashes).size).toBe(hashes.length);
-    // Every row equals the row a clean, uninterrupted run computed for the same image.
+    expect(hashes).toHaveLength(BIG_TOTAL); // every copy is its own image
+
+    // Every row equals the row a clean, uninterrupted run computed for the same pixels (a copy's original photo).
+    const cleanHash = new Map(readListing(clean)!.map((e) => [e.relPath, e.hash]));
+    const listing = readListing(cache)!;
+    expect(listing).toHaveLength(BIG_TOTAL);
+    const resumedHashes = listing.map((e) => e.hash);
+    const originalHashes = listing.map((e) => {
+      const h = cleanHash.get(e.relPath.replace(COPY_SUFFIX, ''));
+      if (!h) throw new Error(`no clean row for ${e.relPath}`);
+      return h;
+    });
     const resumedStore = EmbeddingStore.open(cache, { mode: 'read' });
-    const clean = EmbeddingStore.open(path.join(work, 'c2'), { mode: 'read' });
-    const all = [...clean.hashes()];
-    expect(resumedStore.size).toBe(all.length);
-    const a = resumedStore.gather(all);
-    const b = clean.gather(all);
+    const cleanStore = EmbeddingStore.open(clean, { mode: 'read' });
+    expect(resumedStore.size).toBe(BIG_TOTAL);
+    const a = resumedStore.gather(resumedHashes);
+    const b = cleanStore.gather(originalHashes);
+    expect(a.length).toBe(b.length);
     let maxDiff = 0;
     for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a[i]! - b[i]!));
     expect(maxDiff).toBeLessThan(1e-6);
     resumedStore.close();
-    clean.close();
+    cleanStore.close();
   });
 
-  test('fit-linear --no-val, --out checks, and a failed predict never replaces an earlier output', () => {
-    const cache = path.join(work, 'c2'); // written by the --json test above (one split-less listing)
-    const noVal = run(['fit-linear', '--cache', cache, '--out', path.join(work, 'clf.json'), '--no-val', '--json']);
-    expect(noVal.code).toBe(0);
-    expect(JSON.parse(noVal.stdout)).toMatchObject({ cSelection: 'cv' });
+  test('fit-linear chooses C on the val split, and by cross-validation with --no-val', () => {
+    const cache = splitCache();
+    const withVal = runJson(['fit-linear', '--cache', cache, '--out', path.join(work, 'clf-val.json'), '--json']);
+    expect(withVal).toMatchObject({ cSelection: 'val', trainSize: 30, valSize: 15 });
+    const noVal = runJson([
+      'fit-linear',
+      '--cache',
+      cache,
+      '--out',
+      path.join(work, 'clf-noval.json'),
+      '--no-val',
+      '--json',
+    ]);
+    expect(noVal).toMatchObject({ cSelection: 'cv', trainSize: 30, valSize: 0 });
+  });
+
+  test('fit-linear --out checks, and a failed predict never replaces an earlier output', () => {
+    const { cache } = cleanCache();
     const dirOut = run(['fit-linear', '--cache', cache, '--out', work]);
     expect(dirOut.code).toBe(2);
     expect(dirOut.stderr).toMatch(/is a directory/);
@@ -184,7 +279,7 @@ describe('convfeat CLI', () => {
     const failed = run([
       'predict',
       '--classifier',
-      path.join(work, 'clf.json'),
+      tinyClassifier().file,
       '--model',
       model,
       '--data',
@@ -198,25 +293,24 @@ describe('convfeat CLI', () => {
   });
 
   test('Ctrl-C (SIGINT) during extract releases the lock and keeps the stored batches', async () => {
+    const input = bigData();
     const cache = path.join(work, 'c4');
-    const index = path.join(cache, 'index.jsonl');
-    const child = spawn(
-      process.execPath,
-      [CLI, 'extract', '--model', model, '--data', data, '--cache', cache, '--batch-size', '2', '--quiet'],
-      {
-        stdio: 'ignore',
-      },
-    );
-    const deadline = Date.now() + 60000;
-    const lines = (): number =>
-      fs.existsSync(index) ? fs.readFileSync(index, 'utf8').split('\n').filter(Boolean).length : 0;
-    while (lines() < 6 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    const child = spawn(process.execPath, [CLI, ...extractArgsFrom(input, cache, '--batch-size', '2', '--quiet')], {
+      stdio: 'ignore',
+    });
+    await stored(child, cache, 6);
+    const stillRunning = child.exitCode === null && child.signalCode === null;
     child.kill('SIGINT');
-    const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    const { code } = await exited(child);
+    expect(stillRunning).toBe(true); // interrupted mid-run, not after the child finished
     expect(code).toBe(130);
     expect(fs.existsSync(path.join(cache, 'lock'))).toBe(false);
-    const resumed = JSON.parse(run(['extract', '--model', model, '--data', data, '--cache', cache, '--json']).stdout);
+    const storedBeforeInterrupt = indexLines(cache);
+    expect(storedBeforeInterrupt).toBeGreaterThanOrEqual(6);
+    expect(storedBeforeInterrupt).toBeLessThan(BIG_TOTAL);
+    const resumed = runJson(extractArgsFrom(input, cache, '--json'));
     expect(resumed.fromCache).toBeGreaterThanOrEqual(6);
-    expect(resumed.fromCache + resumed.extracted).toBe(120);
+    expect(resumed.fromCache).toBe(storedBeforeInterrupt);
+    expect((resumed.fromCache as number) + (resumed.extracted as number)).toBe(BIG_TOTAL);
   });
 });
