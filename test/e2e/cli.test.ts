@@ -1,6 +1,7 @@
 /**
  * The CLI as users run it (compiled dist/cli.js, built by the jest global setup): exit codes, one-sentence errors,
- * JSON output, fit-linear's C selection, and resuming an extraction killed with SIGKILL or interrupted with SIGINT.
+ * JSON output, the whole extract → fit-linear → evaluate / predict / export path, and resuming an extraction killed
+ * with SIGKILL or interrupted with SIGINT.
  *
  * Every test runs on its own (`-t NAME`): caches and classifiers that several tests share are built on first use by
  * the memoised helpers below, never left behind by an earlier test.
@@ -8,9 +9,10 @@
 import { ChildProcess, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import { loadModel } from '../../src/backbone/onnx/proto';
 import { EmbeddingStore, readListing } from '../../src/cache';
 import { photos, REPO_ROOT, tmpDir } from '../support/data';
-import { writeTinyBackbone } from '../support/tinyBackbone';
+import { tinyBackboneBytes, writeTinyBackbone } from '../support/tinyBackbone';
 
 const CLI = path.join(REPO_ROOT, 'dist', 'cli.js');
 
@@ -290,6 +292,75 @@ describe('convfeat CLI', () => {
     expect(failed.code).toBe(1);
     expect(fs.readFileSync(preds, 'utf8')).toBe('earlier output\n');
     expect(fs.readdirSync(work).filter((n) => n.startsWith('.preds.csv'))).toEqual([]);
+  });
+
+  test('evaluate --json scores the cache and names the split', () => {
+    const { cache } = cleanCache();
+    const { file, summary } = tinyClassifier();
+    expect(summary).toMatchObject({ cSelection: 'cv', classes: CLASSES, trainSize: TOTAL });
+    const all = runJson(['evaluate', '--classifier', file, '--cache', cache, '--json']);
+    expect(all.split).toBe('all'); // the cache has no splits: every image
+    expect(all.accuracy).toBeGreaterThanOrEqual(0);
+    expect(all.accuracy).toBeLessThanOrEqual(1);
+    expect(all.n).toBe(TOTAL);
+
+    // A cache with splits but no test split: --split val scores the val images only.
+    const splits = splitCache();
+    const valClf = path.join(work, 'clf-eval-val.json');
+    runJson(['fit-linear', '--cache', splits, '--out', valClf, '--json']);
+    const val = runJson(['evaluate', '--classifier', valClf, '--cache', splits, '--split', 'val', '--json']);
+    expect(val.split).toBe('val');
+    expect(val.n).toBe(15);
+    expect(val.accuracy).toBeGreaterThanOrEqual(0);
+    expect(val.accuracy).toBeLessThanOrEqual(1);
+  });
+
+  test('predict --out writes a header and one row per image, each labelled with one of the classes', () => {
+    const { file } = tinyClassifier();
+    const out = path.join(work, 'p.csv');
+    const r = run(['predict', '--classifier', file, '--model', model, '--data', data, '--out', out, '--quiet']);
+    expect(r.code).toBe(0);
+    const rows = fs.readFileSync(out, 'utf8').split('\n');
+    expect(rows.pop()).toBe(''); // ends with a newline
+    expect(rows[0]).toBe('path,label,pred1,score1');
+    const body = rows.slice(1).map((l) => l.split(','));
+    expect(body).toHaveLength(TOTAL);
+    const expectedPaths = CLASSES.flatMap((cls) =>
+      fs.readdirSync(path.join(data, cls)).map((f) => path.join(data, cls, f)),
+    );
+    expect(body.map((cells) => cells[0]).sort()).toEqual(expectedPaths.sort());
+    for (const [p, label, pred, score] of body) {
+      expect(label).toBe(path.basename(path.dirname(p!)));
+      expect(CLASSES).toContain(pred);
+      expect(Number(score)).toBeGreaterThanOrEqual(1 / CLASSES.length - 1e-6); // the top score of 3 probabilities
+      expect(Number(score)).toBeLessThanOrEqual(1);
+    }
+  });
+
+  test('export --out writes an ONNX model whose metadata lists the classifier’s classes', () => {
+    const { file } = tinyClassifier();
+    const clf = JSON.parse(fs.readFileSync(file, 'utf8')) as { classes: string[]; backbone: { fingerprint: string } };
+    const out = path.join(work, 'f.onnx');
+    const r = run(['export', '--classifier', file, '--model', model, '--out', out, '--quiet']);
+    expect(r.code).toBe(0);
+    const saved = loadModel(out);
+    const meta = Object.fromEntries(saved.metadataProps.map((p) => [p.key, p.value]));
+    expect(JSON.parse(meta.classes!)).toEqual(CLASSES);
+    expect(clf.classes).toEqual(CLASSES);
+    expect(meta.backbone_fingerprint).toBe(clf.backbone.fingerprint);
+    expect(saved.graph!.output!.map((o) => o.name)).toContain('probabilities');
+  });
+
+  test('predict with another backbone than the classifier’s fails with exit 1 and says so', () => {
+    const { file } = tinyClassifier();
+    const other = path.join(work, 'other.onnx');
+    fs.writeFileSync(other, tinyBackboneBytes(11)); // same graph, other weights
+    const out = path.join(work, 'other.csv');
+    const r = run(['predict', '--classifier', file, '--model', other, '--data', data, '--out', out]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^convfeat: --model .*other\.onnx .* is not the backbone the classifier was trained on /m);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(fs.existsSync(out)).toBe(false);
   });
 
   test('Ctrl-C (SIGINT) during extract releases the lock and keeps the stored batches', async () => {
