@@ -39,6 +39,16 @@ describe('classification metrics (values worked out by hand, as scikit-learn def
     expect(m.perClass[1]).toEqual({ label: 'b', precision: 0, recall: 0, f1: 0, support: 1 });
   });
 
+  test('macro averages skip classes absent from the split (neither true nor predicted), as scikit-learn does', () => {
+    const m = classificationMetrics(Int32Array.of(0, 0, 1), Int32Array.of(0, 0, 1), ['a', 'b', 'c']);
+    expect(m.perClass[2]).toEqual({ label: 'c', precision: 0, recall: 0, f1: 0, support: 0 });
+    expect(m.macro.precision).toBe(1);
+    expect(m.macro.recall).toBe(1);
+    expect(m.macro.f1).toBe(1);
+    expect(m.weighted.f1).toBe(1);
+    expect(m.accuracy).toBe(1);
+  });
+
   test('top-k accuracy from scores; ties do not count in the true class’s favour', () => {
     const y = Int32Array.of(0, 1, 2);
     const scores = Float32Array.of(
