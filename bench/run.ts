@@ -14,7 +14,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { DATA_ROOT, REPO_ROOT, tempDir } from './extract/common';
+import { cliExtractArgs, DATA_ROOT, linkFolder, REPO_ROOT, tempDir } from './extract/common';
 
 interface Command {
   argv: string[];
@@ -73,13 +73,11 @@ function python(ctx: Context, rel: string, args: string[]): Plan {
 }
 
 /** An ImageFolder of symbolic links to the given photos (paths relative to the data root), kept at the same paths. */
-function linkFolder(root: string, rels: readonly string[]): string {
-  for (const rel of rels) {
-    const target = path.join(root, rel);
-    fs.mkdirSync(path.dirname(target), { recursive: true });
-    if (!fs.existsSync(target)) fs.symlinkSync(path.join(DATA_ROOT, rel), target);
-  }
-  return root;
+function dataSubset(root: string, rels: readonly string[]): string {
+  return linkFolder(
+    root,
+    rels.map((rel) => [rel, path.join(DATA_ROOT, rel)] as const),
+  );
 }
 
 /** The first `perSplit[split]` photos of the first `classes` classes of each split. */
@@ -108,7 +106,7 @@ const fixtureListing = (): FixtureListing => JSON.parse(fs.readFileSync(FIXTURES
 
 /** Smoke: the 7 parity fixture photos, at their relative paths, so both digest sources apply to one root. */
 function fixtureRoot(ctx: Context): string {
-  return linkFolder(
+  return dataSubset(
     path.join(ctx.tmp(), 'fixture-photos'),
     fixtureListing().photos.map((p) => p.path),
   );
@@ -158,23 +156,8 @@ const SUITES: Suite[] = [
         name: 'tiny-cache',
         plan: (c) => {
           if (!c.smoke) return { skip: 'smoke only (the full run uses the demo cache)' };
-          const data = linkFolder(path.join(c.tmp(), 'tiny-data'), firstPhotos(3, { train: 5, val: 2, test: 2 }));
-          const cache = path.join(c.tmp(), 'tiny-cache');
-          const cli = path.join(REPO_ROOT, 'dist', 'cli.js');
-          return {
-            argv: [
-              process.execPath,
-              cli,
-              'extract',
-              '--model',
-              'resnet50',
-              '--data',
-              data,
-              '--cache',
-              cache,
-              '--quiet',
-            ],
-          };
+          const data = dataSubset(path.join(c.tmp(), 'tiny-data'), firstPhotos(3, { train: 5, val: 2, test: 2 }));
+          return { argv: [process.execPath, ...cliExtractArgs(data, path.join(c.tmp(), 'tiny-cache'), ['--quiet'])] };
         },
       },
       {
@@ -299,7 +282,9 @@ const SUITES: Suite[] = [
             return { argv: [py, path.join(REPO_ROOT, 'bench', 'finetune', 'finetune.py'), ...args] };
           }
           if (spawnSync(py, ['-c', 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)']).status !== 0)
-            return { skip: 'no CUDA GPU: the full recipe runs for hours on a CPU (see bench/finetune/README.md)' };
+            return {
+              skip: 'no CUDA GPU: the full recipe takes about an hour (head) to several hours (full) on a 2-core CPU; see bench/finetune/README.md',
+            };
           const out = path.join(REPO_ROOT, 'bench', 'results', 'finetune-gpu');
           return {
             argv: [
@@ -322,7 +307,23 @@ const SUITES: Suite[] = [
           if (!py) return { skip: TORCH_MISSING };
           const out = RESULT(path.join('finetune-cpu', 'finetune-head.json'));
           const args = ['--variant', 'head', '--epochs', '25', '--max-minutes', '20', '--threads', '2', '--json', out];
-          return { argv: [py, path.join(REPO_ROOT, 'bench', 'finetune', 'finetune.py'), ...args] };
+          // The log (per-epoch lines) is kept beside the summary, as gpu.sh does.
+          const log = out.replace(/\.json$/, '.txt');
+          const script = path.join(REPO_ROOT, 'bench', 'finetune', 'finetune.py');
+          return {
+            argv: [
+              'bash',
+              '-o',
+              'pipefail',
+              '-c',
+              'PYTHONUNBUFFERED=1 "$@" 2>&1 | tee "$LOG"',
+              'bash',
+              py,
+              script,
+              ...args,
+            ],
+            env: { LOG: log },
+          };
         },
       },
       {

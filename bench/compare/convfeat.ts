@@ -12,25 +12,23 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import type { Dataset, DatasetItem } from '../../src/dataset';
-import { DATA_ROOT, fromDist, machineLine, writeSummary, tempDir } from '../extract/common';
+import {
+  flag,
+  fromDist,
+  intFlag,
+  machineLine,
+  requireDataRoot,
+  runMain,
+  tempDir,
+  writeSummary,
+} from '../extract/common';
 
 const { openBackbone, prepareBackbone } = fromDist<typeof import('../../src/backbone/load')>('backbone/load');
 const { extractDataset } = fromDist<typeof import('../../src/cache/extract')>('cache/extract');
 const { loadSplit } = fromDist<typeof import('../../src/cache/load')>('cache/load');
 const { scanDataset } = fromDist<typeof import('../../src/dataset')>('dataset/index');
 const { fitFromCache } = fromDist<typeof import('../../src/linear/fitCache')>('linear/fitCache');
-
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
-
-function positiveInt(name: string, fallback: number): number {
-  const raw = arg(name);
-  const v = raw === undefined ? fallback : Number(raw);
-  if (!Number.isInteger(v) || v < 1) throw new Error(`Expected --${name} to be a positive integer but received ${raw}`);
-  return v;
-}
+const { accuracy } = fromDist<typeof import('../../src/report/metrics')>('report/metrics');
 
 function firstPerClass(items: DatasetItem[], k: number | undefined): DatasetItem[] {
   if (k === undefined) return items;
@@ -44,12 +42,12 @@ function firstPerClass(items: DatasetItem[], k: number | undefined): DatasetItem
 }
 
 async function main(): Promise<void> {
-  const threads = positiveInt('threads', os.availableParallelism());
-  const batch = positiveInt('batch', 8);
-  const limit = arg('limit-per-class') === undefined ? undefined : positiveInt('limit-per-class', 1);
-  const jsonOut = arg('json');
+  const threads = intFlag('threads', os.availableParallelism());
+  const batch = intFlag('batch', 8);
+  const limit = flag('limit-per-class') === undefined ? undefined : intFlag('limit-per-class', 1);
+  const jsonOut = flag('json');
   console.log(machineLine());
-  const full = await scanDataset(DATA_ROOT);
+  const full = await scanDataset(requireDataRoot());
   const items = firstPerClass(full.items, limit);
   const part = (splits: string[]): Dataset => ({
     ...full,
@@ -96,8 +94,7 @@ async function main(): Promise<void> {
       const t2 = Date.now();
       const predicted = fit.classifier.predict(data.X, data.dim);
       const predictSeconds = (Date.now() - t2) / 1000;
-      let correct = 0;
-      for (let i = 0; i < predicted.length; i++) if (predicted[i] === data.y[i]) correct++;
+      const correct = Math.round(accuracy(data.y, predicted) * data.y.length);
       const msPerImage = (1000 * (testExtractSeconds + predictSeconds)) / data.y.length;
       results[solver] = {
         trainableParameters: data.dim * fit.classifier.classes.length + fit.classifier.classes.length,
@@ -138,7 +135,4 @@ async function main(): Promise<void> {
   console.log(machineLine());
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exitCode = 1;
-});
+runMain(main);

@@ -15,7 +15,20 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 import type { DatasetItem } from '../../src/dataset';
-import { DATA_ROOT, fromDist, machineLine, median, REPO_ROOT, sampleDistinct, tempDir } from './common';
+import {
+  cliExtractArgs,
+  DATA_ROOT,
+  fromDist,
+  intArg,
+  linkFolder,
+  machineLine,
+  median,
+  REPO_ROOT,
+  requireDataRoot,
+  runMain,
+  sampleDistinct,
+  tempDir,
+} from './common';
 
 const { scanDataset } = fromDist<typeof import('../../src/dataset')>('dataset/index');
 
@@ -44,18 +57,7 @@ function clockSeconds(text: string): number {
 }
 
 function extract(data: string, cache: string, extra: string[], gnuTime = true): Run {
-  const cli = [
-    path.join(REPO_ROOT, 'dist', 'cli.js'),
-    'extract',
-    '--model',
-    'resnet50',
-    '--data',
-    data,
-    '--cache',
-    cache,
-    '--json',
-    ...extra,
-  ];
+  const cli = cliExtractArgs(data, cache, ['--json', ...extra]);
   if (!gnuTime) {
     const t0 = process.hrtime.bigint();
     const r = spawnSync(process.execPath, cli, { cwd: REPO_ROOT, encoding: 'utf8', maxBuffer: 1 << 28 });
@@ -73,12 +75,10 @@ function extract(data: string, cache: string, extra: string[], gnuTime = true): 
 
 /** An ImageFolder of symbolic links to some photos, so the small run goes through the same scan as the full one. */
 function subsetFolder(root: string, items: readonly DatasetItem[]): string {
-  for (const item of items) {
-    const target = path.join(root, item.relPath);
-    fs.mkdirSync(path.dirname(target), { recursive: true });
-    fs.symlinkSync(item.path, target);
-  }
-  return root;
+  return linkFolder(
+    root,
+    items.map((item) => [item.relPath, item.path] as const),
+  );
 }
 
 const mib = (run: Run): string => (Number.isNaN(run.maxRssMiB) ? 'n/a' : `${run.maxRssMiB.toFixed(0)} MiB`);
@@ -141,7 +141,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e) => {
-  console.error(e instanceof Error ? e.message : e);
-  process.exitCode = 1;
-});
+runMain(main);

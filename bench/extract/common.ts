@@ -39,6 +39,7 @@ export function sampleDistinct(items: readonly DatasetItem[], n: number): Datase
 }
 
 export function median(values: readonly number[]): number {
+  if (values.length === 0) throw new Error('median of no values: nothing was measured');
   const s = [...values].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
@@ -79,4 +80,104 @@ export function writeSummary(file: string, summary: unknown): void {
   fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   fs.writeFileSync(file, `${JSON.stringify(summary, null, 2)}\n`);
   console.log(`wrote ${file}`);
+}
+
+/** A wrong benchmark argument: printed as one sentence, exit status 2. */
+export class BenchUsageError extends Error {
+  readonly exitCode = 2;
+}
+
+/** The value after `--name`, or undefined when the flag is absent; a flag without a value is a usage error. */
+export function flag(name: string, argv: readonly string[] = process.argv): string | undefined {
+  const i = argv.indexOf(`--${name}`);
+  if (i < 0) return undefined;
+  const v = argv[i + 1];
+  if (v === undefined || v.startsWith('--')) throw new BenchUsageError(`--${name} needs a value`);
+  return v;
+}
+
+/** An integer of at least `min` from `raw` (a flag's or a positional argument's text), or `fallback` when absent. */
+export function intArg(what: string, raw: string | undefined, fallback: number, min = 1): number {
+  if (raw === undefined) return fallback;
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < min)
+    throw new BenchUsageError(
+      `Expected ${what} to be an integer of at least ${min} but received ${JSON.stringify(raw)}`,
+    );
+  return v;
+}
+
+/** A positive number from `--name X`, or `fallback`. */
+export function numberFlag(name: string, fallback: number): number {
+  const raw = flag(name);
+  if (raw === undefined) return fallback;
+  const v = Number(raw);
+  if (!(v > 0) || !Number.isFinite(v))
+    throw new BenchUsageError(`Expected --${name} to be a positive number but received ${JSON.stringify(raw)}`);
+  return v;
+}
+
+/** `intArg` for `--name N`. */
+export function intFlag(name: string, fallback: number, min = 1): number {
+  return intArg(`--${name}`, flag(name), fallback, min);
+}
+
+/** What a failed benchmark prints: the sentence of a usage or library error, the stack of anything else (a bug). */
+function report(e: unknown): void {
+  const code = (e as { exitCode?: unknown })?.exitCode;
+  if (e instanceof Error && (code === 1 || code === 2)) {
+    console.error(`bench: ${e.message}`);
+    process.exitCode = code;
+  } else {
+    console.error(e);
+    process.exitCode = 1;
+  }
+}
+
+// Options read at a script's top level (before main) fail here, with the same one sentence.
+process.on('uncaughtException', (e) => {
+  report(e);
+  process.exit();
+});
+
+/**
+ * Runs a benchmark's main: a usage error or an error the library raised for the user (a ConvfeatError, with its
+ * exitCode) prints its sentence alone; anything else is a bug in the benchmark and keeps its stack.
+ */
+export function runMain(main: () => Promise<void> | void): void {
+  Promise.resolve().then(main).catch(report);
+}
+
+/** An ImageFolder of symbolic links at `root`: relPath → absolute target, so a subset goes through the same scan. */
+export function linkFolder(root: string, links: ReadonlyArray<readonly [rel: string, target: string]>): string {
+  for (const [rel, target] of links) {
+    const at = path.join(root, rel);
+    fs.mkdirSync(path.dirname(at), { recursive: true });
+    if (!fs.existsSync(at)) fs.symlinkSync(target, at);
+  }
+  return root;
+}
+
+/** The arguments of `node dist/cli.js extract` with the real ResNet50 over `data` into `cache`. */
+export function cliExtractArgs(data: string, cache: string, extra: readonly string[] = []): string[] {
+  return [
+    path.join(REPO_ROOT, 'dist', 'cli.js'),
+    'extract',
+    '--model',
+    'resnet50',
+    '--data',
+    data,
+    '--cache',
+    cache,
+    ...extra,
+  ];
+}
+
+/** The data root must exist before a benchmark scans it. */
+export function requireDataRoot(): string {
+  if (!fs.existsSync(DATA_ROOT))
+    throw new BenchUsageError(
+      `${DATA_ROOT} does not exist: set CONVFEAT_DATA to a Mini Natural Images folder (train/, val/, test/)`,
+    );
+  return DATA_ROOT;
 }

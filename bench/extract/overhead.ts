@@ -9,7 +9,7 @@
 import * as fs from 'fs';
 import type { EmbeddingBackbone } from '../../src/backbone/extractor';
 import type { Dataset } from '../../src/dataset';
-import { DATA_ROOT, fromDist, machineLine, median, sampleDistinct, tempDir } from './common';
+import { fromDist, intArg, machineLine, median, requireDataRoot, runMain, sampleDistinct, tempDir } from './common';
 
 const { prepareBackbone, openBackbone } = fromDist<typeof import('../../src/backbone/load')>('backbone/load');
 const { extractDataset } = fromDist<typeof import('../../src/cache/extract')>('cache/extract');
@@ -29,15 +29,15 @@ storeProto.putBatch = function (this: unknown, ...args: unknown[]): number {
 };
 
 async function main(): Promise<void> {
-  const n = Number(process.argv[2] ?? 200);
-  const reps = Number(process.argv[3] ?? 3);
+  const n = intArg('N (first argument)', process.argv[2], 200);
+  const reps = intArg('REPS (second argument)', process.argv[3], 3);
   const configs = (process.argv[4] ?? 'w0b8,w1b8,w1b32').split(',').map((name) => {
     const m = /^w(\d+)b(\d+)$/.exec(name);
     if (!m) throw new Error(`config ${JSON.stringify(name)} is not of the form w1b8`);
     return { name, workers: Number(m[1]), batch: Number(m[2]) };
   });
   console.log(machineLine());
-  const full = await scanDataset(DATA_ROOT);
+  const full = await scanDataset(requireDataRoot());
   const dataset: Dataset = { ...full, items: sampleDistinct(full.items, n), problems: [] };
   // The real identity and transform (no session is opened: the model's shapes give the dimension).
   const real = await openBackbone(await prepareBackbone({ model: 'resnet50' }), { device: 'cpu' });
@@ -70,7 +70,4 @@ async function main(): Promise<void> {
   await real.close();
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exitCode = 1;
-});
+runMain(main);

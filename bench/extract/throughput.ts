@@ -19,7 +19,17 @@ import * as fs from 'fs';
 import * as ort from 'onnxruntime-node';
 import type { OpenBackbone } from '../../src/backbone/load';
 import type { Dataset, DatasetItem } from '../../src/dataset';
-import { DATA_ROOT, fromDist, machineLine, median, sampleDistinct, tempDir } from './common';
+import {
+  DATA_ROOT,
+  fromDist,
+  intArg,
+  machineLine,
+  median,
+  requireDataRoot,
+  runMain,
+  sampleDistinct,
+  tempDir,
+} from './common';
 
 const { openBackbone, prepareBackbone } = fromDist<typeof import('../../src/backbone/load')>('backbone/load');
 const { extractDataset } = fromDist<typeof import('../../src/cache/extract')>('cache/extract');
@@ -188,11 +198,11 @@ function fmt(n: number, digits = 1): string {
 }
 
 async function main(): Promise<void> {
-  const n = Number(process.argv[2] ?? 200);
-  const reps = Number(process.argv[3] ?? 3);
+  const n = intArg('N (first argument)', process.argv[2], 200);
+  const reps = intArg('REPS (second argument)', process.argv[3], 3);
   const configs = (process.argv[4] ?? DEFAULT_CONFIGS).split(',').map(parseConfig);
   console.log(machineLine());
-  const full = await scanDataset(DATA_ROOT);
+  const full = await scanDataset(requireDataRoot());
   const items: DatasetItem[] = sampleDistinct(full.items, n);
   const dataset: Dataset = { ...full, items, problems: [] };
   const prepared = await prepareBackbone({ model: 'resnet50' });
@@ -252,7 +262,4 @@ async function main(): Promise<void> {
   console.log(machineLine());
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exitCode = 1;
-});
+runMain(main);

@@ -243,7 +243,7 @@ def train(args: argparse.Namespace) -> Dict:
                    "frozen_batchnorm": "eval mode (ImageNet running statistics) in frozen parts",
                    "seed": args.seed},
         "history": history,
-        "machine": {"device": str(device), "threads": args.threads, "allocator": ALLOCATOR, "cpu_count": os.cpu_count(),
+        "machine": {"device": str(device), "threads": args.threads, "workers": args.workers, "allocator": ALLOCATOR, "cpu_count": os.cpu_count(),
                     "platform": platform.platform(), "processor": platform.processor(), "torch": torch.__version__,
                     "gpu": torch.cuda.get_device_name(0) if device.type == "cuda" else None},
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

@@ -26,7 +26,19 @@ import * as path from 'path';
 import * as ort from 'onnxruntime-node';
 import type { OpenBackbone } from '../../src/backbone/load';
 import type { Dataset, DatasetItem } from '../../src/dataset';
-import { DATA_ROOT, fromDist, machineLine, writeSummary, median, sampleDistinct, tempDir } from '../extract/common';
+import {
+  DATA_ROOT,
+  flag,
+  fromDist,
+  intFlag,
+  machineLine,
+  requireDataRoot,
+  runMain,
+  writeSummary,
+  median,
+  sampleDistinct,
+  tempDir,
+} from '../extract/common';
 
 const { openBackbone, prepareBackbone } = fromDist<typeof import('../../src/backbone/load')>('backbone/load');
 const proto = fromDist<typeof import('../../src/backbone/onnx/proto')>('backbone/onnx/proto');
@@ -35,20 +47,9 @@ const { loadSplit } = fromDist<typeof import('../../src/cache/load')>('cache/loa
 const { scanDataset } = fromDist<typeof import('../../src/dataset')>('dataset/index');
 const { preprocess } = fromDist<typeof import('../../src/preprocess')>('preprocess/index');
 const { LinearClassifier } = fromDist<typeof import('../../src/linear')>('linear/index');
+const { accuracy } = fromDist<typeof import('../../src/report/metrics')>('report/metrics');
 
 type Extractor = (images: string[], options: { pool: boolean }) => Promise<{ data: Float32Array; dims: number[] }>;
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
-}
-
-function positiveInt(name: string, fallback: number): number {
-  const v = Number(arg(name, String(fallback)));
-  if (!Number.isInteger(v) || v < 1)
-    throw new Error(`Expected --${name} to be a positive integer but received ${arg(name, '')}`);
-  return v;
-}
 
 /** convfeat's cut graph wrapped for transformers.js: Identity in (pixel_values) and out (pooler_output). */
 function writeTransformersModel(root: string, cutBytes: Uint8Array): string {
@@ -198,21 +199,20 @@ async function probe(
   const clf = new LinearClassifier({ solver: 'svm', scale: 'none' });
   await clf.fit(X.train!, y.train!, { dim, classes, val: { X: X.val!, y: y.val! } });
   const predicted = clf.predict(X.test!, dim);
-  let correct = 0;
-  for (let i = 0; i < predicted.length; i++) if (predicted[i] === y.test![i]) correct++;
+  const correct = Math.round(accuracy(y.test!, predicted) * predicted.length);
   return { testAccuracy: correct / predicted.length, testCorrect: correct, testImages: predicted.length, C: clf.C };
 }
 
 async function main(): Promise<void> {
-  const n = positiveInt('n', 200);
-  const reps = positiveInt('repeats', 3);
-  const batch = positiveInt('batch', 8);
-  const threads = positiveInt('threads', Math.min(2, os.availableParallelism()));
+  const n = intFlag('n', 200);
+  const reps = intFlag('repeats', 3);
+  const batch = intFlag('batch', 8);
+  const threads = intFlag('threads', Math.min(2, os.availableParallelism()));
   const wantProbe = process.argv.includes('--probe');
-  const jsonOut = arg('json', '');
+  const jsonOut = flag('json') ?? '';
   console.log(machineLine());
 
-  const full = await scanDataset(DATA_ROOT);
+  const full = await scanDataset(requireDataRoot());
   const items: DatasetItem[] = sampleDistinct(full.items, n);
   const sample: Dataset = { ...full, items, problems: [] };
   const paths = items.map((i) => i.path);
@@ -277,7 +277,7 @@ async function main(): Promise<void> {
 
     let probes: { convfeat: ProbeResult; transformers: ProbeResult } | undefined;
     if (wantProbe) {
-      let cacheDir = arg('cache', '');
+      let cacheDir = flag('cache') ?? '';
       if (!cacheDir || !fs.existsSync(cacheDir)) {
         cacheDir = path.join(work, 'probe-cache');
         console.log(`probe: extracting all ${full.items.length} photos with convfeat into a temporary cache…`);
@@ -329,7 +329,4 @@ async function main(): Promise<void> {
   console.log(machineLine());
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exitCode = 1;
-});
+runMain(main);

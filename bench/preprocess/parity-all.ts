@@ -8,10 +8,16 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { decodeImage, resizeAndCrop, TORCHVISION_IMAGENET } from '../../src/preprocess';
+import { BenchUsageError, runMain } from '../extract/common';
 import { DATA_ROOT } from './common';
 
 async function main(): Promise<void> {
-  const digests = JSON.parse(fs.readFileSync(process.argv[2], 'utf8')) as Record<string, string>;
+  const file = process.argv[2];
+  if (!file || !fs.existsSync(file))
+    throw new BenchUsageError(
+      `Expected DIGESTS.json (from torchvision_hashes.py) as the first argument but received ${JSON.stringify(file)}`,
+    );
+  const digests = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, string>;
   let same = 0;
   const differ: string[] = [];
   for (const [rel, expected] of Object.entries(digests)) {
@@ -25,4 +31,4 @@ async function main(): Promise<void> {
   if (differ.length) console.log(`differ: ${differ.slice(0, 20).join(', ')}`);
 }
 
-void main();
+runMain(main);

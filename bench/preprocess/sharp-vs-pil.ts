@@ -9,6 +9,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import sharp, { type KernelEnum } from 'sharp';
 import { decodeImage, planGeometry, resizeAndCrop, TORCHVISION_IMAGENET } from '../../src/preprocess';
+import { intArg, runMain } from '../extract/common';
 import { DATA_ROOT, samplePhotos } from './common';
 
 async function sharpOnly(bytes: Buffer, kernel: keyof KernelEnum): Promise<Uint8Array> {
@@ -24,7 +25,7 @@ async function sharpOnly(bytes: Buffer, kernel: keyof KernelEnum): Promise<Uint8
 }
 
 async function main(): Promise<void> {
-  const n = Number(process.argv[2] ?? 200);
+  const n = intArg('N (first argument)', process.argv[2], 200);
   const files = samplePhotos(n);
   for (const kernel of ['linear', 'cubic', 'lanczos3'] as const) {
     let sum = 0;
@@ -61,4 +62,4 @@ async function main(): Promise<void> {
   console.log(`convfeat (Pillow-exact resampling in TypeScript): mean |Δ| 0, max 0 — see parity-all.ts`);
 }
 
-void main();
+runMain(main);

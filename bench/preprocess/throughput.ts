@@ -15,6 +15,7 @@ import {
   TORCHVISION_IMAGENET,
   type TransformOptions,
 } from '../../src/preprocess';
+import { intArg, runMain } from '../extract/common';
 import { DATA_ROOT, samplePhotos } from './common';
 
 const OPTS: TransformOptions = { spec: TORCHVISION_IMAGENET, exif: 'ignore' };
@@ -62,7 +63,7 @@ async function poolRun(threads: number, files: Buffer[]): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const n = Number(process.argv[2] ?? 200);
+  const n = intArg('N (first argument)', process.argv[2], 200);
   const files = samplePhotos(n).map((rel) => fs.readFileSync(path.join(DATA_ROOT, rel)));
   const mb = files.reduce((a, b) => a + b.length, 0) / 1e6;
   console.log(`${files.length} Mini Natural Images photos (${mb.toFixed(1)} MB JPEG), sharp ${sharp.versions.sharp}`);
@@ -83,4 +84,4 @@ async function main(): Promise<void> {
   for (const threads of [1, 2]) await poolRun(threads, files);
 }
 
-void main();
+runMain(main);

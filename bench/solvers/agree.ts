@@ -8,6 +8,7 @@ import * as path from 'path';
 import { allRows } from '../../src/linear/data';
 import { trainPaths } from '../../src/linear/train';
 import { findLiblinear, readLiblinearModel, runLiblinear, writeLibsvm } from './liblinear';
+import { runMain } from '../extract/common';
 import { synthetic } from './synthetic';
 
 async function main(): Promise<void> {
@@ -44,4 +45,4 @@ async function main(): Promise<void> {
   }
   fs.rmSync(dir, { recursive: true, force: true });
 }
-main();
+runMain(main);

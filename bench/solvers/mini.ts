@@ -6,14 +6,14 @@
  *   node bench/out/solvers-js/bench/solvers/mini.js [--repeats 5] [--solver svm|softmax] [--threads N]
  */
 import { LinearClassifier } from '../../src/linear/classifier';
+import { BenchUsageError, flag, intFlag, runMain } from '../extract/common';
 import { synthetic } from './synthetic';
 
-const i = process.argv.indexOf('--repeats');
-const repeats = i > 0 ? Number(process.argv[i + 1]) : 5;
-const j = process.argv.indexOf('--solver');
-const solver = (j > 0 ? process.argv[j + 1] : 'svm') as 'svm' | 'softmax';
-const h = process.argv.indexOf('--threads');
-const threads = h > 0 ? Number(process.argv[h + 1]) : undefined;
+const repeats = intFlag('repeats', 5);
+const solver = (flag('solver') ?? 'svm') as 'svm' | 'softmax';
+if (solver !== 'svm' && solver !== 'softmax')
+  throw new BenchUsageError(`Expected --solver to be svm or softmax but received ${JSON.stringify(solver)}`);
+const threads = flag('threads') === undefined ? undefined : intFlag('threads', 1);
 
 async function main(): Promise<void> {
   const all = synthetic(1022 + 695, 2048, 8, 3, 0.12);

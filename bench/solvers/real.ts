@@ -6,15 +6,11 @@
  */
 import { loadSplit } from '../../src/cache/load';
 import { LinearClassifier } from '../../src/linear/classifier';
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
-}
+import { flag, intFlag, runMain } from '../extract/common';
 
 async function main(): Promise<void> {
-  const cache = arg('cache', 'data/demo/cache-resnet50');
-  const repeats = Number(arg('repeats', '5'));
+  const cache = flag('cache') ?? 'data/demo/cache-resnet50';
+  const repeats = intFlag('repeats', 5);
   const train = loadSplit(cache, 'train');
   const val = loadSplit(cache, 'val');
   const test = loadSplit(cache, 'test');
@@ -45,4 +41,4 @@ async function main(): Promise<void> {
   }
 }
 
-void main();
+runMain(main);

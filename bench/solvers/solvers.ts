@@ -16,24 +16,20 @@ import { ML_SVM_MAX_ROWS } from '../../src/linear/mlsvm';
 import { decisionValues, EngineData, trainPaths } from '../../src/linear/train';
 import { defaultThreads } from '../../src/linear/pool';
 import { findLiblinear, readLiblinearModel, runLiblinear, writeLibsvm } from './liblinear';
+import { intFlag, numberFlag, runMain } from '../extract/common';
 import { synthetic } from './synthetic';
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-}
-
-const n = arg('n', 100000);
-const dim = arg('dim', 512);
-const K = arg('classes', 10);
-const nTest = arg('test', 20000);
-const C = arg('C', 0.001);
-const repeats = arg('repeats', 3);
-const separation = arg('separation', 0.15);
-const threads = arg('threads', Math.min(2, defaultThreads()));
-const mlSvmBudgetMs = arg('ml-svm-budget', 60000);
+const n = intFlag('n', 100000);
+const dim = intFlag('dim', 512);
+const K = intFlag('classes', 10, 2);
+const nTest = intFlag('test', 20000);
+const C = numberFlag('C', 0.001);
+const repeats = intFlag('repeats', 3);
+const separation = numberFlag('separation', 0.15);
+const threads = intFlag('threads', Math.min(2, defaultThreads()));
+const mlSvmBudgetMs = intFlag('ml-svm-budget', 60000);
 // ml-svm is a hinge-loss SVM with an unregularised bias: LIBLINEAR's C does not transfer, so it gets its own.
-const mlSvmC = arg('ml-svm-C', 1);
+const mlSvmC = numberFlag('ml-svm-C', 1);
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const now = (): number => Number(process.hrtime.bigint()) / 1e6;
