@@ -129,7 +129,13 @@ export async function extractDataset(
     );
   }
   const store = EmbeddingStore.open(opts.cacheDir, { mode: 'write', identity: backbone.identity, warn: opts.warn });
-  const listing = new ListingWriter(store.dir, { replaceSplits: opts.splits });
+  let listing: ListingWriter;
+  try {
+    listing = new ListingWriter(store.dir, { replaceSplits: opts.splits });
+  } catch (error) {
+    store.close(); // release the cache lock: a caller that retries in this process must be able to open it again
+    throw error;
+  }
   // Started at the first cache miss: a fully cached run never pays for worker threads loading sharp.
   let pool: PreprocessPool | undefined;
   // Each worker may hold its share of the look-ahead window, so it keeps decoding while onnxruntime blocks the main
@@ -173,17 +179,19 @@ export async function extractDataset(
     if (writeListing)
       listing.add({ relPath: item.relPath, path: item.path, label: item.label, split: item.split, hash });
   };
-  for (const problem of dataset.problems) {
-    // A problem found while scanning belongs to the split whose folder holds it; others are not this run's.
-    const top = path.relative(dataset.root, problem.path).split(path.sep)[0] ?? '';
-    const split = dataset.kind === 'imagefolder-splits' ? normalizeSplit(top) : undefined;
-    if (opts.splits && split && !opts.splits.includes(split)) continue;
-    const failure: FailureEntry = { path: problem.path, reason: problem.reason, ...(split ? { split } : {}) };
-    failures.push(failure);
-    if (writeListing) listing.addFailure(failure);
-    summary.failed += 1;
-    opts.onFailure?.(failure);
-  }
+  const recordProblems = (): void => {
+    for (const problem of dataset.problems) {
+      // A problem found while scanning belongs to the split whose folder holds it; others are not this run's.
+      const top = path.relative(dataset.root, problem.path).split(path.sep)[0] ?? '';
+      const split = dataset.kind === 'imagefolder-splits' ? normalizeSplit(top) : undefined;
+      if (opts.splits && split && !opts.splits.includes(split)) continue;
+      const failure: FailureEntry = { path: problem.path, reason: problem.reason, ...(split ? { split } : {}) };
+      failures.push(failure);
+      if (writeListing) listing.addFailure(failure);
+      summary.failed += 1;
+      opts.onFailure?.(failure);
+    }
+  };
 
   // Takes up to batchSize finished tensors from the head of the window, runs them, stores them.
   const flush = async (force: boolean): Promise<void> => {
@@ -233,6 +241,7 @@ export async function extractDataset(
 
   let completed = false;
   try {
+    recordProblems(); // inside the try: whatever fails from here on still releases the lock
     for await (const read of readAhead(dataset.items, READ_AHEAD)) {
       const item = read.item;
       if (read.error !== undefined) {

@@ -5,6 +5,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { randomBytes } from 'crypto';
+import { ConvfeatError } from './errors';
 
 export function tempSibling(target: string): string {
   return path.join(
@@ -65,6 +66,14 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array)
 
 /** Moves a finished temporary file into place (same filesystem), then fsyncs the directory. */
 export function commitTempFile(tmp: string, target: string): void {
-  fs.renameSync(tmp, target);
+  try {
+    fs.renameSync(tmp, target);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    const code = (e as NodeJS.ErrnoException).code ?? 'error';
+    throw new ConvfeatError(
+      `Cannot replace ${target} (${code})${code === 'EISDIR' ? ': a folder is in its place' : ''}; move it away or choose another location, then run again.`,
+    );
+  }
   fsyncDir(path.dirname(target));
 }

@@ -73,6 +73,22 @@ describe('a cache filled in pieces', () => {
     }
   });
 
+  test('a listing that cannot be written fails the run with a sentence, keeps the stored rows and releases the lock', async () => {
+    const dataset = await scanDataset(root);
+    const cacheDir = path.join(work, 'unreadable-listing');
+    const half = dataset.items.slice(0, 4);
+    await extractDataset({ ...dataset, items: half }, backbone, { cacheDir, workers: 0 });
+    fs.rmSync(path.join(cacheDir, 'dataset.jsonl'));
+    fs.mkdirSync(path.join(cacheDir, 'dataset.jsonl')); // a folder where the listing belongs
+    await expect(extractDataset(dataset, backbone, { cacheDir, workers: 0 })).rejects.toThrow(
+      /Cannot replace .*dataset\.jsonl \(EISDIR\): a folder is in its place; move it away/,
+    );
+    fs.rmSync(path.join(cacheDir, 'dataset.jsonl'), { recursive: true });
+    const retry = await extractDataset(dataset, backbone, { cacheDir, workers: 0 });
+    // Every row the failed run computed was stored: the retry only lists them.
+    expect([retry.fromCache, retry.extracted]).toEqual([dataset.items.length, 0]);
+  });
+
   test('evaluate without a split refuses a cache that has splits but no test; a named split is scored', async () => {
     const cacheDir = path.join(work, 'fresh');
     const { classifier } = await fitFromCache(cacheDir, { solver: 'svm', C: 1, scale: 'none' });
