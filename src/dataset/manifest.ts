@@ -93,6 +93,10 @@ function jsonlRows(text: string, file: string): RawRow[] {
     const hasLabel = obj.label !== undefined && obj.label !== null;
     // The first row decides whether this manifest is labelled; mixing both is almost always a mistake.
     labelled ??= hasLabel;
+    if (hasLabel && !labelled)
+      throw new UsageError(
+        `Line ${i + 1} of ${file} has a label but the first row has none; label every row (a labelled manifest) or none.`,
+      );
     rows.push({ line: i + 1, path: obj.path, label: obj.label, split: obj.split, hasLabelColumn: labelled });
   });
   return rows;

@@ -23,7 +23,7 @@ import {
 import { ConvfeatError, UsageError } from '../../src/util/errors';
 import { sha256Hex } from '../../src/util/hash';
 import { KERAS_CAFFE, TORCHVISION_IMAGENET } from '../../src/preprocess/spec';
-import { tmpDir } from '../support/data';
+import { REPO_ROOT, tmpDir } from '../support/data';
 import { writeTinyKerasModel } from './keras-fixtures';
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
@@ -107,6 +107,14 @@ describe('model manifest', () => {
     expect(byName.vgg16!.preprocess).toEqual(TORCHVISION_IMAGENET);
     expect([byName.resnet18!.embedding.dim, byName.vgg16!.embedding.dim]).toEqual([512, 4096]);
     for (const m of models) expect(m.source.sha256).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  test('a manifest entry with a bad preprocess spec is refused when the manifest is read, naming the model', () => {
+    const committed = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'onnx', 'models.json'), 'utf8'));
+    const file = path.join(tmpDir('manifest'), 'models.json');
+    committed.models.resnet50.preprocess.scale = 2; // pixels are divided by 1 or 255, nothing else
+    fs.writeFileSync(file, JSON.stringify(committed));
+    expect(() => loadManifest(file)).toThrow(/model resnet50's preprocess in .*models\.json/);
   });
 
   test('an unknown model name is a usage error listing the known ones', () => {

@@ -122,6 +122,12 @@ describe('scanDataset: manifests', () => {
         scanDataset(write(path.join(dir, 'nolabel.jsonl'), '{"path": "a.jpg", "label": "x"}\n{"path": "b.jpg"}\n')),
       ),
     ).toMatch(/Line 2 of .*nolabel\.jsonl has no label/);
+    // The reverse: an unlabelled first row used to make every later label vanish silently.
+    expect(
+      await usageMessage(
+        scanDataset(write(path.join(dir, 'late.jsonl'), '{"path": "a.jpg"}\n{"path": "b.jpg", "label": "x"}\n')),
+      ),
+    ).toMatch(/Line 2 of .*late\.jsonl has a label but the first row has none; label every row .* or none/);
     expect(
       await usageMessage(
         scanDataset(write(path.join(dir, 'split.ndjson'), '{"path": "a.jpg", "label": "x", "split": "holdout"}\n')),

@@ -165,6 +165,13 @@ export async function downloadVerified(url: string, target: string, opts: Downlo
         `Downloaded ${url} has sha256 ${got.sha256} but the manifest pins ${opts.sha256}; the file is corrupted or changed upstream, so nothing was saved.`,
       );
     }
+    // On disk before the rename (as util/atomic's writers do): a crash must not leave a short file under the name.
+    const fd = fs.openSync(tmp, 'r');
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
     commitTempFile(tmp, target);
     return { file: target, sha256: got.sha256, bytes: got.bytes };
   } finally {

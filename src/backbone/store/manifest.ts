@@ -8,6 +8,7 @@ import * as path from 'path';
 import { ConvfeatError, UsageError } from '../../util/errors';
 import { nonEmptyString } from '../../util/validate';
 import type { PreprocessSpec } from '../../preprocess/spec';
+import { validateSpec } from '../../preprocess/options';
 
 export interface NpmTarballSource {
   kind: 'npm-tarball';
@@ -112,13 +113,8 @@ function validateEntry(name: string, raw: unknown, file: string): ModelEntry {
     name,
     'needs embedding.layer to convert from Keras',
   );
-  const p = e.preprocess;
-  check(
-    p && Array.isArray(p.mean) && p.mean.length === 3 && Array.isArray(p.std) && p.std.length === 3,
-    file,
-    name,
-    'needs a full preprocess spec',
-  );
+  check(e.preprocess && typeof e.preprocess === 'object', file, name, 'needs a preprocess spec');
+  validateSpec(e.preprocess, `model ${name}'s preprocess in ${file}`); // the full check extract would make later
   return { ...(e as unknown as ModelEntry), name };
 }
 
