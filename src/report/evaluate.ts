@@ -53,7 +53,8 @@ export function evaluateOnCache(
   split?: string,
   topK: number[] = [1, 5],
 ): EvaluationResult {
-  const data = loadSplit(cacheDir, split ?? defaultSplit(cacheDir));
+  const chosen = split ?? defaultSplit(cacheDir);
+  const data = loadSplit(cacheDir, chosen);
   assertCompatible(clf, data.meta);
   // Class ids of the cache and of the classifier may differ (a class absent from one side): map by name.
   const ids = new Map(clf.classes.map((c, i) => [c, i]));
@@ -84,5 +85,5 @@ export function evaluateOnCache(
     scores: probabilities,
     topK: topK.filter((k) => k <= K),
   });
-  return { split: split ?? 'all', metrics, paths: data.paths, yTrue, yPred, probabilities };
+  return { split: chosen ?? 'all', metrics, paths: data.paths, yTrue, yPred, probabilities };
 }
