@@ -56,3 +56,11 @@ export function classWeights(kind: 'none' | 'balanced', y: Int32Array, classes: 
   for (let k = 0; k < classes; k++) if (counts[k] > 0) w[k] = y.length / (present * counts[k]);
   return w;
 }
+
+/** Fraction of rows whose predicted class is the true one (0 for no rows). */
+export function accuracy(yTrue: Int32Array, yPred: Int32Array): number {
+  if (yTrue.length !== yPred.length) throw invalid('yPred.length', `${yTrue.length}`, yPred.length);
+  let c = 0;
+  for (let i = 0; i < yTrue.length; i++) if (yTrue[i] === yPred[i]) c++;
+  return yTrue.length ? c / yTrue.length : 0;
+}

@@ -6,6 +6,7 @@
 import { loadSplit, readListing, type SplitData } from '../cache';
 import { ConvfeatError } from '../util/errors';
 import { LinearClassifier, type LinearClassifierOptions } from './classifier';
+import { accuracy } from './data';
 
 export interface FitFromCacheOptions extends LinearClassifierOptions {
   /** Use the val split for C selection and calibration when the cache has one (default true). */
@@ -22,12 +23,6 @@ export interface FitFromCacheResult {
   trainAccuracy: number;
   valAccuracy: number | null;
   seconds: number;
-}
-
-function accuracy(y: Int32Array, predicted: Int32Array): number {
-  let hits = 0;
-  for (let i = 0; i < y.length; i++) if (y[i] === predicted[i]) hits++;
-  return y.length ? hits / y.length : 0;
 }
 
 function assertLabelled(data: SplitData, what: string, cacheDir: string): void {

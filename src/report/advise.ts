@@ -11,6 +11,7 @@ import { LinearClassifier, SOLVERS, stratifiedFolds, type ScaleKind, type Solver
 import { Prng } from '../linear/prng';
 import { ConvfeatError } from '../util/errors';
 import { integerInRange, invalid, oneOf, positiveNumber } from '../util/validate';
+import { accuracy } from './metrics';
 import { recommend, type Recommendation } from './recommend';
 
 export interface AdviseOptions {
@@ -82,12 +83,6 @@ function gather(X: Float32Array, dim: number, rows: Int32Array): Float32Array {
   const out = new Float32Array(rows.length * dim);
   rows.forEach((r, i) => out.set(X.subarray(r * dim, (r + 1) * dim), i * dim));
   return out;
-}
-
-function accuracy(pred: Int32Array, y: Int32Array): number {
-  let hits = 0;
-  for (let i = 0; i < y.length; i++) if (pred[i] === y[i]) hits++;
-  return y.length ? hits / y.length : 0;
 }
 
 function checkFractions(fractions: unknown): number[] {
@@ -196,7 +191,7 @@ export async function learningCurve(
           Int32Array.from(rows, (r) => y[r]),
           { dim, classes },
         );
-        point.accuracies.push(accuracy(clf.predict(run.X, dim), run.y));
+        point.accuracies.push(accuracy(run.y, clf.predict(run.X, dim)));
         point.trainSize += rows.length;
         point.minPerClass = Math.min(
           ...groups.filter((g) => g.length).map((g) => Math.max(1, Math.round(point.fraction * g.length))),

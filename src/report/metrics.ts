@@ -5,6 +5,9 @@
  */
 import { integerInRange, invalid } from '../util/validate';
 import { confusionMatrix, formatConfusionMatrix } from './confusion';
+import { accuracy } from '../linear/data';
+
+export { accuracy };
 
 export { confusionMatrix, formatConfusionMatrix };
 
@@ -34,13 +37,6 @@ export interface ClassificationMetrics {
   confusion: Int32Array;
   classes: string[];
   n: number;
-}
-
-export function accuracy(yTrue: Int32Array, yPred: Int32Array): number {
-  if (yTrue.length !== yPred.length) throw invalid('yPred.length', `${yTrue.length}`, yPred.length);
-  let c = 0;
-  for (let i = 0; i < yTrue.length; i++) if (yTrue[i] === yPred[i]) c++;
-  return yTrue.length ? c / yTrue.length : 0;
 }
 
 /** Fraction of rows whose true class is among the k highest scores (scores: N × K). */
