@@ -4,6 +4,7 @@ import { SOLVERS, type SolverKind, SCALE_KINDS, type ScaleKind } from '../linear
 import { advise } from '../report/advise';
 import { formatAdvice, writeAdvicePlot } from '../report/adviceChart';
 import { integerInRange, positiveNumber } from '../util/validate';
+import { UsageError } from '../util/errors';
 import { handler, printJson } from './run';
 
 interface AdviseArgs {
@@ -32,6 +33,8 @@ export const adviseCommand: CommandModule<object, AdviseArgs> = {
       .option('json', { type: 'boolean' }) as unknown as Argv<AdviseArgs>,
   handler: handler(async (args: AdviseArgs) => {
     integerInRange('--seeds', args.seeds, 1, 100);
+    if (args.plot !== undefined && !/\.(png|svg)$/i.test(args.plot))
+      throw new UsageError(`Expected --plot to name a .png or .svg file but received ${JSON.stringify(args.plot)}`);
     args.fractions.forEach((f, i) => positiveNumber(`--fractions[${i}]`, f));
     const result = await advise(args.cache, {
       solver: args.solver,
@@ -40,8 +43,12 @@ export const adviseCommand: CommandModule<object, AdviseArgs> = {
       fractions: args.fractions,
       ...(args.C !== undefined ? { C: positiveNumber('--C', args.C) } : {}),
     });
-    if (args.plot) await writeAdvicePlot(args.plot, result);
+    // The curve first: it took minutes, and an unwritable --plot must not lose it.
     if (args.json) printJson(result);
-    else process.stdout.write(`${formatAdvice(result)}\n${args.plot ? `plot: ${args.plot}\n` : ''}`);
+    else process.stdout.write(`${formatAdvice(result)}\n`);
+    if (args.plot) {
+      await writeAdvicePlot(args.plot, result);
+      if (!args.json) process.stdout.write(`plot: ${args.plot}\n`);
+    }
   }),
 };

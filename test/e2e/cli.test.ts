@@ -313,6 +313,25 @@ describe('convfeat CLI', () => {
     expect(val.n).toBe(15);
     expect(val.accuracy).toBeGreaterThanOrEqual(0);
     expect(val.accuracy).toBeLessThanOrEqual(1);
+    // Without --split it is refused, rather than scoring the training images.
+    const noTest = run(['evaluate', '--classifier', valClf, '--cache', splits]);
+    expect(noTest.code).toBe(2);
+    expect(noTest.stderr).toMatch(/has splits train, val but no test split; pass --split val/);
+  });
+
+  test('advise: a --plot that is not .png/.svg is refused up front; an unwritable one keeps the printed curve', () => {
+    const { cache } = cleanCache();
+    const base = ['advise', '--cache', cache, '--seeds', '1', '--fractions', '0.5', '1', '--C', '1'];
+    const jpg = run([...base, '--plot', path.join(work, 'curve.jpg')]);
+    expect(jpg.code).toBe(2);
+    expect(jpg.stderr).toMatch(/Expected --plot to name a \.png or \.svg file/);
+    expect(jpg.stdout).toBe('');
+    const blocked = path.join(work, 'curve-blocked.png');
+    fs.mkdirSync(blocked, { recursive: true }); // a folder where the plot should go
+    const r = run([...base, '--plot', blocked]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/fraction +images/); // the curve was printed before the plot failed
+    expect(r.stderr).toMatch(/Cannot write the learning-curve plot to .*curve-blocked\.png/);
   });
 
   test('predict --out writes a header and one row per image, each labelled with one of the classes', () => {
