@@ -3,6 +3,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { commands } from './commands';
+import { getInterruptNote } from './commands/run';
 
 /** yargs reads a lone `-` as a positional; `--out -` (stdout) is what users type, so bind it to its option. */
 export function bindDashValues(argv: string[]): string[] {
@@ -32,7 +33,7 @@ async function main(): Promise<void> {
     ['SIGTERM', 143],
   ] as const) {
     process.once(signal, () => {
-      process.stderr.write(`\nconvfeat: interrupted (${signal}); work stored so far is kept, rerun to resume.\n`);
+      process.stderr.write(`\nconvfeat: interrupted (${signal}); ${getInterruptNote()}.\n`);
       process.exit(code);
     });
   }

@@ -10,7 +10,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { commitTempFile, tempSibling } from '../util/atomic';
+import { commitTempFile, fsyncFileSync, tempSibling, writeAllSync } from '../util/atomic';
 import { ConvfeatError } from '../util/errors';
 import type { Split } from '../dataset/types';
 import { compareCodeUnits, normalizeSplit } from '../dataset/names';
@@ -105,16 +105,14 @@ class LineFile {
 
   private flush(): void {
     if (this.pending.length === 0) return;
-    const bytes = Buffer.from(this.pending.join(''), 'utf8');
-    let done = 0;
-    while (done < bytes.length) done += fs.writeSync(this.fd, bytes, done, bytes.length - done);
+    writeAllSync(this.fd, this.pending.join(''), this.target);
     this.pending = [];
     this.pendingChars = 0;
   }
 
   commit(): void {
     this.flush();
-    fs.fsyncSync(this.fd);
+    fsyncFileSync(this.fd, this.target);
     fs.closeSync(this.fd);
     this.fd = -1;
     commitTempFile(this.tmp, this.target);

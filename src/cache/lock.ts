@@ -63,6 +63,10 @@ export class CacheLock {
     const file = path.join(dir, LOCK_FILE);
     const owner: LockOwner = { pid: process.pid, host: os.hostname(), started: new Date().toISOString() };
     const token = JSON.stringify(owner);
+    if (fs.statSync(file, { throwIfNoEntry: false })?.isDirectory()) {
+      // Not something convfeat writes: never break it as a stale lock (that would move a user's folder aside).
+      throw new ConvfeatError(`${file} is a folder, not a convfeat lock file; move or remove it, then run again.`);
+    }
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
         const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o644);

@@ -13,7 +13,8 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { writeFileAtomicSync } from '../util/atomic';
+import { fsyncFileSync, writeAllSync, writeFileAtomicSync } from '../util/atomic';
+import { ensureDir } from '../util/dirs';
 import { ConvfeatError } from '../util/errors';
 import { writeNpySync } from '../util/npy';
 import { invalid } from '../util/validate';
@@ -85,7 +86,7 @@ export class EmbeddingStore {
       return store;
     }
     if (!opts.identity) throw invalid('identity', 'the model and preprocessing of the embeddings to write', undefined);
-    fs.mkdirSync(root, { recursive: true });
+    ensureDir(root, 'the cache');
     const lock = CacheLock.acquire(root, opts.warn ?? stderrWarning);
     try {
       let meta = readMeta(root);
@@ -94,7 +95,7 @@ export class EmbeddingStore {
         EmbeddingStore.assertFreshDirectory(root, dir);
         meta = writeMeta(root, opts.identity);
       }
-      fs.mkdirSync(path.join(root, SHARDS_DIR), { recursive: true });
+      ensureDir(path.join(root, SHARDS_DIR));
       const store = new EmbeddingStore(root, meta, lock);
       store.removeLeftoverTemps();
       store.repairIndexTail();
@@ -317,10 +318,9 @@ export class EmbeddingStore {
   private appendIndex(text: string): void {
     const fd = fs.openSync(path.join(this.dir, INDEX_FILE), 'a');
     try {
-      const bytes = Buffer.from(text, 'utf8');
-      let done = 0;
-      while (done < bytes.length) done += fs.writeSync(fd, bytes, done, bytes.length - done);
-      fs.fsyncSync(fd);
+      const file = path.join(this.dir, INDEX_FILE);
+      writeAllSync(fd, text, file);
+      fsyncFileSync(fd, file);
     } finally {
       fs.closeSync(fd);
     }

@@ -5,7 +5,7 @@ import { advise } from '../report/advise';
 import { formatAdvice, writeAdvicePlot } from '../report/adviceChart';
 import { integerInRange, positiveNumber } from '../util/validate';
 import { UsageError } from '../util/errors';
-import { handler, printJson } from './run';
+import { handler, printJson, setInterruptNote } from './run';
 
 interface AdviseArgs {
   cache: string;
@@ -32,6 +32,7 @@ export const adviseCommand: CommandModule<object, AdviseArgs> = {
       .option('plot', { type: 'string', describe: 'Write the learning curve with error bars (.png or .svg)' })
       .option('json', { type: 'boolean' }) as unknown as Argv<AdviseArgs>,
   handler: handler(async (args: AdviseArgs) => {
+    setInterruptNote('nothing-written');
     integerInRange('--seeds', args.seeds, 1, 100);
     if (args.plot !== undefined && !/\.(png|svg)$/i.test(args.plot))
       throw new UsageError(`Expected --plot to name a .png or .svg file but received ${JSON.stringify(args.plot)}`);

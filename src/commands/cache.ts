@@ -1,8 +1,11 @@
 /** `convfeat cache export | merge | info | compact`: the embedding cache for NumPy users and for many machines. */
 import type { Argv, CommandModule } from 'yargs';
 import { EmbeddingStore, exportCache, mergeCaches, readFailures, readListing, readMeta } from '../cache';
+import * as path from 'path';
+import { removeDeadTemps } from '../util/atomic';
+import { ensureDir } from '../util/dirs';
 import { ConvfeatError } from '../util/errors';
-import { handler, logger, printJson } from './run';
+import { handler, logger, printJson, say } from './run';
 
 interface ExportArgs {
   cache: string;
@@ -31,6 +34,8 @@ const exportCommand: CommandModule<object, ExportArgs> = {
       .option('out', { type: 'string', demandOption: true, describe: 'Output directory' })
       .option('json', { type: 'boolean', describe: 'Print a JSON summary' }) as unknown as Argv<ExportArgs>,
   handler: handler(async (args: ExportArgs) => {
+    ensureDir(args.out, '--out'); // a file in its place, /proc, a read-only parent: one sentence before any work
+    for (const f of ['X.npy', 'y.npy', 'classes.json', 'paths.txt']) removeDeadTemps(path.join(args.out, f));
     const result = exportCache(args.cache, { out: args.out, split: args.split });
     if (args.json) printJson(result);
     else
@@ -53,7 +58,8 @@ const mergeCommand: CommandModule<object, MergeArgs> = {
     const result = mergeCaches(args.from, args.cache, { warn: logger(args) });
     if (args.json) printJson(result);
     else
-      process.stdout.write(
+      say(
+        args,
         `merged: ${result.added} new rows, ${result.duplicates} already present, ${result.rows} rows and ${result.listed} listed images in ${args.cache}\n`,
       );
   }),

@@ -6,7 +6,7 @@ import { writeReport } from '../report/writeReport';
 import { loadClassifier } from '../linear';
 import { evaluateOnCache } from '../report/evaluate';
 import { formatMetricsTable, metricsToJson } from '../report/metrics';
-import { handler, printJson } from './run';
+import { handler, printJson, setInterruptNote } from './run';
 
 export interface EvaluateArgs {
   classifier: string;
@@ -33,6 +33,7 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
         describe: 'Also write confusion.png/.svg, curves.png and a self-contained index.html into this directory',
       }) as unknown as Argv<EvaluateArgs>,
   handler: handler(async (args: EvaluateArgs) => {
+    setInterruptNote('nothing-written');
     const clf = loadClassifier(args.classifier);
     const result = evaluateOnCache(clf, args.cache, args.split);
     let reportFiles: string[] | undefined;

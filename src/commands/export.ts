@@ -1,10 +1,15 @@
 /** `convfeat export`: one deployable ONNX file — normalisation, frozen backbone, scaler, linear head, softmax. */
+import * as fs from 'fs';
+import * as path from 'path';
 import type { Argv, CommandModule } from 'yargs';
 import { decodeModel } from '../backbone/onnx/proto';
 import { loadClassifier } from '../linear';
 import { exportFusedOnnx } from '../report/fusedExport';
 import { backboneForClassifier } from '../report/predict';
-import { handler, logger, printJson } from './run';
+import { removeDeadTemps } from '../util/atomic';
+import { ensureParentDir } from '../util/dirs';
+import { UsageError } from '../util/errors';
+import { handler, logger, printJson, say, setInterruptNote } from './run';
 
 interface ExportArgs {
   classifier: string;
@@ -32,7 +37,14 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
       .option('json', { type: 'boolean' })
       .option('quiet', { type: 'boolean' }) as unknown as Argv<ExportArgs>,
   handler: handler(async (args: ExportArgs) => {
+    setInterruptNote('nothing-written');
     const clf = loadClassifier(args.classifier);
+    if (fs.statSync(args.out, { throwIfNoEntry: false })?.isDirectory())
+      throw new UsageError(
+        `--out ${args.out} is a folder; give a file name such as ${path.join(args.out, 'model.onnx')}.`,
+      );
+    ensureParentDir(args.out, `--out ${args.out}`);
+    removeDeadTemps(args.out); // a killed export leaves a temp as large as the model
     const { prepared } = await backboneForClassifier(clf, {
       model: args.model,
       layer: args.layer,
@@ -55,7 +67,8 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
     };
     if (args.json) printJson(summary);
     else
-      process.stdout.write(
+      say(
+        args,
         `wrote ${result.file} (${(result.bytes / 1e6).toFixed(1)} MB): input image [${result.inputShape.join(', ')}] RGB in [0,1], output probabilities over ${result.classes.length} classes\n`,
       );
   }),

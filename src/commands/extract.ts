@@ -8,7 +8,7 @@ import { ConvfeatError } from '../util/errors';
 import { integerInRange } from '../util/validate';
 import { checkBackboneArgs, withBackboneOptions, type BackboneArgs } from './backboneOptions';
 import { createProgress } from './progress';
-import { handler, logger, printJson } from './run';
+import { handler, logger, printJson, say, setInterruptNote } from './run';
 
 export interface ExtractArgs extends BackboneArgs {
   data: string;
@@ -80,6 +80,7 @@ export const extractCommand: CommandModule<object, ExtractArgs> = {
       { modelRequired: true },
     ) as unknown as Argv<ExtractArgs>,
   handler: handler(async (args: ExtractArgs) => {
+    setInterruptNote('resumable');
     checkBackboneArgs(args);
     const log = logger(args);
     const batchSize = integerInRange('--batch-size', args['batch-size'], 1, 1024);
@@ -98,8 +99,11 @@ export const extractCommand: CommandModule<object, ExtractArgs> = {
       ...(args['max-pixels'] !== undefined ? { maxPixels: args['max-pixels'] } : {}),
       log,
     });
+    // The summary counts scan problems (unreadable folders, broken links, bad manifest rows) as failed images, so
+    // the header counts them too: both say the same total.
+    const unusable = dataset.problems.length;
     log(
-      `${prepared.name}: ${backbone.identity.dim}-d embeddings from ${prepared.layer}, ${dataset.items.length} images, provider ${backbone.provider}`,
+      `${prepared.name}: ${backbone.identity.dim}-d embeddings from ${prepared.layer}, ${dataset.items.length + unusable} images${unusable ? ` (${unusable} unreadable)` : ''}, provider ${backbone.provider}`,
     );
     const splits = [...new Set(dataset.items.map((i) => i.split).filter((s) => s !== undefined))];
     const summary = await extractWithProgress(dataset, backbone, {
@@ -120,7 +124,8 @@ export const extractCommand: CommandModule<object, ExtractArgs> = {
     };
     if (args.json) printJson(result);
     else {
-      process.stdout.write(
+      say(
+        args,
         `${summary.total} images: ${summary.extracted} extracted, ${summary.fromCache} from cache, ${summary.duplicates} duplicates, ${summary.failed} failed` +
           `${summary.otherShard ? `, ${summary.otherShard} in other shards` : ''}; ${summary.seconds.toFixed(1)} s${summary.extracted > 0 ? `, ${summary.imagesPerSecond.toFixed(1)} img/s on ${summary.provider}` : ''}\n` +
           `cache: ${summary.cache}${summary.failed ? ` (failures listed in failures.jsonl)` : ''}\n`,

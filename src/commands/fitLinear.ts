@@ -2,11 +2,12 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Argv, CommandModule } from 'yargs';
+import { removeDeadTemps } from '../util/atomic';
 import { UsageError } from '../util/errors';
 import { fitFromCache } from '../linear/fitCache';
 import { saveClassifier, SOLVERS, SCALE_KINDS, type SolverKind, type ScaleKind } from '../linear';
 import { positiveNumber, integerInRange } from '../util/validate';
-import { handler, logger, printJson } from './run';
+import { handler, logger, printJson, say, setInterruptNote } from './run';
 
 export interface FitLinearArgs {
   cache: string;
@@ -68,12 +69,14 @@ export const fitLinearCommand: CommandModule<object, FitLinearArgs> = {
       .option('json', { type: 'boolean', describe: 'Print a JSON summary' })
       .option('quiet', { type: 'boolean' }) as unknown as Argv<FitLinearArgs>,
   handler: handler(async (args: FitLinearArgs) => {
+    setInterruptNote('nothing-written');
     const log = logger(args);
     if (fs.existsSync(args.out) && fs.statSync(args.out).isDirectory()) {
       throw new UsageError(
         `--out ${args.out} is a directory; give a file name such as ${path.join(args.out, 'clf.json')}.`,
       );
     }
+    removeDeadTemps(args.out);
     if (args.C !== undefined) positiveNumber('--C', args.C);
     integerInRange('--folds', args.folds, 2, 100);
     integerInRange('--seed', args.seed, 0, 2 ** 31 - 1);
@@ -114,7 +117,8 @@ export const fitLinearCommand: CommandModule<object, FitLinearArgs> = {
     if (args.json) printJson(summary);
     else {
       const pct = (v: number | null): string => (v === null ? '-' : `${(100 * v).toFixed(2)} %`);
-      process.stdout.write(
+      say(
+        args,
         `${clf.solver} on ${result.trainSize} × ${clf.dim} (${clf.classes.length} classes), C = ${clf.C.toPrecision(3)} (${result.cSelection === 'fixed' ? 'fixed' : result.cSelection === 'val' ? `chosen on val, ${result.valSize} images` : 'chosen by cross-validation'})\n` +
           `train accuracy ${pct(result.trainAccuracy)}, val accuracy ${pct(result.valAccuracy)}, ${result.seconds.toFixed(2)} s\n` +
           `wrote ${args.out}\n`,

@@ -5,7 +5,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { modelStoreDir } from '../backbone/load';
 import { formatModelInfo, inspectModel } from '../backbone/inspect';
 import { fetchModel, listModels, resolveModel } from '../backbone/store';
-import { handler, logger, printJson } from './run';
+import { handler, logger, printJson, say } from './run';
 
 interface ListArgs {
   json?: boolean;
@@ -67,7 +67,8 @@ const fetchCommand: CommandModule<object, FetchArgs> = {
     const summary = { model: args.name, ...result, seconds: (Date.now() - started) / 1000 };
     if (args.json) printJson(summary);
     else
-      process.stdout.write(
+      say(
+        args,
         `${args.name}: ${result.file} (sha256 ${result.sha256.slice(0, 16)}…)${result.fromCache ? ', already fetched' : ''}\n`,
       );
   }),

@@ -5,12 +5,14 @@ import type { Argv, CommandModule } from 'yargs';
 import { scanDataset, type LayoutOption } from '../dataset';
 import { loadClassifier } from '../linear';
 import { predictDataset, type Prediction } from '../report/predict';
-import { tempSibling, commitTempFile } from '../util/atomic';
+import { commitTempFile, fsyncFileSync, removeDeadTemps, tempSibling, writeAllSync } from '../util/atomic';
+import { ensureParentDir } from '../util/dirs';
+import { translateFsError } from '../util/fsErrors';
 import { ConvfeatError, UsageError } from '../util/errors';
 import { integerInRange, nonEmptyString } from '../util/validate';
 import { defaultPreprocessThreads } from '../preprocess';
 import { createProgress } from './progress';
-import { handler, logger, printJson } from './run';
+import { handler, logger, printJson, setInterruptNote } from './run';
 
 interface PredictArgs {
   classifier: string;
@@ -83,6 +85,9 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
       .option('quiet', { type: 'boolean' }) as unknown as Argv<PredictArgs>,
   handler: handler(async (args: PredictArgs) => {
     const log = logger(args);
+    setInterruptNote(
+      `no predictions were written and the previous ${args.out} is untouched${args.cache !== undefined ? `; embeddings stored in ${args.cache} are kept` : ''}; rerun the command`,
+    );
     nonEmptyString('--out', args.out);
     const clf = loadClassifier(args.classifier);
     const topK = integerInRange('--top-k', args['top-k'], 1, clf.classes.length);
@@ -98,18 +103,20 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
     }
     const tmp = target ? tempSibling(target) : undefined;
     if (target) {
+      ensureParentDir(target, `--out ${args.out}`);
+      removeDeadTemps(target); // what a killed earlier run left
+    }
+    let fd = 1;
+    if (tmp) {
       try {
-        fs.mkdirSync(path.dirname(target), { recursive: true });
+        fd = fs.openSync(tmp, 'w');
       } catch (e) {
-        throw new ConvfeatError(
-          `Cannot create the folder for --out ${args.out} (${(e as NodeJS.ErrnoException).code}); choose a writable file path.`,
-        );
+        throw translateFsError(e, target) ?? e;
       }
     }
-    const fd = tmp ? fs.openSync(tmp, 'w') : 1;
     const write = (text: string): void => {
       if (fd === 1) process.stdout.write(text);
-      else fs.writeSync(fd, text);
+      else writeAllSync(fd, text, target!);
     };
     const progress = createProgress({ total: dataset.items.length, label: 'predict', quiet: args.quiet || toStdout });
     let ok = false;
@@ -137,7 +144,7 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
           `No image could be scored (${summary.failed} failed${args.quiet ? '; rerun without --quiet to see why' : '; see the skipped lines above'}).`,
         );
       }
-      if (fd !== 1) fs.fsyncSync(fd);
+      if (fd !== 1) fsyncFileSync(fd, target!);
       ok = true;
       const result = {
         out: args.out,
@@ -161,8 +168,9 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
         try {
           if (ok) commitTempFile(tmp, target);
         } catch (e) {
-          throw new ConvfeatError(
-            `Cannot write ${args.out} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); choose a writable file path.`,
+          throw (
+            translateFsError(e, target) ??
+            new ConvfeatError(`Cannot write ${args.out} (${(e as Error).message}); choose a writable file path.`)
           );
         } finally {
           fs.rmSync(tmp, { force: true });

@@ -1,13 +1,16 @@
 /** `convfeat preprocess IMAGE --model NAME --out x.npy`: the exact input tensor, to compare with a Python pipeline. */
 import * as fs from 'fs';
+import * as path from 'path';
 import type { Argv, CommandModule } from 'yargs';
 import { prepareBackbone } from '../backbone/load';
 import { preprocessDetailed } from '../preprocess';
 import { outputSize } from '../preprocess/spec';
-import { ConvfeatError } from '../util/errors';
+import { removeDeadTemps } from '../util/atomic';
+import { ensureParentDir } from '../util/dirs';
+import { ConvfeatError, UsageError } from '../util/errors';
 import { writeNpySync } from '../util/npy';
 import { checkBackboneArgs, withBackboneOptions, type BackboneArgs } from './backboneOptions';
-import { handler, logger, printJson } from './run';
+import { handler, logger, printJson, say, setInterruptNote } from './run';
 
 interface PreprocessArgs extends BackboneArgs {
   image: string;
@@ -29,7 +32,15 @@ export const preprocessCommand: CommandModule<object, PreprocessArgs> = {
       { modelRequired: true },
     ) as unknown as Argv<PreprocessArgs>,
   handler: handler(async (args: PreprocessArgs) => {
+    setInterruptNote('nothing-written');
     checkBackboneArgs(args);
+    // A folder as --out used to put the temp file beside the folder (in / for --out /tmp) and fail at the rename.
+    if (fs.statSync(args.out, { throwIfNoEntry: false })?.isDirectory())
+      throw new UsageError(
+        `--out ${args.out} is a folder; give a file name such as ${path.join(args.out, 'input.npy')}.`,
+      );
+    ensureParentDir(args.out, `--out ${args.out}`);
+    removeDeadTemps(args.out);
     const prepared = await prepareBackbone({
       model: args.model,
       layer: args.layer,
@@ -60,7 +71,8 @@ export const preprocessCommand: CommandModule<object, PreprocessArgs> = {
     };
     if (args.json) printJson(summary);
     else
-      process.stdout.write(
+      say(
+        args,
         `wrote ${args.out}: float32 [${shape.join(', ')}] (${prepared.name} preprocessing, source ${result.source.width}×${result.source.height})\n`,
       );
   }),

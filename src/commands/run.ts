@@ -3,6 +3,27 @@
  * (0 ok, 1 failure, 2 bad usage), and print JSON or text.
  */
 import { isConvfeatError } from '../util/errors';
+import { translateFsError } from '../util/fsErrors';
+
+/**
+ * What an interruption (Ctrl-C, SIGTERM) means for the running command, printed by the CLI's signal handler.
+ * Commands that store work as they go (extract) keep the default; the others say what they leave.
+ */
+const RESUMABLE = 'work stored so far is kept, rerun to resume';
+let interruptNote = 'it stopped before finishing; rerun the command';
+
+export function setInterruptNote(note: 'resumable' | 'nothing-written' | string): void {
+  interruptNote =
+    note === 'resumable'
+      ? RESUMABLE
+      : note === 'nothing-written'
+        ? 'nothing was written and earlier outputs are untouched; rerun the command'
+        : note;
+}
+
+export function getInterruptNote(): string {
+  return interruptNote;
+}
 
 export interface CommonArgs {
   json?: boolean;
@@ -10,6 +31,9 @@ export interface CommonArgs {
 }
 
 export function reportFailure(e: unknown): number {
+  // A full disk, a read-only folder, a file where a folder is expected: ordinary conditions, not bugs.
+  const translated = isConvfeatError(e) ? e : translateFsError(e);
+  if (translated) e = translated;
   if (isConvfeatError(e)) {
     process.stderr.write(`convfeat: ${e.message}\n`);
     return e.exitCode;
@@ -34,6 +58,15 @@ export function handler<A>(fn: (args: A) => Promise<void> | void): (args: A) => 
 
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/**
+ * The human summary of a successful run (stdout). --quiet silences it as it silences progress: a quiet run that
+ * succeeds prints nothing; --json still prints its JSON, and errors always print.
+ */
+export function say(args: CommonArgs, text: string): void {
+  if (args.quiet && !args.json) return;
+  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
 }
 
 /** Diagnostics go to stderr so that stdout stays clean for --json and for `-` outputs. */

@@ -11,6 +11,7 @@ export function saveClassifier(file: string, clf: LinearClassifier): void {
       throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
     writeFileAtomicSync(file, text);
   } catch (e) {
+    if (e instanceof ConvfeatError) throw e; // a full disk, a file in the folder's place: already one sentence
     const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
     throw new ConvfeatError(
       `Cannot write the classifier to ${file} (${code}); give a writable file path such as clf.json.`,

@@ -10,6 +10,8 @@ import sharp from 'sharp';
 import type { CacheIdentity } from '../cache';
 import type { LinearClassifier } from '../linear';
 import { ConvfeatError } from '../util/errors';
+import { isNoSpace, noSpaceError } from '../util/fsErrors';
+import { recoverInterruptedSwap, stageDir, swapIntoPlace } from '../util/swapDir';
 import { integerInRange, invalid, nonEmptyString } from '../util/validate';
 import { renderConfusionChart } from './confusionChart';
 import { formatC, missingCurvesReason, renderCurves } from './curves';
@@ -42,6 +44,8 @@ export interface WriteReportResult {
 }
 
 function cannotWrite(dir: string, e: unknown): ConvfeatError {
+  if (e instanceof ConvfeatError) return e;
+  if (isNoSpace(e)) return noSpaceError(dir, e);
   const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
   return new ConvfeatError(
     `Cannot write the report to ${dir} (${code}); choose a directory you can write to with --report.`,
@@ -195,13 +199,12 @@ export async function writeReport(dir: string, options: WriteReportOptions): Pro
   const perPair = integerInRange('perPair', options.perPair ?? 8, 1, 100);
   const thumbnails = options.thumbnails !== false;
   const target = path.resolve(dir);
-  const exists = checkTarget(target);
+  recoverInterruptedSwap(target); // a report a killed run left aside is put back before it is checked
+  checkTarget(target);
 
-  const parent = path.dirname(target);
   let staging: string;
   try {
-    fs.mkdirSync(parent, { recursive: true });
-    staging = fs.mkdtempSync(path.join(parent, `.${path.basename(target)}.tmp-`));
+    staging = stageDir(target);
   } catch (e) {
     throw cannotWrite(dir, e);
   }
@@ -242,21 +245,13 @@ export async function writeReport(dir: string, options: WriteReportOptions): Pro
     for (const [name, data] of Object.entries(files)) fs.writeFileSync(path.join(staging, name), data);
 
     // The swap: the old report steps aside, the new one takes its name, then the old one goes.
-    const old = exists ? `${staging}-old` : null;
-    if (old) fs.renameSync(target, old);
-    try {
-      fs.renameSync(staging, target);
-    } catch (e) {
-      if (old) fs.renameSync(old, target);
-      throw e;
-    }
-    if (old) fs.rmSync(old, { recursive: true, force: true });
+    swapIntoPlace(staging, target);
     return { dir: target, files: Object.keys(files).map((f) => path.join(target, f)), curvesNote };
   } catch (e) {
     fs.rmSync(staging, { recursive: true, force: true });
     if (e instanceof ConvfeatError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS' || code === 'ENOSPC' || code === 'ENOTDIR')
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS' || isNoSpace(e) || code === 'ENOTDIR')
       throw cannotWrite(dir, e);
     throw e;
   }

@@ -10,6 +10,7 @@ import * as path from 'path';
 import { createHash } from 'crypto';
 import { ConvfeatError } from '../../util/errors';
 import { commitTempFile, tempSibling } from '../../util/atomic';
+import { ensureParentDir } from '../../util/dirs';
 
 export interface DownloadOptions {
   sha256: string;
@@ -153,7 +154,7 @@ function receive(
  */
 export async function downloadVerified(url: string, target: string, opts: DownloadOptions): Promise<DownloadResult> {
   const idleMs = (opts.idleTimeoutS ?? 60) * 1000;
-  await fs.promises.mkdir(path.dirname(target), { recursive: true });
+  ensureParentDir(target);
   const res = await open(url, { maxRedirects: 5, ...opts }, idleMs);
   const size = res.headers['content-length'] ? ` (${formatBytes(Number(res.headers['content-length']))})` : '';
   opts.log?.(`Downloading ${url}${size}`);

