@@ -9,6 +9,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { randomBytes } from 'crypto';
 import { ConvfeatError } from '../util/errors';
+import { isNoSpace, noSpaceError } from '../util/fsErrors';
 
 export const LOCK_FILE = 'lock';
 
@@ -73,12 +74,18 @@ export class CacheLock {
         try {
           fs.writeSync(fd, token);
           fs.fsyncSync(fd);
-        } finally {
+        } catch (e) {
           fs.closeSync(fd);
+          fs.rmSync(file, { force: true }); // an empty lock (full disk) would block the next run for no one
+          if (isNoSpace(e)) throw noSpaceError(file, e);
+          throw e;
         }
+        fs.closeSync(fd);
         return new CacheLock(file, token);
       } catch (e) {
+        if (e instanceof ConvfeatError) throw e;
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
+          if (isNoSpace(e)) throw noSpaceError(file, e);
           throw new ConvfeatError(
             `Cannot create ${file} (${(e as NodeJS.ErrnoException).code ?? 'error'}); check that the cache directory is writable.`,
           );

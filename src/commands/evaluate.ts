@@ -6,6 +6,7 @@ import { writeReport } from '../report/writeReport';
 import { loadClassifier } from '../linear';
 import { evaluateOnCache } from '../report/evaluate';
 import { formatMetricsTable, metricsToJson } from '../report/metrics';
+import { recoverInterruptedSwap } from '../util/swapDir';
 import { handler, printJson, setInterruptNote } from './run';
 
 export interface EvaluateArgs {
@@ -34,6 +35,8 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
       }) as unknown as Argv<EvaluateArgs>,
   handler: handler(async (args: EvaluateArgs) => {
     setInterruptNote('nothing-written');
+    // A report a killed run left aside (between the swap's two renames) is put back before anything can fail.
+    if (args.report !== undefined) recoverInterruptedSwap(args.report);
     const clf = loadClassifier(args.classifier);
     const result = evaluateOnCache(clf, args.cache, args.split);
     let reportFiles: string[] | undefined;

@@ -300,6 +300,7 @@ export function exportFusedOnnx(
   try {
     saveModel(options.out, fused.model);
   } catch (e) {
+    if (e instanceof ConvfeatError) throw e; // a full disk, a read-only folder: already one sentence
     const code = (e as NodeJS.ErrnoException).code;
     throw new ConvfeatError(
       `Cannot write the fused model to ${options.out} (${code ?? (e as Error).message}); choose a writable path.`,

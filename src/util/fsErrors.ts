@@ -42,8 +42,9 @@ export function deviceOf(file: string): string {
 
 /** The sentence for a full disk while writing `file` (the target, not its temporary sibling). */
 export function noSpaceError(file: string, cause?: unknown): ConvfeatError {
+  const kept = fs.existsSync(file) ? `the previous ${path.basename(file)} is untouched` : 'nothing was written to it';
   return new ConvfeatError(
-    `No space left on ${deviceOf(file)} while writing ${file}; the previous ${path.basename(file)} is untouched. Free some space or choose another location, then run again.`,
+    `No space left on ${deviceOf(file)} while writing ${file}; ${kept}. Free some space or choose another location, then run again.`,
     1,
     { cause },
   );
