@@ -12,6 +12,7 @@ import type { Dataset, DatasetItem } from '../dataset';
 import type { LinearClassifier } from '../linear';
 import { preprocessFingerprint, type ExifMode } from '../preprocess/spec';
 import { ConvfeatError } from '../util/errors';
+import { ownerTag, removeDeadTempDirs } from '../util/owner';
 import { integerInRange } from '../util/validate';
 
 export interface Prediction {
@@ -87,7 +88,9 @@ export async function predictDataset(
   const { prepared, exif } = await backboneForClassifier(clf, opts);
   const backbone = await openBackbone(prepared, { device: opts.device, threads: opts.threads, exif, log: opts.log });
   const temporary = opts.cacheDir === undefined;
-  const cacheDir = opts.cacheDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'convfeat-predict-'));
+  // The temporary cache is named after its owner (pid, start time) so a later run removes what a killed one left.
+  if (opts.cacheDir === undefined) removeDeadTempDirs(os.tmpdir(), 'convfeat-predict-');
+  const cacheDir = opts.cacheDir ?? fs.mkdtempSync(path.join(os.tmpdir(), `convfeat-predict-${ownerTag()}-`));
   if (temporary) fs.rmSync(cacheDir, { recursive: true, force: true });
   // process.exit (a closed stdout pipe, Ctrl-C) skips `finally`: remove the temporary cache from an exit hook too.
   const removeTemporary = (): void => {

@@ -78,3 +78,29 @@ export function removeDeadTemps(target: string): string[] {
   }
   return removed;
 }
+
+/**
+ * Removes folders `PREFIX<pid>-<start>-XXXXXX` in `parent` (made by `mkdtempSync(PREFIX + ownerTag() + '-')`) whose
+ * owner is dead: temporary caches a killed run could not remove from its exit hook.
+ */
+export function removeDeadTempDirs(parent: string, prefix: string): string[] {
+  const pattern = new RegExp(`^${escapeRegExp(prefix)}(\\d+)-(\\d+)-[A-Za-z0-9]{6}$`);
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = fs.readdirSync(parent);
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    const m = pattern.exec(name);
+    if (!m || ownerAlive(Number(m[1]), m[2])) continue;
+    try {
+      fs.rmSync(path.join(parent, name), { recursive: true, force: true });
+      removed.push(name);
+    } catch {
+      // someone else's, not removable by us: leave it
+    }
+  }
+  return removed;
+}

@@ -9,6 +9,7 @@
  */
 import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { photos, REPO_ROOT, tmpDir } from '../support/data';
 import { canMount, fillLeaving, mountTmpfs } from '../support/tmpfs';
@@ -190,6 +191,9 @@ describe('leftovers of killed runs', () => {
     const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
     const live = `.model.onnx.tmp-${process.pid}-${start}-1a2b3c4d`;
     fs.writeFileSync(path.join(out, live), 'in progress');
+    // predict's temporary cache of a killed run (SIGKILL skips its exit hook), in the system temp folder
+    const deadCache = path.join(os.tmpdir(), `convfeat-predict-${dead}-4242-AbC123`);
+    fs.mkdirSync(path.join(deadCache, 'shards'), { recursive: true });
     expect(
       run(['export', '--classifier', clf, '--model', model, '--out', path.join(out, 'model.onnx'), '--quiet']).code,
     ).toBe(0);
@@ -216,6 +220,7 @@ describe('leftovers of killed runs', () => {
     }
     expect(r.code).toBe(0);
     expect(fs.readdirSync(out).sort()).toEqual([live, 'model.onnx', 'preds.csv', 'report'].sort());
+    expect(fs.existsSync(deadCache)).toBe(false);
     expect(fs.statSync(path.join(out, 'report')).mode & 0o777).toBe(0o755);
   });
 
