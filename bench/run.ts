@@ -157,7 +157,7 @@ const SUITES: Suite[] = [
         plan: (c) => {
           if (!c.smoke) return { skip: 'smoke only (the full run uses the demo cache)' };
           const data = dataSubset(path.join(c.tmp(), 'tiny-data'), firstPhotos(3, { train: 5, val: 2, test: 2 }));
-          return { argv: [process.execPath, ...cliExtractArgs(data, path.join(c.tmp(), 'tiny-cache'), ['--quiet'])] };
+          return { argv: [process.execPath, ...cliExtractArgs(data, path.join(c.tmp(), 'tiny-cache'), [])] };
         },
       },
       {

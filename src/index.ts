@@ -10,6 +10,7 @@ export type { NpyArray } from './util/npy';
 
 // dataset
 export * from './dataset';
+export { stratifiedSplit, writeSplitManifest, MINI_SPLIT_FRACTIONS, type SplitOptions } from './dataset/split';
 
 // preprocess
 export * from './preprocess';

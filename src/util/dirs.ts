@@ -13,7 +13,7 @@ import { errnoCode, translateFsError } from './fsErrors';
  * (e.g. "--cache"). Throws a ConvfeatError when a file is in the way, a level cannot be created, or permission is
  * refused.
  */
-export function ensureDir(dir: string, what?: string): string {
+export function ensureDir(dir: string, what?: string, forFile?: string): string {
   const abs = path.resolve(dir);
   const shown = what ? `${what} ${dir}` : dir;
   const missing: string[] = [];
@@ -29,9 +29,11 @@ export function ensureDir(dir: string, what?: string): string {
     if (st) {
       if (!st.isDirectory()) {
         throw new ConvfeatError(
-          probe === abs
-            ? `${shown} is a file, not a folder; choose a folder path (or move the file away).`
-            : `Cannot create ${shown}: ${probe} is a file, not a folder; choose another location.`,
+          forFile !== undefined
+            ? `Cannot write ${forFile}: ${probe} is a file, not a folder; choose another location.`
+            : probe === abs
+              ? `${shown} is a file, not a folder; choose a folder path (or move the file away).`
+              : `Cannot create ${shown}: ${probe} is a file, not a folder; choose another location.`,
         );
       }
       break;
@@ -64,5 +66,5 @@ export function ensureDir(dir: string, what?: string): string {
 
 /** ensureDir for the folder a file will be written into. */
 export function ensureParentDir(file: string, what?: string): string {
-  return ensureDir(path.dirname(path.resolve(file)), what ? `the folder of ${what}` : undefined);
+  return ensureDir(path.dirname(path.resolve(file)), what ? `the folder of ${what}` : undefined, what ?? file);
 }
