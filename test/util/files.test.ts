@@ -12,7 +12,7 @@ import { ConvfeatError } from '../../src/util/errors';
 import { ownerAlive, ownerTag, processStartTime } from '../../src/util/owner';
 import { recoverInterruptedSwap, stageDir, swapIntoPlace } from '../../src/util/swapDir';
 import { tmpDir } from '../support/data';
-import { canMount, fillLeaving, mountTmpfs } from '../support/tmpfs';
+import { canMount, fillLeaving, mountTmpfs, type Mounted } from '../support/tmpfs';
 
 /** A pid that ran and exited: nobody owns it now (pids are not reused this fast on a quiet machine). */
 function deadPid(): number {
@@ -21,7 +21,11 @@ function deadPid(): number {
 }
 
 describe('writeFileAtomicSync on a full disk', () => {
-  const m = mountTmpfs(512);
+  // Mounted in beforeAll, not at collection: a run that filters these tests out (-t) must not leave a mount.
+  let m: Mounted = { skip: 'not mounted' };
+  beforeAll(() => {
+    m = mountTmpfs(512);
+  });
   afterAll(() => {
     if ('unmount' in m) m.unmount();
   });
