@@ -76,7 +76,7 @@ export const extractCommand: CommandModule<object, ExtractArgs> = {
         })
         .option('strict', { type: 'boolean', describe: 'Exit 1 if any image fails' })
         .option('json', { type: 'boolean', describe: 'Print a JSON summary on stdout' })
-        .option('quiet', { type: 'boolean', describe: 'No progress or skip lines' }),
+        .option('quiet', { type: 'boolean', describe: 'No progress, skip or summary lines (errors still print)' }),
       { modelRequired: true },
     ) as unknown as Argv<ExtractArgs>,
   handler: handler(async (args: ExtractArgs) => {

@@ -7,7 +7,7 @@ import { translateFsError } from '../util/fsErrors';
 
 /**
  * What an interruption (Ctrl-C, SIGTERM) means for the running command, printed by the CLI's signal handler.
- * Commands that store work as they go (extract) keep the default; the others say what they leave.
+ * Each command says what it leaves: extract keeps stored batches (resumable), fit-linear writes nothing, etc.
  */
 const RESUMABLE = 'work stored so far is kept, rerun to resume';
 let interruptNote = 'it stopped before finishing; rerun the command';
