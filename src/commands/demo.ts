@@ -53,7 +53,7 @@ export function missingDataMessage(data: string, isDefault: boolean): string {
     'The demo uses Mini Natural Images: 3,626 photos of 8 classes (airplane, car, cat, dog, flower, fruit, motorbike, ' +
     'person) in train/val/test folders, the split of the original fine-tuning demonstration ' +
     `(${MINI_SPLIT_URL}, folder mini_natural_images/) taken from the Natural Images dataset ` +
-    `(6,899 photos in the same 8 classes, Roy et al. 2018, published at ${NATURAL_IMAGES_URL}). ` +
+    `(6,899 photos in the same 8 classes, published by Prasun Roy at ${NATURAL_IMAGES_URL}). ` +
     'Download either one and unpack it, then run: npm run demo -- --data PATH/natural_images ' +
     '(the folder holding the class folders, or the one holding train/val/test; a full set is split 28/19/53 % ' +
     'here, reproducibly), or set CONVFEAT_DATA to that folder. Any folder of class subfolders of your own works the same way.'
