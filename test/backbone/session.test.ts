@@ -147,7 +147,7 @@ describe('execution providers on a machine without the CUDA provider', () => {
     expect(handle.provider).toBe('cpu');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(
-      /^--device auto: using CPU because the CUDA execution provider library (lib)?onnxruntime_providers_cuda\.(so|dll) is not installed \(onnxruntime-node skips its download when installed with onnxruntime-node-install=skip, as this project's \.npmrc does\)\.$/,
+      /^--device auto: using CPU because the CUDA execution provider is not installed \((lib)?onnxruntime_providers_cuda\.(so|dll) is missing; run `npx convfeat gpu install`\)\.$/,
     );
     expect(lines[0]).not.toContain('\n');
     expect(handle.fallbackReason).toBe(cudaUnavailableReason());
@@ -160,14 +160,17 @@ describe('execution providers on a machine without the CUDA provider', () => {
       const error = await expectRejection(createSession(cut, { device, threads: 1 }));
       expect(error).toBeInstanceOf(ConvfeatError);
       expect((error as ConvfeatError).exitCode).toBe(1);
-      expect(error.message).toContain(`--device ${device} cannot be used: the CUDA execution provider library`);
+      expect(error.message).toContain(
+        `--device ${device} cannot be used: the CUDA execution provider is not installed`,
+      );
       expect(error.message).toContain(`\`${CUDA_INSTALL_COMMAND}\``);
+      expect(error.message).toContain('`npx convfeat gpu check` shows the full diagnosis');
       expect(error.message).toMatch(/or pass --device cpu\.$/);
     }
   });
 
   onlyWithoutCuda(
-    'onnxruntime-node 1.30 itself throws at session creation when asked for CUDA (no silent fallback)',
+    'onnxruntime-node itself throws at session creation when asked for CUDA (no silent fallback)',
     async () => {
       const attempt = await openCudaSession(cut, { intraOpNumThreads: 1 }, 0);
       expect(attempt).toEqual({ reason: cudaUnavailableReason() });
