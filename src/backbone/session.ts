@@ -173,7 +173,7 @@ export async function openCudaSession(
     const missing = cudaUnavailableReason();
     if (missing !== null) return { reason: missing };
     return {
-      reason: `the CUDA execution provider failed to start on device ${deviceId} (${message}); check that nvidia-smi lists the GPU and run \`${CUDA_CHECK_COMMAND}\``,
+      reason: `the CUDA execution provider failed to start on device ${deviceId} (${message}); check that nvidia-smi lists the GPU`,
     };
   }
 }

@@ -7,6 +7,7 @@ import { encodeModel } from '../../src/backbone/onnx/proto';
 import {
   createSession,
   CUDA_INSTALL_COMMAND,
+  cudaProviderLibrary,
   cudaUnavailableReason,
   openCudaSession,
   parseDevice,
@@ -18,7 +19,7 @@ import { IMAGE_SIZE, randomImages, resnetLike, RESNET_EMBEDDING_DIM, withExtraOu
 
 const PIXELS = 3 * IMAGE_SIZE * IMAGE_SIZE;
 /** True on machines like the CI/dev boxes here, where onnxruntime-node was installed with onnxruntime-node-install=skip. */
-const CUDA_PROVIDER_MISSING = cudaUnavailableReason() !== null;
+const CUDA_PROVIDER_MISSING = !fs.existsSync(cudaProviderLibrary() ?? '');
 
 async function expectRejection(p: Promise<unknown>): Promise<Error> {
   try {
@@ -188,9 +189,17 @@ describe('execution providers on a machine with the CUDA provider installed', ()
     const cut = encodeModel(cutAtEmbedding(graph.model).model);
     const lines: string[] = [];
     const handle = await createSession(cut, { device: 'auto', log: (line) => lines.push(line) });
+    const diagnosis = cudaUnavailableReason();
     if (handle.provider === 'cuda') {
       expect(lines).toEqual([]);
       expect(handle.deviceId).toBe(0);
+    } else if (diagnosis !== null) {
+      // What `gpu check` says (no driver, a missing CUDA library…), found before trying, in one line.
+      expect(lines).toEqual([`--device auto: using CPU because ${diagnosis}.`]);
+      const error = await expectRejection(createSession(cut, { device: 'cuda', threads: 1 }));
+      expect(error.message).toBe(
+        `--device cuda cannot be used: ${diagnosis}; \`npx convfeat gpu check\` shows the full diagnosis, or pass --device cpu.`,
+      );
     } else {
       expect(lines).toHaveLength(1);
       expect(lines[0]).toMatch(

@@ -67,6 +67,13 @@ export async function reexecWithCudaLibraries(log: (line: string) => void): Prom
   process.on('SIGHUP', forward);
   return new Promise((resolve) => {
     child.on('error', () => resolve(null));
-    child.on('exit', (code, signal) => resolve(code ?? (signal === 'SIGINT' ? 130 : signal === 'SIGTERM' ? 143 : 1)));
+    child.on('exit', (code, signal) => {
+      if (code !== null) return resolve(code);
+      if (signal !== 'SIGINT' && signal !== 'SIGTERM')
+        log(
+          `convfeat: the restarted process was killed by ${signal ?? 'a signal'}; run with --device cpu to avoid CUDA.`,
+        );
+      resolve(signal === 'SIGINT' ? 130 : signal === 'SIGTERM' ? 143 : 1);
+    });
   });
 }
