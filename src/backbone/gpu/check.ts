@@ -98,7 +98,10 @@ export function diagnoseGpu(opts: DiagnoseOptions = {}): GpuDiagnosis {
   const elsewhere = (): string[] => (elsewhereDirs ??= cudaLibraryCandidates(env));
 
   const file = path.join(runtime.binDir, CUDA_PROVIDER_FILE);
-  const manifest = readProviderManifest(runtime.binDir);
+  let manifest = readProviderManifest(runtime.binDir);
+  // A provider replaced since (onnxruntime-node's own NuGet install writes the same names) is no longer the one recorded.
+  const recorded = manifest?.files.find((f) => f.name === CUDA_PROVIDER_FILE);
+  if (recorded && (!fs.existsSync(file) || fs.statSync(file).size !== recorded.bytes)) manifest = null;
   const provider: GpuDiagnosis['provider'] = { installed: false, file, manifest, cuda: manifest?.cuda ?? null };
   let needed: string[] = [];
   if (process.platform !== 'linux' && opts.runtime === undefined) {
