@@ -14,7 +14,7 @@ import * as path from 'path';
 import * as ort from 'onnxruntime-node';
 import { ConvfeatError, describeError } from '../util/errors';
 import { integerInRange, invalid } from '../util/validate';
-import { diagnoseGpu } from './gpu/check';
+import { diagnoseGpu, type GpuDiagnosis } from './gpu/check';
 import { ortRuntime } from './gpu/runtime';
 
 export type DeviceRequest = 'auto' | 'cpu' | 'cuda' | `cuda:${number}`;
@@ -86,6 +86,8 @@ export function cudaProviderLibrary(): string | null {
  * the loader's path count as unusable here, because LD_LIBRARY_PATH is read at process start (the CLI restarts itself
  * with them; a library user gets the line to run).
  */
+let diagnosisCache: GpuDiagnosis | undefined;
+
 export function cudaUnavailableReason(library: string | null = cudaProviderLibrary()): string | null {
   if (library === null)
     return `onnxruntime-node has no CUDA execution provider for ${process.platform}/${process.arch}`;
@@ -93,7 +95,8 @@ export function cudaUnavailableReason(library: string | null = cudaProviderLibra
     return `the CUDA execution provider is not installed (${path.basename(library)} is missing; run \`${CUDA_INSTALL_COMMAND}\`)`;
   }
   if (process.platform !== 'linux') return null;
-  const d = diagnoseGpu();
+  // The loader's view cannot change within a process (LD_LIBRARY_PATH is read at start): diagnose once.
+  const d = (diagnosisCache ??= diagnoseGpu());
   if (!d.ready) return d.summary;
   if (d.libraryPath.length > 0) {
     const current = process.env.LD_LIBRARY_PATH ? ':$LD_LIBRARY_PATH' : '';
