@@ -67,7 +67,7 @@ fi
 
 echo "== archive and split into ${piece_mb} MB pieces"
 rm -f "$out"/convfeat-gpu.tgz.part-* "$out/SHA256SUMS"
-tar -C "$stage" -cf - convfeat-gpu | gzip -1 | split -b "${piece_mb}m" -d -a 3 - "$out/convfeat-gpu.tgz.part-"
+tar -C "$stage" -cf - convfeat-gpu | gzip -1 | split -b "$((piece_mb * 1000000))" -d -a 3 - "$out/convfeat-gpu.tgz.part-"
 cp "$here/run.sh" "$out/run.sh"
 (cd "$out" && sha256sum convfeat-gpu.tgz.part-* > SHA256SUMS)
 du -sh "$stage/convfeat-gpu"/* | sed 's/^/  /'
