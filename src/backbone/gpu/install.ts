@@ -5,6 +5,7 @@
  * release is refused before anything is placed; each library is renamed into place atomically and the manifest
  * records what was installed.
  */
+import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as http from 'http';
 import * as https from 'https';
@@ -172,7 +173,6 @@ export async function installCudaProvider(opts: InstallOptions = {}): Promise<In
       throw new ConvfeatError(`Expected --from to be an http(s) URL or a tarball file but ${from} does not exist.`, 2);
     }
     const { algorithm, digest } = parseIntegrity(integrity);
-    const { createHash } = await import('crypto');
     const hash = createHash(algorithm);
     for await (const chunk of fs.createReadStream(from)) hash.update(chunk as Buffer);
     const got = hash.digest('base64');
