@@ -53,7 +53,9 @@ describe('diagnoseGpu', () => {
       nvidiaVersionFile: noDriver,
     });
     expect(d.ready).toBe(false);
-    expect(d.summary).toBe('the CUDA provider is not installed (run `npx convfeat gpu install`)');
+    expect(d.summary).toBe(
+      'the CUDA execution provider is not installed (libonnxruntime_providers_cuda.so is missing; run `npx convfeat gpu install`)',
+    );
     expect(d.libraries).toEqual([]);
   });
 

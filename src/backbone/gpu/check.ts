@@ -107,7 +107,7 @@ export function diagnoseGpu(opts: DiagnoseOptions = {}): GpuDiagnosis {
   if (process.platform !== 'linux' && opts.runtime === undefined) {
     provider.problem = `convfeat gpu check reads Linux libraries; this is ${process.platform}/${process.arch}`;
   } else if (!fs.existsSync(file) || !fs.existsSync(path.join(runtime.binDir, SHARED_PROVIDER_FILE))) {
-    provider.problem = `the CUDA provider is not installed (run \`npx convfeat gpu install\`)`;
+    provider.problem = `the CUDA execution provider is not installed (${CUDA_PROVIDER_FILE} is missing; run \`npx convfeat gpu install\`)`;
   } else if (manifest && manifest.onnxruntime !== runtime.version) {
     provider.problem = `the installed CUDA provider is built for ONNX Runtime ${manifest.onnxruntime} but onnxruntime-node is ${runtime.version} (run \`npx convfeat gpu install\` again)`;
   } else {
