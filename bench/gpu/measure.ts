@@ -273,7 +273,7 @@ async function main(): Promise<void> {
   const prepared = await prepareBackbone({ model: MODEL });
   const device = await openBackbone(prepared, { device: DEVICE, log });
   const cpu = await openBackbone(prepared, { device: 'cpu' });
-  const parityFiles = photosOf(DATA, LIMIT > 0 ? Math.min(PARITY, 24) : PARITY);
+  const parityFiles = photosOf(DATA, LIMIT > 0 ? Math.min(PARITY, 16) : PARITY);
   log(`== parity ${DEVICE} vs cpu on ${parityFiles.length} photos`);
   gpu.phase('parity');
   const tensors = await decodeAll(parityFiles, device.transform, cores);
@@ -311,7 +311,7 @@ async function main(): Promise<void> {
   save();
 
   // 3. throughput: raw onnxruntime loop over pre-decoded tensors, and decode+preprocess alone on every core.
-  const files = photosOf(DATA, LIMIT > 0 ? Math.min(THROUGHPUT_IMAGES, 64) : THROUGHPUT_IMAGES);
+  const files = photosOf(DATA, LIMIT > 0 ? Math.min(THROUGHPUT_IMAGES, 16) : THROUGHPUT_IMAGES);
   log(`== throughput on ${files.length} photos, batch ${BATCH}`);
   gpu.phase('raw');
   const decoded = await decodeAll(files, device.transform, cores);
