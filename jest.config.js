@@ -2,6 +2,8 @@
 module.exports = {
   preset: 'ts-jest',
   testEnvironment: '<rootDir>/test/support/environment.js',
+  // One onnxruntime-node per worker process: 1.29 aborts when its binding is initialised twice (environment.js).
+  moduleNameMapper: { '^onnxruntime-node$': '<rootDir>/test/support/sharedOrt.js' },
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   // Fetches and converts the real ResNet50 once, before parallel test files could race for it.

@@ -4,6 +4,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { commands } from './commands';
 import { getInterruptNote } from './commands/run';
+import { reexecWithCudaLibraries } from './backbone/gpu/reexec';
 
 /** yargs reads a lone `-` as a positional; `--out -` (stdout) is what users type, so bind it to its option. */
 export function bindDashValues(argv: string[]): string[] {
@@ -19,6 +20,12 @@ export function bindDashValues(argv: string[]): string[] {
 }
 
 async function main(): Promise<void> {
+  // CUDA libraries found outside the loader's path need a restart with LD_LIBRARY_PATH set (backbone/gpu/reexec.ts).
+  const childCode = await reexecWithCudaLibraries((line) => process.stderr.write(`${line}\n`));
+  if (childCode !== null) {
+    process.exitCode = childCode;
+    return;
+  }
   // `convfeat predict ... --out - | head` closes the pipe early; that is not an error. Other write errors
   // (a full disk) are one line, not a stack trace.
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {

@@ -24,6 +24,11 @@ export { inspectModel, inspectModelBytes, formatModelInfo } from './backbone/ins
 export type { ModelInfo } from './backbone/inspect';
 export { modelFingerprint } from './backbone/fingerprint';
 export { createSession, runBatch, parseDevice } from './backbone/session';
+// the CUDA provider: install it (npm registry) and diagnose what it needs
+export { installCudaProvider } from './backbone/gpu/install';
+export type { InstallOptions, InstallResult } from './backbone/gpu/install';
+export { diagnoseGpu, formatDiagnosis } from './backbone/gpu/check';
+export type { GpuDiagnosis, LibraryStatus } from './backbone/gpu/check';
 export type { SessionHandle, SessionOptions } from './backbone/session';
 export { fetchModel, listModels, loadManifest, resolveModel } from './backbone/store';
 export type { ModelEntry, Manifest } from './backbone/store';

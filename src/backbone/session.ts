@@ -2,7 +2,7 @@
  * ONNX Runtime sessions and execution providers. `--device auto` tries CUDA and falls back to CPU with one line saying
  * why; an explicit `cuda` that cannot load is an error naming the fix.
  *
- * What onnxruntime-node 1.30 does when CUDA is missing (measured on a CPU-only Linux x64 install made with
+ * What onnxruntime-node 1.29/1.30 does when CUDA is missing (measured on a CPU-only Linux x64 install made with
  * onnxruntime-node-install=skip): InferenceSession.create throws "OrtSessionOptionsAppendExecutionProvider_Cuda: Failed
  * to load shared library" and prints its own error line to stderr. It never silently falls back, so a session that was
  * created with the CUDA provider list really runs on CUDA (ops CUDA lacks still run on CPU inside it). We check for the
@@ -14,6 +14,8 @@ import * as path from 'path';
 import * as ort from 'onnxruntime-node';
 import { ConvfeatError, describeError } from '../util/errors';
 import { integerInRange, invalid } from '../util/validate';
+import { diagnoseGpu, type GpuDiagnosis } from './gpu/check';
+import { ortRuntime } from './gpu/runtime';
 
 export type DeviceRequest = 'auto' | 'cpu' | 'cuda' | `cuda:${number}`;
 export type Provider = 'cpu' | 'cuda';
@@ -61,34 +63,44 @@ export function defaultThreads(): number {
   return typeof os.availableParallelism === 'function' ? os.availableParallelism() : Math.max(1, os.cpus().length);
 }
 
-/** The command that installs the CUDA provider: onnxruntime-node's own install script, documented in its header. */
-export const CUDA_INSTALL_COMMAND =
-  'node node_modules/onnxruntime-node/script/install.js --onnxruntime-node-install=cuda12';
+/** The command that installs the CUDA provider (from the npm registry; backbone/gpu/install.ts). */
+export const CUDA_INSTALL_COMMAND = 'npx convfeat gpu install';
+/** The command that says what else CUDA needs. */
+export const CUDA_CHECK_COMMAND = 'npx convfeat gpu check';
 
 /**
- * The CUDA provider library that onnxruntime-node's install script downloads from NuGet next to its binding, or null
- * on platforms it has no CUDA build for.
+ * The CUDA provider library in onnxruntime-node's native folder (where `convfeat gpu install`, or onnxruntime-node's
+ * own NuGet install, puts it), or null on platforms it has no CUDA build for.
  */
 export function cudaProviderLibrary(): string | null {
-  const binDir = path.join(
-    path.dirname(require.resolve('onnxruntime-node/package.json')),
-    'bin',
-    'napi-v6',
-    process.platform,
-    process.arch,
-  );
   if (process.arch !== 'x64') return null;
+  const binDir = ortRuntime().binDir;
   if (process.platform === 'linux') return path.join(binDir, 'libonnxruntime_providers_cuda.so');
   if (process.platform === 'win32') return path.join(binDir, 'onnxruntime_providers_cuda.dll');
   return null;
 }
 
-/** Why CUDA cannot be used before trying it, or null when the provider library is in place. */
+/**
+ * Why CUDA cannot be used before trying it (what `convfeat gpu check` would say), or null when it can be tried. On
+ * Linux this reads the provider's dependencies and looks them up like the loader: libraries that exist only outside
+ * the loader's path count as unusable here, because LD_LIBRARY_PATH is read at process start (the CLI restarts itself
+ * with them; a library user gets the line to run).
+ */
+let diagnosisCache: GpuDiagnosis | undefined;
+
 export function cudaUnavailableReason(library: string | null = cudaProviderLibrary()): string | null {
   if (library === null)
     return `onnxruntime-node has no CUDA execution provider for ${process.platform}/${process.arch}`;
   if (!fs.existsSync(library)) {
-    return `the CUDA execution provider library ${path.basename(library)} is not installed (onnxruntime-node skips its download when installed with onnxruntime-node-install=skip, as this project's .npmrc does)`;
+    return `the CUDA execution provider is not installed (${path.basename(library)} is missing; run \`${CUDA_INSTALL_COMMAND}\`)`;
+  }
+  if (process.platform !== 'linux') return null;
+  // The loader's view cannot change within a process (LD_LIBRARY_PATH is read at start): diagnose once.
+  const d = (diagnosisCache ??= diagnoseGpu());
+  if (!d.ready) return d.summary;
+  if (d.libraryPath.length > 0) {
+    const current = process.env.LD_LIBRARY_PATH ? ':$LD_LIBRARY_PATH' : '';
+    return `the CUDA libraries are in ${d.libraryPath.join(':')}, outside the loader's path, which is read at process start; run the program as \`LD_LIBRARY_PATH=${d.libraryPath.join(':')}${current} node ...\` (the convfeat CLI does this itself)`;
   }
   return null;
 }
@@ -127,7 +139,7 @@ export async function createSession(model: string | Uint8Array, options: Session
     }
     if (device.kind === 'cuda') {
       throw new ConvfeatError(
-        `--device ${device.deviceId === 0 ? 'cuda' : `cuda:${device.deviceId}`} cannot be used: ${reason}; install the CUDA provider with \`${CUDA_INSTALL_COMMAND}\` on a machine that can reach api.nuget.org (CUDA 12 and cuDNN 9 must be installed), or pass --device cpu.`,
+        `--device ${device.deviceId === 0 ? 'cuda' : `cuda:${device.deviceId}`} cannot be used: ${reason}; \`${CUDA_CHECK_COMMAND}\` shows the full diagnosis, or pass --device cpu.`,
       );
     }
     fallbackReason = reason;
@@ -149,7 +161,7 @@ export async function createSession(model: string | Uint8Array, options: Session
 }
 
 /**
- * Tries the CUDA execution provider alone. onnxruntime-node 1.30 throws at creation when the provider or its CUDA
+ * Tries the CUDA execution provider alone. onnxruntime-node 1.29 throws at creation when the provider or its CUDA
  * libraries cannot load; the failure becomes a reason rather than an exception so `auto` can fall back.
  */
 export async function openCudaSession(
@@ -164,7 +176,7 @@ export async function openCudaSession(
     const missing = cudaUnavailableReason();
     if (missing !== null) return { reason: missing };
     return {
-      reason: `the CUDA execution provider failed to start on device ${deviceId} (${message}); check that the CUDA 12 runtime and cuDNN 9 are on the library path and that nvidia-smi lists the GPU`,
+      reason: `the CUDA execution provider failed to start on device ${deviceId} (${message}); check that nvidia-smi lists the GPU`,
     };
   }
 }

@@ -10,12 +10,16 @@ import { checkBackboneArgs, withBackboneOptions, type BackboneArgs } from './bac
 import { createProgress } from './progress';
 import { handler, logger, printJson, say, setInterruptNote } from './run';
 
+/** Images per inference call by default: batching barely helps on CPU; a GPU needs many images per call. */
+const CPU_BATCH_SIZE = 8;
+const GPU_BATCH_SIZE = 64;
+
 export interface ExtractArgs extends BackboneArgs {
   data: string;
   cache: string;
   split?: string;
   layout: LayoutOption;
-  'batch-size': number;
+  'batch-size'?: number;
   workers?: number;
   shard?: string;
   strict?: boolean;
@@ -65,10 +69,10 @@ export const extractCommand: CommandModule<object, ExtractArgs> = {
           choices: ['auto', 'imagefolder', 'imagefolder-splits', 'unlabelled'] as const,
           default: 'auto' as LayoutOption,
         })
-        .option('batch-size', { type: 'number', default: 8, describe: 'Images per inference call' })
+        .option('batch-size', { type: 'number', describe: 'Images per inference call (default: 8 on CPU, 64 on CUDA)' })
         .option('workers', {
           type: 'number',
-          describe: 'Preprocessing worker threads (default: cores - 1, at least 1)',
+          describe: 'Preprocessing worker threads (default: cores - 1, at most 4 on CPU)',
         })
         .option('shard', {
           type: 'string',
@@ -83,9 +87,9 @@ export const extractCommand: CommandModule<object, ExtractArgs> = {
     setInterruptNote('resumable');
     checkBackboneArgs(args);
     const log = logger(args);
-    const batchSize = integerInRange('--batch-size', args['batch-size'], 1, 1024);
-    const workers =
-      args.workers === undefined ? defaultPreprocessThreads() : integerInRange('--workers', args.workers, 0, 64);
+    const batchArg =
+      args['batch-size'] === undefined ? undefined : integerInRange('--batch-size', args['batch-size'], 1, 1024);
+    const workersArg = args.workers === undefined ? undefined : integerInRange('--workers', args.workers, 0, 64);
     const shard = args.shard !== undefined ? parseShard(args.shard) : undefined;
     const dataset = await scanDataset(args.data, {
       ...(args.split !== undefined ? { split: args.split } : {}),
@@ -105,6 +109,10 @@ export const extractCommand: CommandModule<object, ExtractArgs> = {
     log(
       `${prepared.name}: ${backbone.identity.dim}-d embeddings from ${prepared.layer}, ${dataset.items.length + unusable} images${unusable ? ` (${unusable} unreadable)` : ''}, provider ${backbone.provider}`,
     );
+    // A GPU is fed by decoding on every core and larger batches; the provider is known once the backbone is open.
+    const onGpu = backbone.provider.startsWith('cuda');
+    const batchSize = batchArg ?? (onGpu ? GPU_BATCH_SIZE : CPU_BATCH_SIZE);
+    const workers = workersArg ?? defaultPreprocessThreads(onGpu);
     const splits = [...new Set(dataset.items.map((i) => i.split).filter((s) => s !== undefined))];
     const summary = await extractWithProgress(dataset, backbone, {
       cacheDir: args.cache,

@@ -10,6 +10,7 @@ import { predictCommand } from './predict';
 import { demoCommand } from './demo';
 import { adviseCommand } from './advise';
 import { exportCommand } from './export';
+import { gpuCommand } from './gpu';
 
 export const commands: CommandModule[] = [
   demoCommand,
@@ -22,4 +23,5 @@ export const commands: CommandModule[] = [
   exportCommand,
   preprocessCommand,
   cacheCommand,
+  gpuCommand,
 ] as unknown as CommandModule[];

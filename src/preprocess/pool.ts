@@ -63,8 +63,14 @@ const DEFAULT_IN_FLIGHT_PER_WORKER = 2;
 /** Workers that die before becoming ready, in a row, before the pool gives up on workers. */
 const MAX_STARTUP_FAILURES = 3;
 
-export function defaultPreprocessThreads(): number {
-  return Math.max(1, Math.min(4, os.availableParallelism() - 1));
+/**
+ * Preprocessing workers when --workers is not given. On CPU the model needs the cores (at most 4 workers beside
+ * onnxruntime's threads); when inference runs on a GPU, decoding and resizing are the ceiling, so every core but the
+ * main thread's decodes (up to 64, the --workers limit).
+ */
+export function defaultPreprocessThreads(forGpu = false): number {
+  const cores = os.availableParallelism();
+  return Math.max(1, Math.min(forGpu ? 64 : 4, cores - 1));
 }
 
 export class PreprocessPool {

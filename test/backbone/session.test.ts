@@ -7,6 +7,7 @@ import { encodeModel } from '../../src/backbone/onnx/proto';
 import {
   createSession,
   CUDA_INSTALL_COMMAND,
+  cudaProviderLibrary,
   cudaUnavailableReason,
   openCudaSession,
   parseDevice,
@@ -18,7 +19,7 @@ import { IMAGE_SIZE, randomImages, resnetLike, RESNET_EMBEDDING_DIM, withExtraOu
 
 const PIXELS = 3 * IMAGE_SIZE * IMAGE_SIZE;
 /** True on machines like the CI/dev boxes here, where onnxruntime-node was installed with onnxruntime-node-install=skip. */
-const CUDA_PROVIDER_MISSING = cudaUnavailableReason() !== null;
+const CUDA_PROVIDER_MISSING = !fs.existsSync(cudaProviderLibrary() ?? '');
 
 async function expectRejection(p: Promise<unknown>): Promise<Error> {
   try {
@@ -147,7 +148,7 @@ describe('execution providers on a machine without the CUDA provider', () => {
     expect(handle.provider).toBe('cpu');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(
-      /^--device auto: using CPU because the CUDA execution provider library (lib)?onnxruntime_providers_cuda\.(so|dll) is not installed \(onnxruntime-node skips its download when installed with onnxruntime-node-install=skip, as this project's \.npmrc does\)\.$/,
+      /^--device auto: using CPU because the CUDA execution provider is not installed \((lib)?onnxruntime_providers_cuda\.(so|dll) is missing; run `npx convfeat gpu install`\)\.$/,
     );
     expect(lines[0]).not.toContain('\n');
     expect(handle.fallbackReason).toBe(cudaUnavailableReason());
@@ -160,14 +161,17 @@ describe('execution providers on a machine without the CUDA provider', () => {
       const error = await expectRejection(createSession(cut, { device, threads: 1 }));
       expect(error).toBeInstanceOf(ConvfeatError);
       expect((error as ConvfeatError).exitCode).toBe(1);
-      expect(error.message).toContain(`--device ${device} cannot be used: the CUDA execution provider library`);
+      expect(error.message).toContain(
+        `--device ${device} cannot be used: the CUDA execution provider is not installed`,
+      );
       expect(error.message).toContain(`\`${CUDA_INSTALL_COMMAND}\``);
+      expect(error.message).toContain('`npx convfeat gpu check` shows the full diagnosis');
       expect(error.message).toMatch(/or pass --device cpu\.$/);
     }
   });
 
   onlyWithoutCuda(
-    'onnxruntime-node 1.30 itself throws at session creation when asked for CUDA (no silent fallback)',
+    'onnxruntime-node itself throws at session creation when asked for CUDA (no silent fallback)',
     async () => {
       const attempt = await openCudaSession(cut, { intraOpNumThreads: 1 }, 0);
       expect(attempt).toEqual({ reason: cudaUnavailableReason() });
@@ -185,9 +189,17 @@ describe('execution providers on a machine with the CUDA provider installed', ()
     const cut = encodeModel(cutAtEmbedding(graph.model).model);
     const lines: string[] = [];
     const handle = await createSession(cut, { device: 'auto', log: (line) => lines.push(line) });
+    const diagnosis = cudaUnavailableReason();
     if (handle.provider === 'cuda') {
       expect(lines).toEqual([]);
       expect(handle.deviceId).toBe(0);
+    } else if (diagnosis !== null) {
+      // What `gpu check` says (no driver, a missing CUDA library…), found before trying, in one line.
+      expect(lines).toEqual([`--device auto: using CPU because ${diagnosis}.`]);
+      const error = await expectRejection(createSession(cut, { device: 'cuda', threads: 1 }));
+      expect(error.message).toBe(
+        `--device cuda cannot be used: ${diagnosis}; \`npx convfeat gpu check\` shows the full diagnosis, or pass --device cpu.`,
+      );
     } else {
       expect(lines).toHaveLength(1);
       expect(lines[0]).toMatch(

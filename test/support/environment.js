@@ -24,6 +24,10 @@ class ConvfeatEnvironment extends TestEnvironment {
   constructor(config, context) {
     super(config, context);
     for (const name of SHARED) this.global[name] = globalThis[name];
+    // onnxruntime-node 1.29's binding registers its cleanup hook again each time its JS wrapper is loaded, and Node
+    // aborts the process on the duplicate (napi_add_env_cleanup_hook assertion). Jest loads the wrapper afresh for
+    // every test file a worker runs, so every file shares the one instance loaded here (see sharedOrt.js).
+    Object.defineProperty(this.global, '__convfeatSharedOrt', { get: () => require('onnxruntime-node') });
   }
 }
 
