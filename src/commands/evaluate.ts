@@ -6,6 +6,7 @@ import { writeReport } from '../report/writeReport';
 import { loadClassifier } from '../linear';
 import { evaluateOnCache } from '../report/evaluate';
 import { formatMetricsTable, metricsToJson } from '../report/metrics';
+import { readExcludeFile } from '../audit/csv';
 import { handler, printJson } from './run';
 
 export interface EvaluateArgs {
@@ -14,6 +15,7 @@ export interface EvaluateArgs {
   split?: string;
   json?: boolean;
   report?: string;
+  exclude?: string;
 }
 
 export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
@@ -28,13 +30,18 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
         describe: 'Split to evaluate (default: test when the cache has splits, all images when it has none)',
       })
       .option('json', { type: 'boolean', describe: 'Print the metrics as JSON' })
+      .option('exclude', {
+        type: 'string',
+        describe: 'CSV of images to leave out (relPath or path column; e.g. issues.csv from convfeat audit --report)',
+      })
       .option('report', {
         type: 'string',
         describe: 'Also write confusion.png/.svg, curves.png and a self-contained index.html into this directory',
       }) as unknown as Argv<EvaluateArgs>,
   handler: handler(async (args: EvaluateArgs) => {
     const clf = loadClassifier(args.classifier);
-    const result = evaluateOnCache(clf, args.cache, args.split);
+    const exclude = args.exclude !== undefined ? readExcludeFile(args.exclude) : undefined;
+    const result = evaluateOnCache(clf, args.cache, args.split, undefined, exclude);
     let reportFiles: string[] | undefined;
     if (args.report !== undefined) {
       const meta = readMeta(args.cache);

@@ -10,6 +10,8 @@ import { predictCommand } from './predict';
 import { demoCommand } from './demo';
 import { adviseCommand } from './advise';
 import { exportCommand } from './export';
+import { auditCommand } from './audit';
+import { similarCommand } from './similar';
 
 export const commands: CommandModule[] = [
   demoCommand,
@@ -20,6 +22,8 @@ export const commands: CommandModule[] = [
   predictCommand,
   adviseCommand,
   exportCommand,
+  auditCommand,
+  similarCommand,
   preprocessCommand,
   cacheCommand,
 ] as unknown as CommandModule[];
