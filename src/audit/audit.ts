@@ -12,11 +12,16 @@ import { integerInRange, numberInRange } from '../util/validate';
 import { DEFAULT_NEAR_DUPLICATE_THRESHOLD, findDuplicates, leakedRows, type DuplicatePair } from './duplicates';
 import { confidentLearning, outOfFoldProbabilities, type LabelIssue } from './labels';
 import { DEFAULT_OUTLIER_Z, findOutliers, neighbourScores, type Outlier } from './outliers';
-import { normalizeRows, selfSearch } from './search';
+import { normalizeRows, selfSearch, type SimilarPair } from './search';
+import { DEFAULT_PIXEL_THRESHOLD, PixelVerifier } from './verify';
 
 export interface AuditOptions {
   /** Cosine similarity at or above which two images are near-duplicates. */
   nearThreshold?: number;
+  /** Confirm embedding candidates by thumbnail correlation (default true); false: cosine alone decides. */
+  verifyPixels?: boolean;
+  /** Thumbnail correlation at or above which a candidate is a duplicate. */
+  pixelThreshold?: number;
   /** Neighbours per image for the outlier score. */
   k?: number;
   /** Robust z below which an image is an outlier. */
@@ -54,6 +59,10 @@ export interface AuditResult {
   classes: string[];
   rows: AuditRow[];
   nearThreshold: number;
+  /** null when the pixel check was off. */
+  pixelThreshold: number | null;
+  /** Candidate pairs the pixel check found to be different pictures (similar content, not copies). */
+  similarNotDuplicate: number;
   duplicates: DuplicatePair[];
   leakage: LeakageEffect | null;
   /** Why the accuracy effect of leakage was not measured (no pairs across splits, no labels, …). */
@@ -85,6 +94,8 @@ export async function auditCache(cacheDir: string, options: AuditOptions = {}): 
     1,
     true,
   );
+  const verifyPixels = options.verifyPixels !== false;
+  const pixelThreshold = numberInRange('--pixel-threshold', options.pixelThreshold ?? DEFAULT_PIXEL_THRESHOLD, -1, 1);
   const k = integerInRange('--k', options.k ?? 5, 1, 100);
   const outlierZ = numberInRange('--outlier-z', options.outlierZ ?? DEFAULT_OUTLIER_Z, 0, 100, true);
   const requestedFolds = integerInRange('--folds', options.folds ?? 5, 2, 50);
@@ -116,7 +127,21 @@ export async function auditCache(cacheDir: string, options: AuditOptions = {}): 
     // a byte-identical copy of itself (that would make any duplicated junk look typical).
     allowed: (i, j) => hashes[i] !== hashes[j] && (!labelled || data.y[i] === data.y[j]),
   });
-  const duplicates = findDuplicates(hashes, splits, pairs);
+  let candidates: Array<SimilarPair & { pixel?: number | null }> = pairs;
+  let similarNotDuplicate = 0;
+  if (verifyPixels) {
+    const near = pairs.filter((p) => hashes[p.a] !== hashes[p.b]);
+    log(`pixel check of ${near.length} candidate pair${near.length === 1 ? '' : 's'}…`);
+    const verifier = new PixelVerifier();
+    candidates = [];
+    for (const p of near) {
+      const pixel = await verifier.similarity(data.paths[p.a]!, data.paths[p.b]!);
+      // A file that moved since extraction cannot be checked: the pair stays, marked unverified (pixel null).
+      if (pixel === null || pixel >= pixelThreshold) candidates.push({ ...p, pixel });
+      else similarNotDuplicate++;
+    }
+  }
+  const duplicates = findDuplicates(hashes, splits, candidates);
   const groups = labelled ? Int32Array.from(data.y) : new Int32Array(n);
   const outliers = findOutliers(neighbourScores(neighbours), groups, outlierZ);
 
@@ -213,6 +238,8 @@ export async function auditCache(cacheDir: string, options: AuditOptions = {}): 
     classes: data.classes,
     rows,
     nearThreshold,
+    pixelThreshold: verifyPixels ? pixelThreshold : null,
+    similarNotDuplicate,
     duplicates,
     leakage,
     leakageNote,

@@ -14,7 +14,9 @@ export function auditToJson(r: AuditResult, limit = Infinity): Record<string, un
     images: r.rows.length,
     classes: r.classes,
     nearThreshold: r.nearThreshold,
+    pixelThreshold: r.pixelThreshold,
     duplicates: {
+      similarNotDuplicate: r.similarNotDuplicate,
       pairs: r.duplicates.length,
       crossSplit: r.duplicates.filter((p) => p.crossSplit).length,
       exact: r.duplicates.filter((p) => p.kind === 'exact').length,
@@ -22,6 +24,7 @@ export function auditToJson(r: AuditResult, limit = Infinity): Record<string, un
         kind: p.kind,
         crossSplit: p.crossSplit,
         score: Number(p.score.toFixed(5)),
+        pixel: p.pixel === null ? null : Number(p.pixel.toFixed(5)),
         keep: at(p.a),
         copy: at(p.b),
       })),
@@ -60,6 +63,13 @@ export function auditToJson(r: AuditResult, limit = Infinity): Record<string, un
   };
 }
 
+/** The rule that made a pair a duplicate, in words. */
+export function duplicateRule(r: AuditResult): string {
+  return r.pixelThreshold === null
+    ? `same bytes, or cosine ≥ ${r.nearThreshold}`
+    : `same bytes, or cosine ≥ ${r.nearThreshold} and 32×32 thumbnails correlating ≥ ${r.pixelThreshold}`;
+}
+
 export function formatAudit(r: AuditResult, show = 10): string {
   const out: string[] = [];
   const name = (i: number): string => r.rows[i]!.relPath;
@@ -69,8 +79,10 @@ export function formatAudit(r: AuditResult, show = 10): string {
   );
   out.push('');
   out.push(
-    `duplicates: ${r.duplicates.length} pair${r.duplicates.length === 1 ? '' : 's'} (cosine ≥ ${r.nearThreshold} or same bytes), ${cross.length} across splits (leakage)`,
+    `duplicates: ${r.duplicates.length} pair${r.duplicates.length === 1 ? '' : 's'} (${duplicateRule(r)}), ${cross.length} across splits (leakage)`,
   );
+  if (r.similarNotDuplicate > 0)
+    out.push(`  (${r.similarNotDuplicate} more pairs are similar in content but different pictures; not listed)`);
   for (const p of r.duplicates.slice(0, show))
     out.push(
       `  ${p.crossSplit ? 'LEAK ' : ''}${p.kind === 'exact' ? 'same bytes' : `cos ${p.score.toFixed(3)}`}  ${name(p.a)}  ⇄  ${name(p.b)}`,

@@ -4,6 +4,7 @@
  * label errors with the given and the suggested label, then outliers. Pure string building; writeAudit.ts does I/O.
  */
 import type { AuditResult } from './audit';
+import { duplicateRule } from './format';
 
 export interface AuditPage {
   result: AuditResult;
@@ -52,7 +53,7 @@ const more = (shown: number, total: number, what: string): string =>
 function duplicatesSection(page: AuditPage): string {
   const r = page.result;
   const cross = r.duplicates.filter((p) => p.crossSplit).length;
-  let head = `<p>${r.duplicates.length} pair${r.duplicates.length === 1 ? '' : 's'} with the same bytes or cosine similarity ≥ ${r.nearThreshold}; <b>${cross} across splits</b> (leakage, outlined in orange, listed first).</p>`;
+  let head = `<p>${r.duplicates.length} pair${r.duplicates.length === 1 ? '' : 's'} (${escapeHtml(duplicateRule(r))}); <b>${cross} across splits</b> (leakage, outlined in orange, listed first).${r.similarNotDuplicate > 0 ? ` ${r.similarNotDuplicate} more candidate pairs were similar in content but different pictures and are not listed.` : ''}</p>`;
   if (r.leakage) {
     const l = r.leakage;
     head += `<p class="${l.leaked > 0 ? 'warn' : 'note'}">${escapeHtml(l.split)} accuracy <b>${(100 * l.accuracy).toFixed(2)} %</b> on all ${l.images} images; ${l.cleanedAccuracy === null ? 'every image has a duplicate in another split' : `<b>${(100 * l.cleanedAccuracy).toFixed(2)} %</b> on the ${l.images - l.leaked} that have no duplicate in another split`} <span class="muted">(${escapeHtml(l.classifier)})</span>.</p>`;
@@ -62,7 +63,7 @@ function duplicatesSection(page: AuditPage): string {
     .slice(0, page.shown.duplicates)
     .map(
       (p) =>
-        `<div class="pair${p.crossSplit ? ' leak' : ''}">${figure(page, p.a, '')}<span class="sim">${p.kind === 'exact' ? 'same bytes' : `cos ${p.score.toFixed(3)}`}</span>${figure(page, p.b, '')}</div>`,
+        `<div class="pair${p.crossSplit ? ' leak' : ''}">${figure(page, p.a, '')}<span class="sim">${p.kind === 'exact' ? 'same bytes' : `cos ${p.score.toFixed(3)}${p.pixel !== null ? ` · px ${p.pixel.toFixed(3)}` : ''}`}</span>${figure(page, p.b, '')}</div>`,
     )
     .join('');
   return `${head}<div class="pairs">${pairs}</div>${more(page.shown.duplicates, r.duplicates.length, 'pairs')}`;

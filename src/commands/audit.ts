@@ -5,6 +5,7 @@ import { auditCache } from '../audit/audit';
 import { DEFAULT_NEAR_DUPLICATE_THRESHOLD } from '../audit/duplicates';
 import { auditToJson, formatAudit } from '../audit/format';
 import { DEFAULT_OUTLIER_Z } from '../audit/outliers';
+import { DEFAULT_PIXEL_THRESHOLD } from '../audit/verify';
 import { writeAuditReport } from '../audit/writeAudit';
 import { loadClassifier } from '../linear';
 import { handler, logger, printJson } from './run';
@@ -16,6 +17,8 @@ interface AuditArgs {
   quiet?: boolean;
   classifier?: string;
   'near-threshold': number;
+  verify: boolean;
+  'pixel-threshold': number;
   k: number;
   'outlier-z': number;
   folds: number;
@@ -40,7 +43,18 @@ export const auditCommand: CommandModule<object, AuditArgs> = {
       .option('near-threshold', {
         type: 'number',
         default: DEFAULT_NEAR_DUPLICATE_THRESHOLD,
-        describe: 'Cosine similarity at or above which two images are near-duplicates (measured: bench/README.md)',
+        describe:
+          'Cosine similarity at or above which two images are near-duplicate candidates (measured: bench/README.md)',
+      })
+      .option('verify', {
+        type: 'boolean',
+        default: true,
+        describe: 'Confirm near-duplicate candidates by comparing thumbnails (--no-verify: cosine alone decides)',
+      })
+      .option('pixel-threshold', {
+        type: 'number',
+        default: DEFAULT_PIXEL_THRESHOLD,
+        describe: 'Correlation of 32×32 grey thumbnails at or above which a candidate is the same picture',
       })
       .option('k', { type: 'number', default: 5, describe: 'Nearest neighbours per image for the outlier score' })
       .option('outlier-z', {
@@ -55,6 +69,8 @@ export const auditCommand: CommandModule<object, AuditArgs> = {
     const log = logger(args);
     const result = await auditCache(args.cache, {
       nearThreshold: args['near-threshold'],
+      verifyPixels: args.verify,
+      pixelThreshold: args['pixel-threshold'],
       k: args.k,
       outlierZ: args['outlier-z'],
       folds: args.folds,
