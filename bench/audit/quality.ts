@@ -160,13 +160,11 @@ async function main(): Promise<void> {
         junk: junkSet.has(rel(planted, o.row)),
         z: Number(o.z.toFixed(2)),
       })),
-      labelIssueRanks: planted.labelIssues
-        .slice(0, 40)
-        .map((i) => ({
-          relPath: rel(planted, i.row),
-          planted: errorSet.has(rel(planted, i.row)),
-          p: Number(i.selfConfidence.toFixed(4)),
-        })),
+      labelIssueRanks: planted.labelIssues.slice(0, 40).map((i) => ({
+        relPath: rel(planted, i.row),
+        planted: errorSet.has(rel(planted, i.row)),
+        p: Number(i.selfConfidence.toFixed(4)),
+      })),
     },
     clean: {
       similarNotDuplicate: clean.similarNotDuplicate,
