@@ -82,7 +82,9 @@ export function formatAudit(r: AuditResult, show = 10): string {
     `duplicates: ${r.duplicates.length} pair${r.duplicates.length === 1 ? '' : 's'} (${duplicateRule(r)}), ${cross.length} across splits (leakage)`,
   );
   if (r.similarNotDuplicate > 0)
-    out.push(`  (${r.similarNotDuplicate} more pairs are similar in content but different pictures; not listed)`);
+    out.push(
+      `  (${r.similarNotDuplicate} more pair${r.similarNotDuplicate === 1 ? ' is' : 's are'} similar in content but different pictures; not listed)`,
+    );
   for (const p of r.duplicates.slice(0, show))
     out.push(
       `  ${p.crossSplit ? 'LEAK ' : ''}${p.kind === 'exact' ? 'same bytes' : `cos ${p.score.toFixed(3)}`}  ${name(p.a)}  ⇄  ${name(p.b)}`,

@@ -5,6 +5,7 @@
  * without labels still gets duplicates and outliers; `similar` finds a photo's copy, embeds a new file and refuses
  * one that does not decode. Full-size figures (20/20/10 on all 3,626 photos): bench/README.md, "Audit".
  */
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import sharp from 'sharp';
@@ -18,7 +19,7 @@ import { extractDataset } from '../../src/cache';
 import { scanDataset } from '../../src/dataset';
 import { fitFromCache } from '../../src/linear/fitCache';
 import { evaluateOnCache } from '../../src/report/evaluate';
-import { MINI_NATURAL_IMAGES, photos, tmpDir } from '../support/data';
+import { MINI_NATURAL_IMAGES, photos, REPO_ROOT, tmpDir } from '../support/data';
 import { realResnet50, STORE_DIR } from '../support/model';
 
 const PLANT = { duplicates: 8, labelErrors: 8, junk: 6 };
@@ -123,6 +124,68 @@ describe('audit of planted problems (real ResNet50)', () => {
     await expect(similarImages(cache, broken, { storeDir: STORE_DIR })).rejects.toThrow(
       /^Cannot use .*broken\.jpg as a query: /,
     );
+  });
+});
+
+function cli(args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'dist', 'cli.js'), ...args], {
+    encoding: 'utf8',
+    timeout: 240000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('audit and similar from the command line', () => {
+  const work = tmpDir('audit-cli');
+  const data = path.join(work, 'data');
+  const cache = path.join(work, 'cache');
+  beforeAll(async () => {
+    await realResnet50();
+    for (const cls of ['car', 'dog'])
+      for (const split of ['train', 'test']) {
+        fs.mkdirSync(path.join(data, split, cls), { recursive: true });
+        for (const p of photos(split, cls, 4)) fs.copyFileSync(p, path.join(data, split, cls, path.basename(p)));
+      }
+    // A byte-identical copy of a train photo in test: leakage the audit must report first.
+    const leaked = photos('train', 'car', 1)[0]!;
+    fs.copyFileSync(leaked, path.join(data, 'test', 'car', 'leaked_copy.jpg'));
+    await extract(data, cache);
+  });
+
+  test('audit --json lists the leak, --report writes the page, bad options are exit 2 with one sentence', () => {
+    const r = cli(['audit', '--cache', cache, '--json', '--report', path.join(work, 'report'), '--quiet']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const json = JSON.parse(r.stdout) as {
+      duplicates: { list: Array<{ kind: string; crossSplit: boolean; copy: { relPath: string } }> };
+    };
+    expect(json.duplicates.list[0]).toMatchObject({
+      kind: 'exact',
+      crossSplit: true,
+      copy: { relPath: 'test/car/leaked_copy.jpg' },
+    });
+    expect(fs.readFileSync(path.join(work, 'report', 'issues.csv'), 'utf8')).toContain('test/car/leaked_copy.jpg');
+    const bad = cli(['audit', '--cache', cache, '--near-threshold', '2']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim().split('\n')).toEqual([
+      'convfeat: Expected --near-threshold to be a number greater than 0 and at most 1 but received 2',
+    ]);
+  });
+
+  test('similar prints neighbours; a file that does not decode is one sentence and exit 1', () => {
+    const q = path.join(data, 'train', 'car', path.basename(photos('train', 'car', 1)[0]!));
+    const ok = cli(['similar', q, '--cache', cache, '-k', '2', '--json']);
+    expect(ok.code).toBe(0);
+    const res = JSON.parse(ok.stdout) as { source: string; matches: Array<{ relPath: string; score: number }> };
+    expect(res.source).toBe('listed');
+    expect(res.matches[0]).toMatchObject({ relPath: 'test/car/leaked_copy.jpg' });
+    expect(res.matches[0]!.score).toBeCloseTo(1, 5);
+    const broken = path.join(work, 'not-an-image.jpg');
+    fs.writeFileSync(broken, 'this is text, not a JPEG\n'.repeat(20));
+    const bad = cli(['similar', broken, '--cache', cache, '--device', 'cpu']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    expect(bad.stderr).toMatch(/^convfeat: Cannot use .*not-an-image\.jpg as a query: /);
   });
 });
 
