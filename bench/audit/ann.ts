@@ -5,6 +5,8 @@
  *
  *   (cd /tmp/vec && npm i -E usearch@2.26.2 hnswlib-node@3.0.0)
  *   node bench/out/js/bench/audit/ann.js --modules /tmp/vec/node_modules --n 10000 [--dim 2048] [--queries 100]
+ *        [--skip hnswlib,usearch-f32]   (leave out slow builds at large n)
+ *        [--cache DIR]                  (real embeddings of a cache instead of synthetic ones; queries are cached rows)
  *
  * Data: --clusters centres drawn N(0, 1) per coordinate, each point = centre + N(0, 0.6²) noise, so every point has a
  * few hundred near neighbours at similar distances (harder for an index than well separated blobs), then
@@ -15,6 +17,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { createRequire } from 'module';
 import { normalizeRows, searchNearest } from '../../src/audit/search';
+import { loadSplit } from '../../src/cache';
 import { REPO_ROOT, machineLine } from '../extract/common';
 
 function arg(name: string, fallback: number): number {
@@ -56,9 +59,13 @@ function recall(truth: Int32Array, got: ArrayLike<number>, nq: number, k: number
 }
 
 async function main(): Promise<void> {
-  const n = arg('n', 10000);
-  const dim = arg('dim', 2048);
+  let n = arg('n', 10000);
+  let dim = arg('dim', 2048);
   const nq = arg('queries', 100);
+  const skipAt = process.argv.indexOf('--skip');
+  const skip = new Set(skipAt >= 0 ? process.argv[skipAt + 1]!.split(',') : []);
+  const cacheAt = process.argv.indexOf('--cache');
+  const cacheDir = cacheAt >= 0 ? process.argv[cacheAt + 1] : undefined;
   const k = 10;
   const modulesAt = process.argv.includes('--modules') ? process.argv[process.argv.indexOf('--modules') + 1]! : '';
   const req = createRequire(path.join(path.resolve(modulesAt || '.'), 'x.js'));
@@ -66,8 +73,23 @@ async function main(): Promise<void> {
   const centres = new Float32Array(arg('clusters', 200) * dim);
   for (let i = 0; i < centres.length; i++) centres[i] = gaussian(rand);
   let t = Date.now();
-  const X = clustered(n, dim, centres, rand);
-  const Q = clustered(nq, dim, centres, rand);
+  let X: Float32Array;
+  let Q: Float32Array;
+  if (cacheDir) {
+    const d = loadSplit(cacheDir);
+    dim = d.dim;
+    n = d.y.length;
+    X = normalizeRows(d.X, dim);
+    // Queries: every (n / nq)-th cached row; each finds itself too, for every method alike.
+    Q = new Float32Array(nq * dim);
+    for (let q = 0; q < nq; q++) {
+      const r = Math.floor((q * n) / nq);
+      Q.set(X.subarray(r * dim, (r + 1) * dim), q * dim);
+    }
+  } else {
+    X = clustered(n, dim, centres, rand);
+    Q = clustered(nq, dim, centres, rand);
+  }
   const genSeconds = (Date.now() - t) / 1000;
 
   t = Date.now();
@@ -91,6 +113,7 @@ async function main(): Promise<void> {
       };
     };
     for (const quant of ['f32', 'f16'] as const) {
+      if (skip.has(`usearch-${quant}`)) continue;
       const index = new Index({ dimensions: dim, metric: 'cos', quantization: quant, connectivity: 16 });
       const keys = new BigUint64Array(n);
       for (let i = 0; i < n; i++) keys[i] = BigInt(i);
@@ -116,44 +139,53 @@ async function main(): Promise<void> {
   }
 
   // hnswlib-node: the reference hnswlib (Malkov & Yashunin 2018) bound for Node; points go in one JS array each.
-  try {
-    const { HierarchicalNSW } = req('hnswlib-node') as {
-      HierarchicalNSW: new (
-        space: string,
-        dim: number,
-      ) => {
-        initIndex(n: number, m: number, ef: number, seed: number): void;
-        addPoint(p: number[], label: number): void;
-        setEf(ef: number): void;
-        searchKnn(q: number[], k: number): { neighbors: number[] };
+  if (!skip.has('hnswlib'))
+    try {
+      const { HierarchicalNSW } = req('hnswlib-node') as {
+        HierarchicalNSW: new (
+          space: string,
+          dim: number,
+        ) => {
+          initIndex(n: number, m: number, ef: number, seed: number): void;
+          addPoint(p: number[], label: number): void;
+          setEf(ef: number): void;
+          searchKnn(q: number[], k: number): { neighbors: number[] };
+        };
       };
-    };
-    const index = new HierarchicalNSW('cosine', dim);
-    index.initIndex(n, 16, 200, 100);
-    t = Date.now();
-    for (let i = 0; i < n; i++) index.addPoint(Array.from(X.subarray(i * dim, (i + 1) * dim)), i);
-    const build = (Date.now() - t) / 1000;
-    for (const ef of [64, 200]) {
-      index.setEf(ef);
-      const got = new Float64Array(nq * k);
+      const index = new HierarchicalNSW('cosine', dim);
+      index.initIndex(n, 16, 200, 100);
       t = Date.now();
-      for (let q = 0; q < nq; q++) {
-        const r = index.searchKnn(Array.from(Q.subarray(q * dim, (q + 1) * dim)), k);
-        r.neighbors.forEach((v, j) => (got[q * k + j] = v));
+      for (let i = 0; i < n; i++) index.addPoint(Array.from(X.subarray(i * dim, (i + 1) * dim)), i);
+      const build = (Date.now() - t) / 1000;
+      for (const ef of [64, 200]) {
+        index.setEf(ef);
+        const got = new Float64Array(nq * k);
+        t = Date.now();
+        for (let q = 0; q < nq; q++) {
+          const r = index.searchKnn(Array.from(Q.subarray(q * dim, (q + 1) * dim)), k);
+          r.neighbors.forEach((v, j) => (got[q * k + j] = v));
+        }
+        const query = (Date.now() - t) / nq;
+        rows.push({
+          method: `hnswlib-node 3.0.0 (M 16, efConstruction 200, ef ${ef})`,
+          buildSeconds: build,
+          queryMsEach: query,
+          recallAt10: recall(exact.indices, got, nq, k),
+        });
       }
-      const query = (Date.now() - t) / nq;
-      rows.push({
-        method: `hnswlib-node 3.0.0 (M 16, efConstruction 200, ef ${ef})`,
-        buildSeconds: build,
-        queryMsEach: query,
-        recallAt10: recall(exact.indices, got, nq, k),
-      });
+    } catch (e) {
+      rows.push({ method: 'hnswlib-node', error: e instanceof Error ? e.message : String(e) });
     }
-  } catch (e) {
-    rows.push({ method: 'hnswlib-node', error: e instanceof Error ? e.message : String(e) });
-  }
 
-  const run = { machine: machineLine(), n, dim, queries: nq, clusters: centres.length / dim, genSeconds, rows };
+  const run = {
+    machine: machineLine(),
+    data: cacheDir ? `real embeddings of ${path.basename(cacheDir)}` : `synthetic, ${centres.length / dim} clusters`,
+    n,
+    dim,
+    queries: nq,
+    genSeconds,
+    rows,
+  };
   process.stdout.write(`${JSON.stringify(run, null, 1)}\n`);
   const out = path.join(REPO_ROOT, 'bench', 'results', 'audit-ann.json');
   const prior = fs.existsSync(out) ? (JSON.parse(fs.readFileSync(out, 'utf8')) as unknown[]) : [];

@@ -7,7 +7,7 @@
 import { loadSplit, readListing } from '../cache';
 import { LinearClassifier } from '../linear';
 import { accuracy } from '../linear/data';
-import { ConvfeatError } from '../util/errors';
+import { defaultCGrid } from '../linear/search';
 import { integerInRange, numberInRange } from '../util/validate';
 import { DEFAULT_NEAR_DUPLICATE_THRESHOLD, findDuplicates, leakedRows, type DuplicatePair } from './duplicates';
 import { confidentLearning, outOfFoldProbabilities, type LabelIssue } from './labels';
@@ -182,7 +182,10 @@ export async function auditCache(cacheDir: string, options: AuditOptions = {}): 
         how: `svm fitted on ${trainRows.length > 0 ? 'train' : 'all labelled images'} (C ${clf.C.toPrecision(3)} chosen on ${valRows.length > 0 && trainRows.length > 0 ? 'val' : 'cross-validation'})`,
       };
     }
-    const C = quick ? quick.clf.C : 0.001;
+    // Without a train split holding every class there is no fit-linear C to reuse: take the centre of the svm grid
+    // (search.ts scales it by the rows' mean squared norm, so it suits any embedding scale).
+    const grid = defaultCGrid('svm', data.X, dim);
+    const C = quick ? quick.clf.C : grid[grid.length >> 1]!;
     // Rows of a class with a single image cannot be held out and predicted: they are left out of the check.
     const y = Int32Array.from(data.y, (v) => (v >= 0 && counts[v]! >= 2 ? v : -1));
     const minCount = Math.min(...[...counts].filter((c) => c >= 2));
@@ -230,7 +233,6 @@ export async function auditCache(cacheDir: string, options: AuditOptions = {}): 
       };
     }
   }
-  if (n === 0) throw new ConvfeatError(`The cache ${cacheDir} lists no images.`);
   return {
     cache: cacheDir,
     model: data.meta.model,
