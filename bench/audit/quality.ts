@@ -15,6 +15,7 @@
  */
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { auditCache, type AuditResult } from '../../src/audit/audit';
 import { normalizeRows, selfSearch } from '../../src/audit/search';
@@ -61,7 +62,7 @@ async function main(): Promise<void> {
     process.stderr.write('quality: pass --clean-cache DIR, a completed extract of Mini Natural Images.\n');
     process.exit(2);
   }
-  const work = path.resolve(arg('work') ?? fs.mkdtempSync('/tmp/convfeat-audit-bench-'));
+  const work = path.resolve(arg('work') ?? fs.mkdtempSync(path.join(os.tmpdir(), 'convfeat-audit-bench-')));
   const data = path.join(work, 'planted');
   const cache = path.join(work, 'planted-cache');
   const truthFile = path.join(work, 'truth.json');
