@@ -57,3 +57,18 @@ export {
   formatConfusionMatrix,
 } from './report/metrics';
 export type { ClassificationMetrics, ClassMetrics } from './report/metrics';
+
+// audit
+export { auditCache } from './audit/audit';
+export type { AuditOptions, AuditResult, AuditRow, LeakageEffect } from './audit/audit';
+export { similarImages } from './audit/similar';
+export type { SimilarOptions, SimilarResult, SimilarMatch } from './audit/similar';
+export { normalizeRows, selfSearch, searchNearest } from './audit/search';
+export type { Neighbours, SimilarPair } from './audit/search';
+export { confidentLearning, outOfFoldProbabilities } from './audit/labels';
+export type { LabelIssue, ConfidentLearningResult } from './audit/labels';
+export { findDuplicates, DEFAULT_NEAR_DUPLICATE_THRESHOLD } from './audit/duplicates';
+export type { DuplicatePair } from './audit/duplicates';
+export { findOutliers, DEFAULT_OUTLIER_Z } from './audit/outliers';
+export { issuesCsv, readExcludeFile } from './audit/csv';
+export { writeAuditReport } from './audit/writeAudit';

@@ -24,8 +24,13 @@ export interface SplitData {
   meta: CacheMeta;
 }
 
+export interface LoadSplitOptions {
+  /** relPaths or paths to leave out (the rows a user excluded after `convfeat audit`). */
+  exclude?: ReadonlySet<string>;
+}
+
 /** The embeddings of one split (or of every listed image when split is omitted). */
-export function loadSplit(dir: string, split?: string): SplitData {
+export function loadSplit(dir: string, split?: string, options: LoadSplitOptions = {}): SplitData {
   let wanted: Split | undefined;
   if (split !== undefined) {
     wanted = typeof split === 'string' ? normalizeSplit(split) : undefined;
@@ -42,9 +47,15 @@ export function loadSplit(dir: string, split?: string): SplitData {
     const classes = listingClasses(listing);
     // Rows in relPath order, not the listing's append order (cache hits are listed before fresh rows of the same
     // run), so a resumed extraction gives the same rows, CV folds and C as a fresh one.
-    const entries = (wanted ? listing.filter((e) => e.split === wanted) : [...listing]).sort((a, b) =>
-      compareCodeUnits(a.relPath, b.relPath),
-    );
+    const exclude = options.exclude;
+    const entries = listing
+      .filter((e) => (!wanted || e.split === wanted) && !(exclude && (exclude.has(e.relPath) || exclude.has(e.path))))
+      .sort((a, b) => compareCodeUnits(a.relPath, b.relPath));
+    if (entries.length === 0 && exclude && exclude.size > 0) {
+      throw new UsageError(
+        `--exclude leaves no images in ${wanted ? `split ${wanted}` : 'the cache'} ${dir}; check the file.`,
+      );
+    }
     if (entries.length === 0) {
       const present = [...new Set(listing.map((e) => e.split).filter((s) => s !== undefined))].sort();
       throw new UsageError(

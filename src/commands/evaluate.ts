@@ -8,6 +8,7 @@ import { evaluateOnCache } from '../report/evaluate';
 import { formatMetricsTable, metricsToJson } from '../report/metrics';
 import { recoverInterruptedSwap } from '../util/swapDir';
 import { handler, printJson, setInterruptNote } from './run';
+import { readExcludeFile } from '../audit/csv';
 
 export interface EvaluateArgs {
   classifier: string;
@@ -15,6 +16,7 @@ export interface EvaluateArgs {
   split?: string;
   json?: boolean;
   report?: string;
+  exclude?: string;
 }
 
 export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
@@ -29,6 +31,10 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
         describe: 'Split to evaluate (default: test when the cache has splits, all images when it has none)',
       })
       .option('json', { type: 'boolean', describe: 'Print the metrics as JSON' })
+      .option('exclude', {
+        type: 'string',
+        describe: 'CSV of images to leave out (relPath or path column; e.g. issues.csv from convfeat audit --report)',
+      })
       .option('report', {
         type: 'string',
         describe: 'Also write confusion.png/.svg, curves.png and a self-contained index.html into this directory',
@@ -38,7 +44,8 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
     // A report a killed run left aside (between the swap's two renames) is put back before anything can fail.
     if (args.report !== undefined) recoverInterruptedSwap(args.report);
     const clf = loadClassifier(args.classifier);
-    const result = evaluateOnCache(clf, args.cache, args.split);
+    const exclude = args.exclude !== undefined ? readExcludeFile(args.exclude) : undefined;
+    const result = evaluateOnCache(clf, args.cache, args.split, undefined, exclude);
     let reportFiles: string[] | undefined;
     if (args.report !== undefined) {
       const meta = readMeta(args.cache);

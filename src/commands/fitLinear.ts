@@ -8,6 +8,7 @@ import { fitFromCache } from '../linear/fitCache';
 import { saveClassifier, SOLVERS, SCALE_KINDS, type SolverKind, type ScaleKind } from '../linear';
 import { positiveNumber, integerInRange } from '../util/validate';
 import { handler, logger, printJson, say, setInterruptNote } from './run';
+import { readExcludeFile } from '../audit/csv';
 
 export interface FitLinearArgs {
   cache: string;
@@ -24,6 +25,7 @@ export interface FitLinearArgs {
   val: boolean;
   json?: boolean;
   quiet?: boolean;
+  exclude?: string;
 }
 
 export const fitLinearCommand: CommandModule<object, FitLinearArgs> = {
@@ -66,6 +68,10 @@ export const fitLinearCommand: CommandModule<object, FitLinearArgs> = {
         default: true,
         describe: 'Use the val split for C and calibration (--no-val: C by cross-validation on train)',
       })
+      .option('exclude', {
+        type: 'string',
+        describe: 'CSV of images to leave out (relPath or path column; e.g. issues.csv from convfeat audit --report)',
+      })
       .option('json', { type: 'boolean', describe: 'Print a JSON summary' })
       .option('quiet', { type: 'boolean' }) as unknown as Argv<FitLinearArgs>,
   handler: handler(async (args: FitLinearArgs) => {
@@ -91,6 +97,7 @@ export const fitLinearCommand: CommandModule<object, FitLinearArgs> = {
       ...(args['max-iter'] !== undefined ? { maxIter: integerInRange('--max-iter', args['max-iter'], 1, 1e7) } : {}),
       ...(args.tol !== undefined ? { tol: positiveNumber('--tol', args.tol) } : {}),
       useVal: args.val,
+      ...(args.exclude !== undefined ? { exclude: readExcludeFile(args.exclude) } : {}),
     });
     const clf = result.classifier;
     saveClassifier(args.out, clf);

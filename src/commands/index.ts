@@ -11,6 +11,8 @@ import { demoCommand } from './demo';
 import { adviseCommand } from './advise';
 import { exportCommand } from './export';
 import { gpuCommand } from './gpu';
+import { auditCommand } from './audit';
+import { similarCommand } from './similar';
 
 export const commands: CommandModule[] = [
   demoCommand,
@@ -21,6 +23,8 @@ export const commands: CommandModule[] = [
   predictCommand,
   adviseCommand,
   exportCommand,
+  auditCommand,
+  similarCommand,
   preprocessCommand,
   cacheCommand,
   gpuCommand,

@@ -11,6 +11,8 @@ import { accuracy } from './data';
 export interface FitFromCacheOptions extends LinearClassifierOptions {
   /** Use the val split for C selection and calibration when the cache has one (default true). */
   useVal?: boolean;
+  /** relPaths or paths to leave out of train and val (e.g. read from convfeat audit's issues.csv). */
+  exclude?: ReadonlySet<string>;
 }
 
 export interface FitFromCacheResult {
@@ -44,7 +46,8 @@ export async function fitFromCache(cacheDir: string, options: FitFromCacheOption
       `The cache ${cacheDir} has splits ${[...splits].sort().join(', ')} but no train split; extract a train split first.`,
     );
   }
-  const train = loadSplit(cacheDir, hasSplits ? 'train' : undefined);
+  const loadOptions = options.exclude ? { exclude: options.exclude } : {};
+  const train = loadSplit(cacheDir, hasSplits ? 'train' : undefined, loadOptions);
   assertLabelled(train, hasSplits ? 'train' : 'listed', cacheDir);
   const counts = new Int32Array(train.classes.length);
   for (let i = 0; i < train.y.length; i++) counts[train.y[i]!]! += 1;
@@ -55,11 +58,12 @@ export async function fitFromCache(cacheDir: string, options: FitFromCacheOption
     );
   }
   const useVal = options.useVal !== false && splits.has('val');
-  const val = useVal ? loadSplit(cacheDir, 'val') : undefined;
+  const val = useVal ? loadSplit(cacheDir, 'val', loadOptions) : undefined;
   if (val) assertLabelled(val, 'val', cacheDir);
 
-  const { useVal: _ignored, ...clfOptions } = options;
+  const { useVal: _ignored, exclude: _excluded, ...clfOptions } = options;
   void _ignored;
+  void _excluded;
   const clf = new LinearClassifier(clfOptions);
   await clf.fit(train.X, train.y, {
     dim: train.dim,

@@ -52,9 +52,11 @@ export function evaluateOnCache(
   cacheDir: string,
   split?: string,
   topK: number[] = [1, 5],
+  exclude?: ReadonlySet<string>,
 ): EvaluationResult {
   const chosen = split ?? defaultSplit(cacheDir);
-  const data = loadSplit(cacheDir, chosen);
+  // exclude: relPaths or paths to leave out (e.g. the leaked duplicates listed by convfeat audit's issues.csv).
+  const data = loadSplit(cacheDir, chosen, exclude ? { exclude } : {});
   assertCompatible(clf, data.meta);
   // Class ids of the cache and of the classifier may differ (a class absent from one side): map by name.
   const ids = new Map(clf.classes.map((c, i) => [c, i]));
