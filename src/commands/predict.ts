@@ -4,6 +4,7 @@ import * as path from 'path';
 import type { Argv, CommandModule } from 'yargs';
 import { scanDataset, type LayoutOption } from '../dataset';
 import { loadClassifier } from '../linear';
+import { csvRow } from '../report/csvWriter';
 import { predictDataset, type Prediction } from '../report/predict';
 import { tempSibling, commitTempFile } from '../util/atomic';
 import { ConvfeatError, UsageError } from '../util/errors';
@@ -31,21 +32,17 @@ interface PredictArgs {
   quiet?: boolean;
 }
 
-function csvField(value: string): string {
-  return /[",\n\r]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
-}
-
 function formatRow(p: Prediction, format: 'csv' | 'jsonl', topK: number): string {
   if (format === 'jsonl') return `${JSON.stringify(p)}\n`;
   const cells = [p.path, p.label ?? ''];
   for (let k = 0; k < topK; k++) cells.push(p.top[k]?.label ?? '', p.top[k] ? p.top[k]!.score.toFixed(6) : '');
-  return `${cells.map(csvField).join(',')}\n`;
+  return csvRow(cells);
 }
 
 function csvHeader(topK: number): string {
   const cells = ['path', 'label'];
   for (let k = 1; k <= topK; k++) cells.push(`pred${k}`, `score${k}`);
-  return `${cells.join(',')}\n`;
+  return csvRow(cells);
 }
 
 export const predictCommand: CommandModule<object, PredictArgs> = {
