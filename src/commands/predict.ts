@@ -4,6 +4,7 @@ import * as path from 'path';
 import type { Argv, CommandModule } from 'yargs';
 import { scanDataset, type LayoutOption } from '../dataset';
 import { loadClassifier } from '../linear';
+import { printablePath } from '../dataset/names';
 import { csvRow } from '../report/csvWriter';
 import { predictDataset, type Prediction } from '../report/predict';
 import { tempSibling, commitTempFile } from '../util/atomic';
@@ -86,6 +87,7 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
     const toStdout = args.out === '-';
     const format = args.format ?? (/\.jsonl?$/i.test(args.out) ? 'jsonl' : 'csv');
     const dataset = await scanDataset(args.data, { layout: args.layout });
+    for (const note of dataset.notes ?? []) log(`note: ${printablePath(note.path)}: ${note.reason}`);
     // Rows stream into a temporary file renamed at the end: a failed run never replaces an earlier output.
     const target = toStdout ? undefined : path.resolve(args.out);
     if (target && fs.existsSync(target) && fs.statSync(target).isDirectory()) {
@@ -124,7 +126,7 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
           args.workers === undefined ? defaultPreprocessThreads() : integerInRange('--workers', args.workers, 0, 64),
         topK,
         onPrediction: (p) => write(formatRow(p, format, topK)),
-        onFailure: (f) => log(`skipped ${f.path}: ${f.reason}`),
+        onFailure: (f) => log(`skipped ${printablePath(f.path)}: ${f.reason}`),
         onProgress: (done) => progress.tick(done),
         log,
       });
