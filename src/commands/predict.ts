@@ -31,6 +31,7 @@ interface PredictArgs {
   workers?: number;
   json?: boolean;
   quiet?: boolean;
+  'max-file-size'?: number;
 }
 
 function formatRow(p: Prediction, format: 'csv' | 'jsonl', topK: number): string {
@@ -78,6 +79,10 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
       .option('batch-size', { type: 'number', default: 8 })
       .option('workers', { type: 'number' })
       .option('json', { type: 'boolean', describe: 'Print a JSON summary (when --out is a file)' })
+      .option('max-file-size', {
+        type: 'number',
+        describe: 'Refuse files over this many MB before reading them (default 256)',
+      })
       .option('quiet', { type: 'boolean' }) as unknown as Argv<PredictArgs>,
   handler: handler(async (args: PredictArgs) => {
     const log = logger(args);
@@ -125,6 +130,7 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
         workers:
           args.workers === undefined ? defaultPreprocessThreads() : integerInRange('--workers', args.workers, 0, 64),
         topK,
+        ...(args['max-file-size'] !== undefined ? { maxFileMB: args['max-file-size'] } : {}),
         onPrediction: (p) => write(formatRow(p, format, topK)),
         onFailure: (f) => log(`skipped ${printablePath(f.path)}: ${f.reason}`),
         onProgress: (done) => progress.tick(done),

@@ -34,6 +34,8 @@ export interface PredictOptions {
   batchSize?: number;
   workers?: number;
   topK?: number;
+  /** Files over this many MB are refused before they are read (default 256). */
+  maxFileMB?: number;
   onPrediction: (p: Prediction) => void;
   onFailure?: (f: { path: string; reason: string }) => void;
   onProgress?: (done: number, total: number) => void;
@@ -129,6 +131,7 @@ export async function predictDataset(
       ...(opts.batchSize !== undefined ? { batchSize: opts.batchSize } : {}),
       ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
       writeListing: false,
+      ...(opts.maxFileMB !== undefined ? { maxFileMB: opts.maxFileMB } : {}),
       onEmbedded: score,
       ...(opts.onFailure ? { onFailure: opts.onFailure } : {}),
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
