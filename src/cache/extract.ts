@@ -6,7 +6,6 @@
  * keep working while the main thread is inside `run`: we keep a bounded window of images submitted ahead of the
  * batch being inferred. The window, not the dataset, bounds memory.
  */
-import * as fs from 'fs';
 import * as path from 'path';
 import { sha256Hex } from '../util/hash';
 import type { Dataset, DatasetItem, Split } from '../dataset/types';
@@ -20,6 +19,7 @@ import type { EmbeddingBackbone } from '../backbone/extractor';
 export type { EmbeddingBackbone };
 import { ListingWriter, type FailureEntry } from './listing';
 import { shardFilter, type WorkShard } from './work-shard';
+import { DEFAULT_MAX_FILE_MB, readAhead, readReason } from './readAhead';
 
 export interface ExtractOptions {
   cacheDir: string;
@@ -39,6 +39,8 @@ export interface ExtractOptions {
   onEmbedded?: (items: readonly DatasetItem[], rows: Float32Array) => void;
   /** Compact the store when a run leaves more shards than this (default 64). */
   compactAbove?: number;
+  /** Files larger than this many MB (MiB) are refused before they are read (default 256). */
+  maxFileMB?: number;
 }
 
 export interface ExtractSummary {
@@ -69,51 +71,6 @@ function tile(row: Float32Array, times: number): Float32Array {
   return out;
 }
 
-async function readItem(item: DatasetItem): Promise<Buffer> {
-  const stat = await fs.promises.stat(item.path);
-  if (!stat.isFile()) throw new Error('not a regular file');
-  if (stat.size === 0) throw new Error('empty file (0 bytes)');
-  return fs.promises.readFile(item.path);
-}
-
-/** Files read concurrently ahead of the one being handled (in dataset order): disk latency overlaps. */
-const READ_AHEAD = 16;
-
-interface ReadResult {
-  item: DatasetItem;
-  bytes?: Buffer;
-  error?: unknown;
-}
-
-async function* readAhead(items: readonly DatasetItem[], depth: number): AsyncGenerator<ReadResult> {
-  const pending: Array<Promise<ReadResult>> = [];
-  let next = 0;
-  const start = (): void => {
-    const item = items[next++]!;
-    pending.push(
-      readItem(item).then(
-        (bytes) => ({ item, bytes }),
-        (error: unknown) => ({ item, error: error ?? 'read failed' }),
-      ),
-    );
-  };
-  while (next < items.length && pending.length < depth) start();
-  while (pending.length > 0) {
-    const result = await pending.shift()!;
-    if (next < items.length) start();
-    yield result;
-  }
-}
-
-function readReason(e: unknown): string {
-  const code = (e as NodeJS.ErrnoException).code;
-  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
-  if (code === 'ENOENT') return 'file disappeared or is a broken link';
-  if (code === 'ELOOP') return 'symbolic link loop';
-  if (code === 'EISDIR') return 'is a directory';
-  return describeError(e);
-}
-
 export async function extractDataset(
   dataset: Dataset,
   backbone: EmbeddingBackbone,
@@ -121,6 +78,7 @@ export async function extractDataset(
 ): Promise<ExtractSummary> {
   const batchSize = integerInRange('--batch-size', opts.batchSize ?? 8, 1, 1024);
   const workers = integerInRange('--workers', opts.workers ?? 1, 0, 64);
+  const maxFileMB = integerInRange('--max-file-size', opts.maxFileMB ?? DEFAULT_MAX_FILE_MB, 1, 1 << 20);
   const started = Date.now();
   const size0 = outputSize(backbone.transform.spec);
   if (!size0) {
@@ -177,7 +135,14 @@ export async function extractDataset(
   const writeListing = opts.writeListing !== false;
   const record = (item: DatasetItem, hash: string): void => {
     if (writeListing)
-      listing.add({ relPath: item.relPath, path: item.path, label: item.label, split: item.split, hash });
+      listing.add({
+        relPath: item.relPath,
+        path: item.path,
+        ...(item.rawPath ? { pathBytes: item.rawPath.toString('base64') } : {}),
+        label: item.label,
+        split: item.split,
+        hash,
+      });
   };
   const recordProblems = (): void => {
     for (const problem of dataset.problems) {
@@ -242,7 +207,7 @@ export async function extractDataset(
   let completed = false;
   try {
     recordProblems(); // inside the try: whatever fails from here on still releases the lock
-    for await (const read of readAhead(dataset.items, READ_AHEAD)) {
+    for await (const read of readAhead(dataset.items, { maxFileBytes: maxFileMB * 1024 * 1024 })) {
       const item = read.item;
       if (read.error !== undefined) {
         fail(item, readReason(read.error));

@@ -23,6 +23,8 @@ export const FAILURES_FILE = 'failures.jsonl';
 export interface ListingEntry {
   relPath: string;
   path: string;
+  /** base64 of the path's bytes, only when they are not valid UTF-8 (`path` then shows them as \xNN). */
+  pathBytes?: string;
   label?: string;
   split?: Split;
   hash: string;
@@ -54,6 +56,7 @@ function parseLines<T>(file: string, accept: (value: Record<string, unknown>) =>
 function toEntry(v: Record<string, unknown>): ListingEntry | undefined {
   if (typeof v.path !== 'string' || typeof v.relPath !== 'string' || !isContentHash(v.hash)) return undefined;
   const e: ListingEntry = { relPath: v.relPath, path: v.path, hash: v.hash };
+  if (typeof v.pathBytes === 'string') e.pathBytes = v.pathBytes;
   if (typeof v.label === 'string') e.label = v.label;
   const split = typeof v.split === 'string' ? normalizeSplit(v.split) : undefined;
   if (split) e.split = split;

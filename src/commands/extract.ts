@@ -4,6 +4,7 @@ import { openBackbone, prepareBackbone, type OpenBackbone } from '../backbone/lo
 import { extractDataset, parseShard, type ExtractOptions, type ExtractSummary } from '../cache';
 import { scanDataset, type Dataset, type LayoutOption } from '../dataset';
 import { defaultPreprocessThreads } from '../preprocess';
+import { printablePath } from '../dataset/names';
 import { ConvfeatError } from '../util/errors';
 import { integerInRange } from '../util/validate';
 import { checkBackboneArgs, withBackboneOptions, type BackboneArgs } from './backboneOptions';
@@ -25,6 +26,7 @@ export interface ExtractArgs extends BackboneArgs {
   strict?: boolean;
   json?: boolean;
   quiet?: boolean;
+  'max-file-size'?: number;
 }
 
 /** Runs an extraction with a progress bar and one `skipped PATH: reason` line per failure; closes the backbone. */
@@ -39,7 +41,7 @@ export async function extractWithProgress(
     return await extractDataset(dataset, backbone, {
       ...extractOptions,
       onProgress: (done) => progress.tick(done),
-      onFailure: (f) => log(`skipped ${f.path}: ${f.reason}`),
+      onFailure: (f) => log(`skipped ${printablePath(f.path)}: ${f.reason}`),
       warn: log,
     });
   } finally {
@@ -78,6 +80,10 @@ export const extractCommand: CommandModule<object, ExtractArgs> = {
           type: 'string',
           describe: 'Extract only part i/n of the images (0-based, by content hash), e.g. $JOB_COMPLETION_INDEX/4',
         })
+        .option('max-file-size', {
+          type: 'number',
+          describe: 'Refuse files over this many MB before reading them (default 256)',
+        })
         .option('strict', { type: 'boolean', describe: 'Exit 1 if any image fails' })
         .option('json', { type: 'boolean', describe: 'Print a JSON summary on stdout' })
         .option('quiet', { type: 'boolean', describe: 'No progress, skip or summary lines (errors still print)' }),
@@ -95,6 +101,7 @@ export const extractCommand: CommandModule<object, ExtractArgs> = {
       ...(args.split !== undefined ? { split: args.split } : {}),
       layout: args.layout,
     });
+    for (const note of dataset.notes ?? []) log(`note: ${printablePath(note.path)}: ${note.reason}`);
     const prepared = await prepareBackbone({ model: args.model, layer: args.layer, preprocess: args.preprocess, log });
     const backbone = await openBackbone(prepared, {
       device: args.device,
@@ -119,6 +126,7 @@ export const extractCommand: CommandModule<object, ExtractArgs> = {
       batchSize,
       workers,
       ...(shard ? { shard } : {}),
+      ...(args['max-file-size'] !== undefined ? { maxFileMB: args['max-file-size'] } : {}),
       ...(args.split !== undefined || splits.length > 0 ? { splits } : {}),
       quiet: Boolean(args.quiet || args.json),
       log,

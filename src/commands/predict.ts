@@ -4,6 +4,8 @@ import * as path from 'path';
 import type { Argv, CommandModule } from 'yargs';
 import { scanDataset, type LayoutOption } from '../dataset';
 import { loadClassifier } from '../linear';
+import { printablePath } from '../dataset/names';
+import { csvRow } from '../report/csvWriter';
 import { predictDataset, type Prediction } from '../report/predict';
 import { commitTempFile, fsyncFileSync, removeDeadTemps, tempSibling, writeAllSync } from '../util/atomic';
 import { ensureParentDir } from '../util/dirs';
@@ -31,23 +33,20 @@ interface PredictArgs {
   workers?: number;
   json?: boolean;
   quiet?: boolean;
-}
-
-function csvField(value: string): string {
-  return /[",\n\r]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+  'max-file-size'?: number;
 }
 
 function formatRow(p: Prediction, format: 'csv' | 'jsonl', topK: number): string {
   if (format === 'jsonl') return `${JSON.stringify(p)}\n`;
   const cells = [p.path, p.label ?? ''];
   for (let k = 0; k < topK; k++) cells.push(p.top[k]?.label ?? '', p.top[k] ? p.top[k]!.score.toFixed(6) : '');
-  return `${cells.map(csvField).join(',')}\n`;
+  return csvRow(cells);
 }
 
 function csvHeader(topK: number): string {
   const cells = ['path', 'label'];
   for (let k = 1; k <= topK; k++) cells.push(`pred${k}`, `score${k}`);
-  return `${cells.join(',')}\n`;
+  return csvRow(cells);
 }
 
 export const predictCommand: CommandModule<object, PredictArgs> = {
@@ -82,6 +81,10 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
       .option('batch-size', { type: 'number', default: 8 })
       .option('workers', { type: 'number' })
       .option('json', { type: 'boolean', describe: 'Print a JSON summary (when --out is a file)' })
+      .option('max-file-size', {
+        type: 'number',
+        describe: 'Refuse files over this many MB before reading them (default 256)',
+      })
       .option('quiet', { type: 'boolean' }) as unknown as Argv<PredictArgs>,
   handler: handler(async (args: PredictArgs) => {
     const log = logger(args);
@@ -94,6 +97,7 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
     const toStdout = args.out === '-';
     const format = args.format ?? (/\.jsonl?$/i.test(args.out) ? 'jsonl' : 'csv');
     const dataset = await scanDataset(args.data, { layout: args.layout });
+    for (const note of dataset.notes ?? []) log(`note: ${printablePath(note.path)}: ${note.reason}`);
     // Rows stream into a temporary file renamed at the end: a failed run never replaces an earlier output.
     const target = toStdout ? undefined : path.resolve(args.out);
     if (target && fs.existsSync(target) && fs.statSync(target).isDirectory()) {
@@ -133,8 +137,9 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
         workers:
           args.workers === undefined ? defaultPreprocessThreads() : integerInRange('--workers', args.workers, 0, 64),
         topK,
+        ...(args['max-file-size'] !== undefined ? { maxFileMB: args['max-file-size'] } : {}),
         onPrediction: (p) => write(formatRow(p, format, topK)),
-        onFailure: (f) => log(`skipped ${f.path}: ${f.reason}`),
+        onFailure: (f) => log(`skipped ${printablePath(f.path)}: ${f.reason}`),
         onProgress: (done) => progress.tick(done),
         log,
       });

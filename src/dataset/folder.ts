@@ -9,15 +9,16 @@ import * as path from 'path';
 import { UsageError } from '../util/errors';
 import { looksLikeImage, normalizeSplit, toPosix } from './names';
 import type { DatasetItem, DatasetKind, LayoutOption, ScanProblem, Split } from './types';
-import { DirEntryInfo, enterDir, listDir, rootAncestors, walkFiles, WalkState } from './walk';
+import { DirEntryInfo, enterDir, FoundFile, listDir, rootAncestors, walkFiles, WalkState } from './walk';
 
 export interface FolderScan {
   kind: Exclude<DatasetKind, 'manifest'>;
   items: DatasetItem[];
 }
 
-function item(root: string, file: string, label?: string, split?: Split): DatasetItem {
-  const it: DatasetItem = { path: file, relPath: toPosix(path.relative(root, file)) };
+function item(root: string, file: FoundFile, label?: string, split?: Split): DatasetItem {
+  const it: DatasetItem = { path: file.path, relPath: toPosix(path.relative(root, file.path)) };
+  if (file.raw) it.rawPath = file.raw;
   if (label !== undefined) it.label = label;
   if (split !== undefined) it.split = split;
   return it;
@@ -40,8 +41,11 @@ async function scanClasses(
 ): Promise<DatasetItem[]> {
   const items: DatasetItem[] = [];
   for (const dir of dirs) {
-    const files = await walkFiles(dir.path, state, ancestors);
-    if (files.length === 0)
+    const before = state.problems.length;
+    const files = await walkFiles(dir.path, state, ancestors, dir.raw);
+    // An unreadable folder already has its one problem line; "holds no files" would count it twice.
+    const reported = state.problems.slice(before).some((p) => p.path === dir.path);
+    if (files.length === 0 && !reported)
       state.problems.push({ path: dir.path, reason: 'class folder holds no files; class skipped' });
     for (const f of files) items.push(item(root, f, dir.name, split));
   }
@@ -92,15 +96,15 @@ export async function scanFolder(root: string, layout: LayoutOption, problems: S
       });
       continue;
     }
-    const real = await enterDir(splitDir.path, state, ancestors);
+    const real = await enterDir(splitDir.path, state, ancestors, splitDir.raw);
     if (real === undefined) continue;
     ancestors.add(real);
-    const inside = (await listDir(splitDir.path, problems)) ?? [];
+    const inside = (await listDir(splitDir.path, problems, splitDir.raw)) ?? [];
     const classDirs = inside.filter((e) => e.kind === 'dir');
     const loose = inside.filter((e) => e.kind === 'file');
     if (classDirs.length === 0) {
       // Kaggle-style test/ folder of unlabelled images beside labelled train/ and val/.
-      for (const f of loose) items.push(item(root, f.path, undefined, split));
+      for (const f of loose) items.push(item(root, f, undefined, split));
     } else {
       reportLoose(loose, problems, splitDir.path);
       // A loop, not push(...list): a spread of a few hundred thousand items overflows the call stack.

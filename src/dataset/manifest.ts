@@ -14,6 +14,17 @@ import type { DatasetItem, ScanProblem, Split } from './types';
 export interface ManifestRows {
   items: DatasetItem[];
   problems: ScanProblem[];
+  /** Harmless oddities (a row listed twice): reported, never counted as failures. */
+  notes: ScanProblem[];
+}
+
+const URL_LIKE = /^[a-z][a-z0-9+.-]*:\/\//i;
+
+/** Why a row's path can never name a local file, or undefined when it may. */
+function unusablePath(p: string): string | undefined {
+  if (URL_LIKE.test(p.trim())) return 'URLs are not supported in manifests; download the image and list its local path';
+  if (p.includes('\0')) return 'the path contains a NUL byte, which no file name can hold';
+  return undefined;
 }
 
 interface RawRow {
@@ -55,6 +66,11 @@ function csvRows(text: string, file: string): RawRow[] {
     );
   }
   return records.map((r) => {
+    if (r.fields.length > header.fields.length) {
+      throw new UsageError(
+        `Line ${r.line} of ${file} has ${r.fields.length} fields but the header ${JSON.stringify(header.fields.join(','))} has ${header.fields.length}; quote a path or label that contains a comma ("a,b.jpg").`,
+      );
+    }
     if (r.fields.length <= pathCol || (labelCol >= 0 && r.fields.length <= labelCol)) {
       const missing = r.fields.length <= pathCol ? 'path' : 'label';
       throw new UsageError(
@@ -142,11 +158,18 @@ export async function readManifest(file: string, format: 'csv' | 'jsonl'): Promi
   const raw = format === 'csv' ? csvRows(text, file) : jsonlRows(text, file);
   const items: DatasetItem[] = [];
   const problems: ScanProblem[] = [];
+  const notes: ScanProblem[] = [];
   const seen = new Set<string>();
   for (const row of raw) {
+    const unusable = typeof row.path === 'string' ? unusablePath(row.path) : undefined;
+    if (unusable) {
+      // Kept as written: path.resolve would glue a URL to the manifest's folder ("/data/https:/host/x.jpg").
+      problems.push({ path: (row.path as string).trim(), reason: `${unusable} (line ${row.line})` });
+      continue;
+    }
     const item = checkedRow(row, file, root);
     if (seen.has(item.path)) {
-      problems.push({
+      notes.push({
         path: item.path,
         reason: `listed again on line ${row.line} of ${path.basename(file)}; the first row is kept`,
       });
@@ -155,5 +178,5 @@ export async function readManifest(file: string, format: 'csv' | 'jsonl'): Promi
     seen.add(item.path);
     items.push(item);
   }
-  return { items, problems };
+  return { items, problems, notes };
 }

@@ -61,3 +61,52 @@ export function toPosix(p: string): string {
 export function compareCodeUnits(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+/**
+ * A path fit for one log line: control characters (a newline in a file name would forge a second `skipped` line)
+ * and backslashes are written as escapes (\n, \r, \t, \\, \xNN), everything else as is.
+ */
+export function printablePath(p: string): string {
+  // eslint-disable-next-line no-control-regex
+  return p.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\\]/g, (c) => {
+    if (c === '\n') return '\\n';
+    if (c === '\r') return '\\r';
+    if (c === '\t') return '\\t';
+    if (c === '\\') return '\\\\';
+    const code = c.charCodeAt(0);
+    return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16)}`;
+  });
+}
+
+/**
+ * A directory entry's name as Node gives it for `encoding: 'buffer'`: the text when it is valid UTF-8, else a
+ * readable stand-in with each invalid byte as \xNN (and `raw`, the bytes to open it by).
+ */
+export function decodeName(raw: Buffer): { text: string; valid: boolean } {
+  const text = raw.toString('utf8');
+  if (Buffer.from(text, 'utf8').equals(raw)) return { text, valid: true };
+  let out = '';
+  let i = 0;
+  while (i < raw.length) {
+    const len = utf8SequenceLength(raw, i);
+    if (len > 0) {
+      out += raw.subarray(i, i + len).toString('utf8');
+      i += len;
+    } else {
+      out += `\\x${raw[i]!.toString(16).padStart(2, '0')}`;
+      i += 1;
+    }
+  }
+  return { text: out, valid: false };
+}
+
+/** Length of the well-formed UTF-8 sequence starting at i, or 0 when the byte there does not start one. */
+function utf8SequenceLength(b: Buffer, i: number): number {
+  const c = b[i]!;
+  if (c < 0x80) return 1;
+  const len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+  if (len === 0 || i + len > b.length) return 0;
+  for (let k = 1; k < len; k++) if ((b[i + k]! & 0xc0) !== 0x80) return 0;
+  const piece = b.subarray(i, i + len);
+  return Buffer.from(piece.toString('utf8'), 'utf8').equals(piece) ? len : 0; // overlongs, surrogates
+}

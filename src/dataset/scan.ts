@@ -55,6 +55,7 @@ export async function scanDataset(input: string, opts: ScanOptions = {}): Promis
   }
 
   const problems: ScanProblem[] = [];
+  const notes: ScanProblem[] = [];
   let root: string;
   let kind: DatasetKind;
   let items: DatasetItem[];
@@ -80,13 +81,20 @@ export async function scanDataset(input: string, opts: ScanOptions = {}): Promis
     kind = 'manifest';
     const rows = await readManifest(resolved, format);
     items = rows.items;
-    problems.push(...rows.problems);
-    if (items.length === 0)
-      throw new UsageError(`The manifest ${input} lists no images; add one row per image below the header.`);
+    for (const p of rows.problems) problems.push(p); // no spread: a manifest may have millions of rows
+    for (const n of rows.notes) notes.push(n);
+    if (items.length === 0) {
+      const first = rows.problems[0];
+      throw new UsageError(
+        first
+          ? `The manifest ${input} lists no usable image: ${first.reason}.`
+          : `The manifest ${input} lists no images; add one row per image below the header.`,
+      );
+    }
   }
 
   const classes = sortedClasses(items);
   if (kind !== 'manifest' && classes.length === 0) kind = 'unlabelled';
   if (split) items = filterSplit(items, split, input, '--split');
-  return { root, kind, classes, items, problems };
+  return { root, kind, classes, items, problems, notes };
 }

@@ -7,6 +7,11 @@ export interface DatasetItem {
   path: string;
   /** Path relative to the dataset root with POSIX separators: the stable key of an item across machines. */
   relPath: string;
+  /**
+   * The path as bytes, present only when a name on the way is not valid UTF-8 (Linux allows any bytes): `path` and
+   * `relPath` then show the bad bytes as \xNN escapes, and files are opened through these bytes.
+   */
+  rawPath?: Buffer;
   label?: string;
   split?: Split;
 }
@@ -27,6 +32,8 @@ export interface Dataset {
   classes: string[];
   items: DatasetItem[];
   problems: ScanProblem[];
+  /** Harmless oddities worth a line (a manifest row listed twice); never failures, never fail --strict. */
+  notes?: ScanProblem[];
 }
 
 /** 'auto' infers the layout; the others force it (e.g. a class that happens to be called "test"). */

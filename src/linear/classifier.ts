@@ -47,6 +47,22 @@ export interface FitOptions {
   val?: { X: Float32Array; y: Int32Array };
 }
 
+/**
+ * Finite inputs and a validated file still can overflow (huge embeddings times large weights): a NaN or ±∞ score
+ * would silently become the same argmax for every row, so it is refused with the row it happened on.
+ */
+function finiteOutputs(values: Float32Array, K: number, what: string): Float32Array {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v - v !== 0) {
+      throw new ConvfeatError(
+        `The classifier gave a non-finite value (${v}) among the ${what} of row ${Math.floor(i / K)}; its weights or that embedding are out of range, so check the embeddings (re-extract) or refit the classifier.`,
+      );
+    }
+  }
+  return values;
+}
+
 const DEFAULT_TOL: Record<SolverKind, number> = { svm: 0.1, softmax: 1e-4, 'ml-svm': 1e-4 };
 const DEFAULT_MAX_ITER: Record<SolverKind, number> = { svm: 1000, softmax: 500, 'ml-svm': 10000 };
 
@@ -220,7 +236,7 @@ export class LinearClassifier {
   /** N × K scores W·scale(x) + b. @param dim the embeddings' dimension, when the caller knows it (checked). */
   decisionFunction(X: Float32Array, dim?: number): Float32Array {
     this.checkInput(X, dim);
-    return this.scores(this.scaler.transform(X));
+    return finiteOutputs(this.scores(this.scaler.transform(X)), this.classes.length, 'scores');
   }
 
   predict(X: Float32Array, dim?: number): Int32Array {
@@ -236,7 +252,8 @@ export class LinearClassifier {
   }
 
   predictProba(X: Float32Array, dim?: number): Float32Array {
-    return softmaxRows(this.decisionFunction(X, dim), this.classes.length, this.temperature);
+    const K = this.classes.length;
+    return finiteOutputs(softmaxRows(this.decisionFunction(X, dim), K, this.temperature), K, 'probabilities');
   }
 
   toJSON(): ClassifierJson {

@@ -59,9 +59,42 @@ export function sniffFormat(bytes: Uint8Array): string | undefined {
   if (at(0, 'GIF8')) return 'GIF';
   if (at(0, 'RIFF') && at(8, 'WEBP')) return 'WebP';
   if (at(0, 'II*\x00') || at(0, 'MM\x00*')) return 'TIFF';
-  if (at(4, 'ftyp')) return at(8, 'avif') || at(8, 'avis') ? 'AVIF' : 'HEIF';
-  if (at(0, 'BM')) return 'BMP';
+  if (at(4, 'ftyp')) {
+    // ISO-BMFF: HEIF/AVIF images and MP4/MOV videos share the box layout; the major brand tells them apart.
+    if (at(8, 'avif') || at(8, 'avis')) return 'AVIF';
+    if (HEIF_BRANDS.some((b) => at(8, b))) return 'HEIF';
+    return undefined;
+  }
+  if (at(0, 'BM') && bytes.length >= 14) return 'BMP';
+  if (looksLikeSvg(bytes)) return 'SVG';
   return undefined;
+}
+
+const HEIF_BRANDS = ['heic', 'heix', 'hevc', 'hevx', 'heim', 'heis', 'hevm', 'hevs', 'mif1', 'msf1'];
+
+/** SVG is text: after an optional byte-order mark and white space it opens with `<` (`<?xml`, `<svg`, a comment). */
+function looksLikeSvg(bytes: Uint8Array): boolean {
+  let i = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+  while (i < bytes.length && (bytes[i] === 0x20 || bytes[i] === 0x09 || bytes[i] === 0x0a || bytes[i] === 0x0d)) i++;
+  return bytes[i] === 0x3c && i + 1 < bytes.length && /[?!a-zA-Z]/.test(String.fromCharCode(bytes[i + 1]!));
+}
+
+/** How many leading bytes sniffFormat needs: a file can be judged from this much before it is read whole. */
+export const SNIFF_BYTES = 256;
+
+/**
+ * Formats recognised from their magic bytes that this build of sharp/libvips cannot decode, with the sentence to
+ * show (libvips' own message for them, "unsupported image format", reads as if the file were damaged).
+ */
+export const UNDECODABLE: Readonly<Record<string, string>> = {
+  BMP: 'BMP is not supported (sharp cannot decode it); convert it to PNG',
+};
+
+/** The reason a file is refused from its first bytes alone, or undefined when it may be a decodable image. */
+export function refusalFromHead(head: Uint8Array): string | undefined {
+  const format = sniffFormat(head);
+  if (!format) return 'not an image or unsupported format';
+  return UNDECODABLE[format];
 }
 
 /** libvips/loader messages that mean the file itself is damaged (cut short or with a broken structure). */
@@ -124,6 +157,7 @@ async function reasonFor(error: unknown, bytes: Buffer, maxPixels: number): Prom
   const format = sniffFormat(bytes);
   const detail = firstLine(message);
   if (!format) return new ImageDecodeError('not an image or unsupported format', detail);
+  if (UNDECODABLE[format]) return new ImageDecodeError(UNDECODABLE[format], detail);
   if (DAMAGED.test(message) || endsCleanly(bytes, format) === false)
     return new ImageDecodeError(`truncated or corrupt ${format}`, detail);
   // Anything else (out of memory, an unsupported variant of the format) is passed on in libvips' words.

@@ -1,6 +1,7 @@
 /** Preprocessing: sharp decode, Pillow-exact resize, torchvision crop and normalisation, a worker pool. */
 export * from './spec';
 export { decodeImage, sniffFormat, endsCleanly, ImageDecodeError, DEFAULT_MAX_PIXELS } from './decode';
+export { refusalFromHead, SNIFF_BYTES, UNDECODABLE } from './decode';
 export type { DecodeOptions, DecodedImage } from './decode';
 export { resampleRegion, resize, bilinearCoefficients } from './resample';
 export type { ResampleFilter, Region, AxisCoefficients } from './resample';

@@ -67,31 +67,32 @@ export function classificationMetrics(
 ): ClassificationMetrics {
   const K = classes.length;
   const confusion = confusionMatrix(yTrue, yPred, K);
-  const perClass: ClassMetrics[] = classes.map((label, k) => {
-    let tp = 0;
-    let predicted = 0;
-    let support = 0;
-    for (let j = 0; j < K; j++) {
-      predicted += confusion[j * K + k];
-      support += confusion[k * K + j];
+  // Row and column sums in one row-major pass: column-wise access over a 10,000 × 10,000 matrix is 10× slower.
+  const supportOf = new Float64Array(K);
+  const predictedOf = new Float64Array(K);
+  for (let t = 0; t < K; t++) {
+    const row = t * K;
+    for (let p = 0; p < K; p++) {
+      const c = confusion[row + p]!;
+      if (c === 0) continue;
+      supportOf[t] += c;
+      predictedOf[p] += c;
     }
-    tp = confusion[k * K + k];
+  }
+  const perClass: ClassMetrics[] = classes.map((label, k) => {
+    const tp = confusion[k * K + k]!;
+    const predicted = predictedOf[k]!;
+    const support = supportOf[k]!;
     const precision = predicted ? tp / predicted : 0;
     const recall = support ? tp / support : 0;
     const f1 = precision + recall > 0 ? (2 * precision * recall) / (precision + recall) : 0;
     return { label, precision, recall, f1, support };
   });
   const n = yTrue.length;
-  const predictedOf = (label: string): number => {
-    const k = classes.indexOf(label);
-    let p = 0;
-    for (let j = 0; j < K; j++) p += confusion[j * K + k];
-    return p;
-  };
-  const avg = (weightOf: (c: ClassMetrics) => number): AverageMetrics => {
-    const total = perClass.reduce((s, c) => s + weightOf(c), 0);
+  const avg = (weightOf: (c: ClassMetrics, k: number) => number): AverageMetrics => {
+    const total = perClass.reduce((s, c, k) => s + weightOf(c, k), 0);
     const mean = (f: (c: ClassMetrics) => number): number =>
-      total ? perClass.reduce((s, c) => s + weightOf(c) * f(c), 0) / total : 0;
+      total ? perClass.reduce((s, c, k) => s + weightOf(c, k) * f(c), 0) / total : 0;
     return { precision: mean((c) => c.precision), recall: mean((c) => c.recall), f1: mean((c) => c.f1), support: n };
   };
   const topK: Record<string, number> = {};
@@ -105,7 +106,7 @@ export function classificationMetrics(
     perClass,
     // Like scikit-learn: the macro average runs over the classes present in the true or predicted labels, so a class
     // the classifier knows but this split lacks does not pull it down with a 0/0 row.
-    macro: avg((c) => (c.support > 0 || predictedOf(c.label) > 0 ? 1 : 0)),
+    macro: avg((c, k) => (c.support > 0 || predictedOf[k]! > 0 ? 1 : 0)),
     weighted: avg((c) => c.support),
     confusion,
     classes: [...classes],
@@ -113,20 +114,38 @@ export function classificationMetrics(
   };
 }
 
-/** Plain-JSON form (the confusion matrix as nested rows) for `--json` output and the classifier's metrics slot. */
+/**
+ * Plain-JSON form for `--json` output and report.json: the confusion matrix as nested rows, or above
+ * MAX_DENSE_JSON_CLASSES classes as `confusionCells`, the non-zero [true, predicted, count] triples.
+ */
 export function metricsToJson(m: ClassificationMetrics): Record<string, unknown> {
   const K = m.classes.length;
+  if (K > MAX_DENSE_JSON_CLASSES) {
+    // 10,000 classes would be 10^8 numbers: the non-zero cells as [true, predicted, count] instead.
+    const { confusion: _dense, ...rest } = m;
+    void _dense;
+    const cells: Array<[number, number, number]> = [];
+    for (let t = 0; t < K; t++)
+      for (let p = 0; p < K; p++) {
+        const c = m.confusion[t * K + p]!;
+        if (c > 0) cells.push([t, p, c]);
+      }
+    return { ...rest, confusionCells: cells };
+  }
   return {
     ...m,
     confusion: m.classes.map((_, t) => Array.from(m.confusion.subarray(t * K, (t + 1) * K))),
   };
 }
 
+/** Up to this many classes `--json` and report.json carry the dense matrix (ImageNet's 1,000: 10^6 numbers). */
+export const MAX_DENSE_JSON_CLASSES = 1000;
+
 const pct = (v: number): string => (100 * v).toFixed(2).padStart(6);
 
 /** scikit-learn's classification_report as plain text, then accuracy, top-k and the confusion matrix. */
 export function formatMetricsTable(m: ClassificationMetrics): string {
-  const w = Math.max(12, ...m.classes.map((c) => c.length));
+  const w = m.classes.reduce((most, c) => Math.max(most, c.length), 12); // no spread: 10,000 classes
   const line = (name: string, p: number, r: number, f: number, s: number): string =>
     `${name.padEnd(w)}  ${pct(p)}  ${pct(r)}  ${pct(f)}  ${String(s).padStart(7)}`;
   const out = [

@@ -35,6 +35,8 @@ export interface PredictOptions {
   batchSize?: number;
   workers?: number;
   topK?: number;
+  /** Files over this many MB are refused before they are read (default 256). */
+  maxFileMB?: number;
   onPrediction: (p: Prediction) => void;
   onFailure?: (f: { path: string; reason: string }) => void;
   onProgress?: (done: number, total: number) => void;
@@ -79,6 +81,20 @@ export async function backboneForClassifier(
   return { prepared, exif };
 }
 
+/** The k largest of values[o .. o+K) by index, best first (ties: lower index); O(K·k), no sort of all K. */
+function topIndices(values: Float32Array, o: number, K: number, k: number): number[] {
+  const top: number[] = [];
+  for (let c = 0; c < K; c++) {
+    const v = values[o + c]!;
+    if (top.length === k && v <= values[o + top[k - 1]!]!) continue;
+    let at = top.length;
+    while (at > 0 && values[o + top[at - 1]!]! < v) at--;
+    top.splice(at, 0, c);
+    if (top.length > k) top.pop();
+  }
+  return top;
+}
+
 export async function predictDataset(
   clf: LinearClassifier,
   dataset: Dataset,
@@ -102,12 +118,12 @@ export async function predictDataset(
   const score = (items: readonly DatasetItem[], rows: Float32Array): void => {
     const proba = clf.predictProba(rows, backbone.identity.dim);
     items.forEach((item, i) => {
-      const order = Array.from({ length: K }, (_, k) => k).sort((a, b) => proba[i * K + b]! - proba[i * K + a]!);
+      const order = topIndices(proba, i * K, K, topK);
       opts.onPrediction({
         path: item.path,
         relPath: item.relPath,
         ...(item.label !== undefined ? { label: item.label } : {}),
-        top: order.slice(0, topK).map((k) => ({ label: clf.classes[k]!, score: proba[i * K + k]! })),
+        top: order.map((k) => ({ label: clf.classes[k]!, score: proba[i * K + k]! })),
       });
       predicted += 1;
     });
@@ -118,6 +134,7 @@ export async function predictDataset(
       ...(opts.batchSize !== undefined ? { batchSize: opts.batchSize } : {}),
       ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
       writeListing: false,
+      ...(opts.maxFileMB !== undefined ? { maxFileMB: opts.maxFileMB } : {}),
       onEmbedded: score,
       ...(opts.onFailure ? { onFailure: opts.onFailure } : {}),
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),

@@ -13,6 +13,7 @@ import { ConvfeatError } from '../util/errors';
 import { isNoSpace, noSpaceError } from '../util/fsErrors';
 import { recoverInterruptedSwap, stageDir, swapIntoPlace } from '../util/swapDir';
 import { integerInRange, invalid, nonEmptyString } from '../util/validate';
+import { confusionView } from './confusion';
 import { renderConfusionChart } from './confusionChart';
 import { formatC, missingCurvesReason, renderCurves } from './curves';
 import type { EvaluationResult } from './evaluate';
@@ -211,8 +212,10 @@ export async function writeReport(dir: string, options: WriteReportOptions): Pro
   try {
     const m = evaluation.metrics;
     const version = convfeatVersion();
-    const confusion = await renderConfusionChart(m.confusion, m.classes, {
-      subtitle: `${evaluation.split} split · ${m.n} images · accuracy ${(100 * m.accuracy).toFixed(2)} %`,
+    // Above 40 classes the heatmap shows the most-confused ones (the page's pairs table lists the top confusions).
+    const view = confusionView(m.confusion, m.classes);
+    const confusion = await renderConfusionChart(view.matrix, view.classes, {
+      subtitle: `${evaluation.split} split · ${m.n} images · accuracy ${(100 * m.accuracy).toFixed(2)} %${view.note ? ` · ${view.note}` : ''}`,
     });
     const curves = await renderCurves(clf);
     const curvesNote = missingCurvesReason(clf);

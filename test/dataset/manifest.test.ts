@@ -61,7 +61,9 @@ describe('scanDataset: manifests', () => {
       { path: path.join(dir, 'lists', 'sub', 'a.jpg'), relPath: 'sub/a.jpg', label: 'dog', split: 'val' },
       { path: path.join(dir, 'abs.jpg'), relPath: '../abs.jpg', label: 'dog' },
     ]);
-    expect(ds.problems).toEqual([
+    // A row listed twice is a note, not a failure: it must not fail --strict (issue 13 item 12).
+    expect(ds.problems).toEqual([]);
+    expect(ds.notes).toEqual([
       {
         path: path.join(dir, 'lists', 'sub', 'a.jpg'),
         reason: 'listed again on line 5 of train.csv; the first row is kept',
@@ -69,6 +71,33 @@ describe('scanDataset: manifests', () => {
     ]);
     const val = await scanDataset(file, { split: 'valid' });
     expect(val.items.map((i) => i.relPath)).toEqual(['sub/a.jpg']);
+  });
+
+  test('URL rows and NUL bytes are one true reason each, with the row as written; extra fields are refused', async () => {
+    const dir = tmpDir('csv-reasons');
+    const file = write(
+      path.join(dir, 'm.csv'),
+      'path,label\nhttps://example.com/cat.jpg,cat\nHTTP://host/dog.jpg,dog\n"bad\u0000name.jpg",cat\nok.jpg,dog\n',
+    );
+    const ds = await scanDataset(file);
+    expect(ds.items.map((i) => i.relPath)).toEqual(['ok.jpg']);
+    expect(ds.problems).toEqual([
+      {
+        path: 'https://example.com/cat.jpg',
+        reason: 'URLs are not supported in manifests; download the image and list its local path (line 2)',
+      },
+      {
+        path: 'HTTP://host/dog.jpg',
+        reason: 'URLs are not supported in manifests; download the image and list its local path (line 3)',
+      },
+      { path: 'bad\u0000name.jpg', reason: 'the path contains a NUL byte, which no file name can hold (line 4)' },
+    ]);
+    const jsonl = write(path.join(dir, 'm.jsonl'), '{"path": "s3://bucket/x.jpg", "label": "x"}\n');
+    expect(await usageMessage(scanDataset(jsonl))).toMatch(/lists no usable image: URLs are not supported/);
+    const wide = write(path.join(dir, 'wide.csv'), 'path,label\na.jpg,cat\nb,c.jpg,dog\n');
+    expect(await usageMessage(scanDataset(wide))).toMatch(
+      /Line 3 of .*wide\.csv has 3 fields but the header "path,label" has 2; quote a path/,
+    );
   });
 
   test('CSV without a label column is an unlabelled manifest', async () => {

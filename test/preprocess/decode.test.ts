@@ -5,7 +5,7 @@
 import * as fs from 'fs';
 import * as zlib from 'zlib';
 import sharp, { type Sharp } from 'sharp';
-import { decodeImage, endsCleanly, ImageDecodeError, sniffFormat } from '../../src/preprocess';
+import { decodeImage, endsCleanly, ImageDecodeError, refusalFromHead, sniffFormat } from '../../src/preprocess';
 import { photos } from '../support/data';
 
 const IGNORE = { exif: 'ignore' } as const;
@@ -252,5 +252,41 @@ describe('decodeImage: bad input gives one short reason', () => {
     await expect(decodeImage(fs.readFileSync(file), { exif: 'ignore', maxPixels: 10000 })).resolves.toMatchObject({
       width: 100,
     });
+  });
+});
+
+describe('sniffing from the first bytes (what extract checks before reading a file whole)', () => {
+  const box = (brand: string): Buffer =>
+    Buffer.concat([Buffer.from([0, 0, 0, 0x18]), Buffer.from(`ftyp${brand}\0\0\0\0mif1`, 'latin1')]);
+
+  test('MP4/MOV videos share HEIF’s box layout but are not images; HEIF and AVIF brands are', () => {
+    for (const brand of ['isom', 'mp42', 'qt  ', 'M4V ']) expect(sniffFormat(box(brand))).toBeUndefined();
+    for (const brand of ['heic', 'mif1', 'heix']) expect(sniffFormat(box(brand))).toBe('HEIF');
+    expect(sniffFormat(box('avif'))).toBe('AVIF');
+    expect(refusalFromHead(box('isom'))).toBe('not an image or unsupported format');
+  });
+
+  test('SVG is recognised (with a BOM, white space, an XML declaration or a comment); other text is not', async () => {
+    const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"><rect width="4" height="4"/></svg>';
+    for (const text of [svg, `\ufeff  \n<?xml version="1.0"?>${svg}`, `<!-- c -->${svg}`])
+      expect(sniffFormat(Buffer.from(text))).toBe('SVG');
+    expect(sniffFormat(Buffer.from('path,label\n'))).toBeUndefined();
+    expect(sniffFormat(Buffer.from('< not markup'))).toBeUndefined();
+    await expect(decodeImage(Buffer.from(svg), { exif: 'ignore' })).resolves.toMatchObject({ width: 4, height: 4 });
+  });
+
+  test('a valid BMP is "BMP is not supported", not "truncated or corrupt BMP" (sharp has no BMP loader)', async () => {
+    const bmp = Buffer.alloc(70);
+    bmp.write('BM', 0, 'latin1');
+    bmp.writeUInt32LE(70, 2);
+    bmp.writeUInt32LE(54, 10);
+    bmp.writeUInt32LE(40, 14);
+    bmp.writeInt32LE(2, 18);
+    bmp.writeInt32LE(2, 22);
+    bmp.writeUInt16LE(1, 26);
+    bmp.writeUInt16LE(24, 28);
+    expect(sharp.format.magick?.input?.buffer ?? false).toBe(false); // if a build gains a BMP loader, revisit
+    expect(await reasonOf(bmp)).toBe('BMP is not supported (sharp cannot decode it); convert it to PNG');
+    expect(refusalFromHead(bmp)).toBe('BMP is not supported (sharp cannot decode it); convert it to PNG');
   });
 });
