@@ -29,7 +29,7 @@ function writeFailure(e: unknown, file: string, what: string): ConvfeatError {
         ? 'permission denied'
         : code;
   return new ConvfeatError(
-    `Cannot write ${what} ${file} (${why}); every earlier batch is kept. Free space or fix permissions, then run again to resume.`,
+    `Cannot write ${what} ${file} (${why}); what was written before is kept. Free space or fix permissions, then run again.`,
   );
 }
 
