@@ -24,6 +24,7 @@ import { crashPoint } from './crash';
 import { appendDurable, ChunkedFileWriter, writeDurable } from './durable';
 import { isContentHash } from './hash-key';
 import { parseIndexLine, rowLine, SHARD_NAME, shardLine } from './index-file';
+import { isLeftoverTemp, removeLeftoverTemps, removeUnusedShards, repairIndexTail } from './recovery';
 import { forEachLine } from './lines';
 import { CacheLock, stderrWarning, WarningSink } from './lock';
 import { assertSameSpace, CacheIdentity, CacheMeta, checkIdentity, META_FILE, readMeta, writeMeta } from './meta';
@@ -33,6 +34,8 @@ import { readShardHeader, readShardRows, ShardHeader } from './shard-file';
 export { isContentHash };
 export const INDEX_FILE = 'index.jsonl';
 export const SHARDS_DIR = 'shards';
+/** V8's Map holds at most 2^24 entries. */
+const MAX_ROWS = 1 << 24;
 /** Compaction targets shards of about this many bytes: few files, yet one shard is cheap to hold in memory. */
 const COMPACT_SHARD_BYTES = 64 * 1024 * 1024;
 
@@ -47,11 +50,6 @@ export interface StoreOptions {
    * and rows that are not finite, so the next extract recomputes them.
    */
   check?: boolean;
-}
-
-/** Temp files of atomic writes start with "." and contain ".tmp-": leftovers of a killed writer. */
-function isLeftoverTemp(name: string): boolean {
-  return name.startsWith('.') && name.includes('.tmp-');
 }
 
 export interface ShardInfo {
@@ -115,8 +113,8 @@ export class EmbeddingStore {
       }
       fs.mkdirSync(path.join(root, SHARDS_DIR), { recursive: true });
       const store = new EmbeddingStore(root, meta, lock, warn);
-      store.removeLeftoverTemps();
-      store.repairIndexTail();
+      removeLeftoverTemps([root, path.join(root, SHARDS_DIR)]);
+      repairIndexTail(path.join(root, INDEX_FILE));
       store.loadIndex();
       if (opts.check !== false) store.dropUnusable();
       store.removeOrphanShards();
@@ -347,6 +345,10 @@ export class EmbeddingStore {
     let id = this.ids.get(hash);
     if (id === undefined) {
       id = this.ids.size;
+      if (id >= MAX_ROWS)
+        throw new ConvfeatError(
+          `The cache ${this.dir} holds ${MAX_ROWS} embeddings, the most one cache can index (a JavaScript Map's limit); extract the remaining images into a second --cache.`,
+        );
       if (id === this.shardOf.length) {
         const grow = (a: Int32Array): Int32Array => {
           const b = new Int32Array(a.length * 2);
@@ -400,43 +402,6 @@ export class EmbeddingStore {
     );
   }
 
-  /** A torn last line (killed mid-append) is cut off, so the next append starts on a line of its own. */
-  private repairIndexTail(): void {
-    const file = path.join(this.dir, INDEX_FILE);
-    let fd: number;
-    try {
-      fd = fs.openSync(file, 'r+');
-    } catch {
-      return;
-    }
-    try {
-      const size = fs.fstatSync(fd).size;
-      const tail = Buffer.alloc(Math.min(size, 1 << 16));
-      let end = size;
-      // Walk back to the last newline in 64 KiB steps (a line is ~100 bytes; no whole-file read).
-      while (end > 0) {
-        const start = Math.max(0, end - tail.length);
-        fs.readSync(fd, tail, 0, end - start, start);
-        const nl = tail.subarray(0, end - start).lastIndexOf(0x0a);
-        if (nl >= 0) {
-          if (start + nl + 1 !== size) fs.ftruncateSync(fd, start + nl + 1);
-          return;
-        }
-        end = start;
-      }
-      if (size > 0) fs.ftruncateSync(fd, 0);
-    } finally {
-      fs.closeSync(fd);
-    }
-  }
-
-  private removeLeftoverTemps(): void {
-    for (const dir of [this.dir, path.join(this.dir, SHARDS_DIR)]) {
-      for (const name of fs.readdirSync(dir))
-        if (isLeftoverTemp(name)) fs.rmSync(path.join(dir, name), { force: true });
-    }
-  }
-
   /**
    * Removes shard files no index line uses: written by a run killed before its index append, or superseded by a
    * compaction killed before it deleted them. Only a writer calls this, holding the lock, so their owner is dead.
@@ -444,14 +409,7 @@ export class EmbeddingStore {
   private removeOrphanShards(): number {
     const live = new Set<string>();
     for (const id of this.ids.values()) live.add(this.shardInfos[this.shardOf[id]!]!.name);
-    let removed = 0;
-    for (const name of fs.readdirSync(path.join(this.dir, SHARDS_DIR))) {
-      if (live.has(name) || !SHARD_NAME.test(name)) continue;
-      fs.rmSync(path.join(this.dir, SHARDS_DIR, name), { force: true });
-      removed++;
-      crashPoint('orphan-removed');
-    }
-    return removed;
+    return removeUnusedShards(path.join(this.dir, SHARDS_DIR), live);
   }
 
   /** Drops damaged shards (deleted, so no reader trusts their lines) and non-finite rows; warns once for each. */
