@@ -10,10 +10,10 @@ import type { ShardInfo } from './store';
 
 export interface ScanResult {
   damagedShards: number[];
-  /** Hashes whose rows sit in damaged shards. */
-  damagedHashes: Set<string>;
-  /** Every hash to drop: those of damaged shards and those with a non-finite row. */
-  droppedHashes: string[];
+  /** Keys (of the store's map) whose rows sit in damaged shards. */
+  damagedKeys: Set<string>;
+  /** Every key to drop: those of damaged shards and those with a non-finite row. */
+  droppedKeys: string[];
   nonFinite: number;
 }
 
@@ -60,21 +60,20 @@ export function scanShards(
   });
   const damagedShards: number[] = [];
   damaged.forEach((d, s) => d && damagedShards.push(s));
-  const damagedHashes = new Set<string>();
-  const droppedHashes: string[] = [];
+  const damagedKeys = new Set<string>();
+  const droppedKeys: string[] = [];
   let nonFinite = 0;
-  if (damagedShards.length === 0 && badRows.size === 0)
-    return { damagedShards, damagedHashes, droppedHashes, nonFinite };
-  for (const [hash, id] of ids) {
+  if (damagedShards.length === 0 && badRows.size === 0) return { damagedShards, damagedKeys, droppedKeys, nonFinite };
+  for (const [key, id] of ids) {
     const s = shardOf[id]!;
     if (damaged[s]) {
-      damagedHashes.add(hash);
-      droppedHashes.push(hash);
+      damagedKeys.add(key);
+      droppedKeys.push(key);
     } else if (badRows.get(s)?.has(rowOf[id]!)) {
-      droppedHashes.push(hash);
+      droppedKeys.push(key);
       nonFinite++;
     }
   }
   // A damaged shard no live row uses is not worth a warning, but it is still removed.
-  return { damagedShards, damagedHashes, droppedHashes, nonFinite };
+  return { damagedShards, damagedKeys, droppedKeys, nonFinite };
 }

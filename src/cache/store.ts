@@ -66,7 +66,10 @@ export class EmbeddingStore {
   readonly dim: number;
   private readonly lock: CacheLock | undefined;
   private readonly warn: WarningSink;
-  /** hash → entry id; an entry's shard and row live in typed arrays (a Map of objects costs 3× more at 10 M rows). */
+  /**
+   * key → entry id, the key being the hash's 32 bytes as a latin1 string (keyOf): at 10 M rows a Map of 64-char hex
+   * keys and {shard, row} objects takes more than 2 GiB. An entry's shard and row live in typed arrays.
+   */
   private readonly ids = new Map<string, number>();
   private shardOf: Int32Array = new Int32Array(1024);
   private rowOf: Int32Array = new Int32Array(1024);
@@ -153,17 +156,17 @@ export class EmbeddingStore {
   }
 
   has(hash: string): boolean {
-    return this.ids.has(hash);
+    return typeof hash === 'string' && hash.length === 64 && this.ids.has(keyOf(hash));
   }
 
-  hashes(): IterableIterator<string> {
-    return this.ids.keys();
+  *hashes(): IterableIterator<string> {
+    for (const key of this.ids.keys()) yield hexOf(key);
   }
 
   /** One embedding (a fresh copy), or undefined when the hash is not stored. */
   get(hash: string): Float32Array | undefined {
     this.assertOpen();
-    const id = this.ids.get(hash);
+    const id = this.ids.get(keyOf(hash));
     if (id === undefined) return undefined;
     return this.readRows(this.shardOf[id]!, this.rowOf[id]!, 1);
   }
@@ -178,7 +181,7 @@ export class EmbeddingStore {
     const out = new Float32Array(hashes.length * dim);
     const byShard = new Map<number, Array<{ pos: number; row: number }>>();
     hashes.forEach((hash, pos) => {
-      const id = this.ids.get(hash);
+      const id = typeof hash === 'string' ? this.ids.get(keyOf(hash)) : undefined;
       if (id === undefined)
         throw new ConvfeatError(
           `The cache ${this.dir} has no embedding for content hash ${String(hash).slice(0, 16)}…; run convfeat extract on it again.`,
@@ -208,11 +211,11 @@ export class EmbeddingStore {
   *shards(): Generator<{ hashes: string[]; rows: Float32Array }> {
     this.assertOpen();
     const byShard = new Map<number, string[]>();
-    for (const [hash, id] of this.ids) {
+    for (const [key, id] of this.ids) {
       const shard = this.shardOf[id]!;
       let list = byShard.get(shard);
       if (!list) byShard.set(shard, (list = []));
-      list.push(hash);
+      list.push(hexOf(key));
     }
     for (const hashes of byShard.values()) yield { hashes, rows: this.gather(hashes) };
   }
@@ -235,7 +238,7 @@ export class EmbeddingStore {
     const inBatch = new Set<string>();
     hashes.forEach((hash, i) => {
       if (!isContentHash(hash)) throw invalid(`hashes[${i}]`, 'a lowercase sha256 hex string of 64 characters', hash);
-      if (this.ids.has(hash) || inBatch.has(hash)) return;
+      if (this.has(hash) || inBatch.has(hash)) return;
       inBatch.add(hash);
       fresh.push(i);
     });
@@ -342,7 +345,11 @@ export class EmbeddingStore {
   }
 
   private setLocation(hash: string, shard: number, row: number): void {
-    let id = this.ids.get(hash);
+    this.setLocationOfKey(keyOf(hash), shard, row);
+  }
+
+  private setLocationOfKey(key: string, shard: number, row: number): void {
+    let id = this.ids.get(key);
     if (id === undefined) {
       id = this.ids.size;
       if (id >= MAX_ROWS)
@@ -358,7 +365,7 @@ export class EmbeddingStore {
         this.shardOf = grow(this.shardOf);
         this.rowOf = grow(this.rowOf);
       }
-      this.ids.set(hash, id);
+      this.ids.set(key, id);
     }
     this.shardOf[id] = shard;
     this.rowOf[id] = row;
@@ -421,15 +428,15 @@ export class EmbeddingStore {
         `the cache shard ${SHARDS_DIR}/${this.shardInfos[s]!.name} was damaged (sha256 mismatch); it was removed and its rows will be recomputed.`,
       );
     }
-    for (const hash of result.droppedHashes) {
-      this.ids.delete(hash);
-      if (!result.damagedHashes.has(hash)) this.replaced.add(hash);
+    for (const key of result.droppedKeys) {
+      this.ids.delete(key);
+      if (!result.damagedKeys.has(key)) this.replaced.add(hexOf(key));
     }
     if (result.nonFinite > 0)
       this.warn(
         `${result.nonFinite} cached embedding(s) held NaN or infinite values; they will be recomputed by this run.`,
       );
-    if (result.droppedHashes.length > 0) this.compactIds();
+    if (result.droppedKeys.length > 0) this.compactIds();
   }
 
   /** Ids must stay dense (a new id is ids.size); rebuild them after deletions. */
@@ -437,10 +444,10 @@ export class EmbeddingStore {
     const shardOf = new Int32Array(Math.max(1024, this.ids.size * 2));
     const rowOf = new Int32Array(shardOf.length);
     let next = 0;
-    for (const [hash, id] of this.ids) {
+    for (const [key, id] of this.ids) {
       shardOf[next] = this.shardOf[id]!;
       rowOf[next] = this.rowOf[id]!;
-      this.ids.set(hash, next++);
+      this.ids.set(key, next++);
     }
     this.shardOf = shardOf;
     this.rowOf = rowOf;
@@ -464,7 +471,8 @@ export class EmbeddingStore {
           sums.set(line.shard, line.sha256);
           return;
         }
-        if (!line.replaces && this.ids.has(line.hash)) return;
+        const key = keyOf(line.hash);
+        if (!line.replaces && this.ids.has(key)) return;
         let shard = shardByName.get(line.shard);
         if (shard === undefined) {
           const header = readShardHeader(path.join(this.dir, SHARDS_DIR, line.shard), this.dim);
@@ -472,7 +480,7 @@ export class EmbeddingStore {
           shardByName.set(line.shard, shard);
         }
         if (shard === null || line.row >= this.shardInfos[shard]!.header.rows) return;
-        this.setLocation(line.hash, shard, line.row);
+        this.setLocationOfKey(key, shard, line.row);
       });
     } catch (e) {
       if (e instanceof ConvfeatError) throw e;
@@ -488,6 +496,15 @@ export class EmbeddingStore {
     }
     this.nextSeq = maxSeq + 1;
   }
+}
+
+/** A content hash as a Map key: its 32 bytes as a 32-character latin1 string (a fresh flat string, never a slice). */
+function keyOf(hash: string): string {
+  return Buffer.from(hash, 'hex').toString('latin1');
+}
+
+function hexOf(key: string): string {
+  return Buffer.from(key, 'latin1').toString('hex');
 }
 
 function shaMatches(bytes: Uint8Array, sha256: string): boolean {
