@@ -15,6 +15,7 @@ export function forEachLine(
   file: string,
   onLine: (line: string, complete: boolean) => void,
   chunkBytes = CHUNK,
+  encoding: 'utf8' | 'latin1' = 'utf8',
 ): boolean {
   let fd: number;
   try {
@@ -37,12 +38,12 @@ export function forEachLine(
       const end = carry + n;
       let start = 0;
       for (let nl = chunk.indexOf(0x0a, start); nl >= 0 && nl < end; nl = chunk.indexOf(0x0a, start)) {
-        onLine(chunk.toString('utf8', start, nl), true);
+        onLine(chunk.toString(encoding, start, nl), true);
         start = nl + 1;
       }
       carry = end - start;
       if (n === 0) {
-        if (carry > 0) onLine(chunk.toString('utf8', start, end), false);
+        if (carry > 0) onLine(chunk.toString(encoding, start, end), false);
         return true;
       }
       chunk.copy(chunk, 0, start, end);

@@ -462,26 +462,31 @@ export class EmbeddingStore {
     let maxSeq = 0;
     const file = path.join(this.dir, INDEX_FILE);
     try {
-      forEachLine(file, (text, complete) => {
+      const seen = (name: string): void => {
+        maxSeq = Math.max(maxSeq, Number(SHARD_NAME.exec(name)![1]));
+      };
+      const onLine = (text: string, complete: boolean): void => {
         if (!complete) return; // torn by a crash mid-append (or being appended this instant)
         const line = parseIndexLine(text);
         if (!line) return;
-        maxSeq = Math.max(maxSeq, Number(SHARD_NAME.exec(line.shard)![1]));
         if (line.kind === 'shard') {
+          seen(line.shard);
           sums.set(line.shard, line.sha256);
           return;
         }
-        const key = keyOf(line.hash);
-        if (!line.replaces && this.ids.has(key)) return;
         let shard = shardByName.get(line.shard);
         if (shard === undefined) {
+          seen(line.shard);
           const header = readShardHeader(path.join(this.dir, SHARDS_DIR, line.shard), this.dim);
           shard = header ? this.addShard(line.shard, header, sums.get(line.shard), false) : null;
           shardByName.set(line.shard, shard);
         }
         if (shard === null || line.row >= this.shardInfos[shard]!.header.rows) return;
+        const key = keyOf(line.hash);
+        if (!line.replaces && this.ids.has(key)) return; // the first usable line of a hash wins
         this.setLocationOfKey(key, shard, line.row);
-      });
+      };
+      forEachLine(file, onLine, undefined, 'latin1'); // index.jsonl is ASCII: convfeat writes every line
     } catch (e) {
       if (e instanceof ConvfeatError) throw e;
       throw new ConvfeatError(`Cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? 'error'}).`);
