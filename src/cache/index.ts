@@ -4,7 +4,16 @@ export { CacheLock, LOCK_FILE } from './lock';
 export type { WarningSink } from './lock';
 export { META_FILE, readMeta, sameSpace } from './meta';
 export type { CacheIdentity, CacheMeta } from './meta';
-export { ListingWriter, readListing, readFailures, listingClasses, LISTING_FILE, FAILURES_FILE } from './listing';
+export {
+  ListingWriter,
+  readListing,
+  readFailures,
+  listingClasses,
+  countListing,
+  forEachListed,
+  LISTING_FILE,
+  FAILURES_FILE,
+} from './listing';
 export type { ListingEntry, FailureEntry, ListingWriterOptions } from './listing';
 export { loadSplit } from './load';
 export type { SplitData } from './load';

@@ -14,8 +14,8 @@ import { commitTempFile, fsyncFileSync, tempSibling, writeAllSync } from '../uti
 import { ConvfeatError } from '../util/errors';
 import type { Split } from '../dataset/types';
 import { compareCodeUnits, normalizeSplit } from '../dataset/names';
-import { isContentHash } from './store';
-import { readTextIfExists } from '../util/readText';
+import { isContentHash } from './hash-key';
+import { forEachLine } from './lines';
 
 export const LISTING_FILE = 'dataset.jsonl';
 export const FAILURES_FILE = 'failures.jsonl';
@@ -36,21 +36,42 @@ export interface FailureEntry {
   split?: Split;
 }
 
-function parseLines<T>(file: string, accept: (value: Record<string, unknown>) => T | undefined): T[] | undefined {
-  const text = readTextIfExists(file);
-  if (text === undefined) return undefined;
-  const out: T[] = [];
-  for (const line of text.split('\n')) {
-    if (line.trim() === '') continue;
-    try {
-      const value = JSON.parse(line) as unknown;
+/**
+ * Streams the file's entries to onEntry (a listing of millions of images is larger than the longest string V8
+ * allows). Returns false when the file does not exist.
+ */
+function eachLine<T>(
+  file: string,
+  accept: (value: Record<string, unknown>) => T | undefined,
+  onEntry: (entry: T) => void,
+): boolean {
+  let fromCallback: unknown;
+  try {
+    return forEachLine(file, (line) => {
+      if (line.trim() === '') return;
+      let value: unknown;
+      try {
+        value = JSON.parse(line) as unknown;
+      } catch {
+        return; // only files written whole are read; a bad line means hand editing, and skipping it is the kind answer
+      }
       const entry = value && typeof value === 'object' ? accept(value as Record<string, unknown>) : undefined;
-      if (entry !== undefined) out.push(entry);
-    } catch {
-      // only files written whole are read; a bad line means hand editing, and skipping it is the kind answer
-    }
+      try {
+        if (entry !== undefined) onEntry(entry);
+      } catch (e) {
+        fromCallback = e;
+        throw e;
+      }
+    });
+  } catch (e) {
+    if (e === fromCallback) throw e; // e.g. the writer the entries are copied into failed: its own sentence
+    throw new ConvfeatError(`Cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? 'error'}).`);
   }
-  return out;
+}
+
+function parseLines<T>(file: string, accept: (value: Record<string, unknown>) => T | undefined): T[] | undefined {
+  const out: T[] = [];
+  return eachLine(file, accept, (e) => out.push(e)) ? out : undefined;
 }
 
 function toEntry(v: Record<string, unknown>): ListingEntry | undefined {
@@ -78,6 +99,28 @@ export function readListing(dir: string): ListingEntry[] | undefined {
 
 export function readFailures(dir: string): FailureEntry[] {
   return parseLines(path.join(dir, FAILURES_FILE), toFailure) ?? [];
+}
+
+/** Streams the listing's entries without holding them; false when no run has completed yet. */
+export function forEachListed(dir: string, onEntry: (entry: ListingEntry) => void): boolean {
+  return eachLine(path.join(dir, LISTING_FILE), toEntry, onEntry);
+}
+
+/** Streams failures.jsonl. */
+export function forEachFailure(dir: string, onEntry: (entry: FailureEntry) => void): boolean {
+  return eachLine(path.join(dir, FAILURES_FILE), toFailure, onEntry);
+}
+
+/** How many images the listing holds per split ('none' for images without one), read as a stream. */
+export function countListing(dir: string): { listed: number; splits: Record<string, number> } {
+  const splits: Record<string, number> = {};
+  let listed = 0;
+  forEachListed(dir, (e) => {
+    listed++;
+    const key = e.split ?? 'none';
+    splits[key] = (splits[key] ?? 0) + 1;
+  });
+  return { listed, splits };
 }
 
 /** Sorted labels of a whole listing: class ids stay the same whichever split is loaded. */
@@ -168,8 +211,9 @@ export class ListingWriter {
     const keep = this.opts.replaceSplits;
     if (keep) {
       const covered = new Set<Split>(keep);
-      for (const e of readListing(this.dir) ?? []) if (e.split && !covered.has(e.split)) this.listing.add(e);
-      for (const f of readFailures(this.dir)) if (f.split && !covered.has(f.split)) this.failures.add(f);
+      // Streamed: the entries of the other splits are copied line by line, never held together.
+      forEachListed(this.dir, (e) => e.split && !covered.has(e.split) && this.listing.add(e));
+      forEachFailure(this.dir, (f) => f.split && !covered.has(f.split) && this.failures.add(f));
     }
     this.failures.commit();
     this.listing.commit();

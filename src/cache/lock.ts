@@ -1,7 +1,10 @@
 /**
- * One writer per cache: DIR/lock is created with O_EXCL and names its owner (pid, host, start time). A second
- * writer is refused with a sentence. A lock left by a process that is no longer alive on this host (SIGKILL, power
- * loss) is taken over with a warning; a lock from another host cannot be checked and is never taken over.
+ * One writer per cache: DIR/lock is created with O_EXCL and names its owner: pid, host, boot id and the process's
+ * start time in the kernel's clock ticks (/proc/PID/stat), so a pid that was reused by an unrelated process (after
+ * a reboot, in a restarted container, or just by wrap-around) is not mistaken for the owner. A second writer is
+ * refused with a sentence. A lock whose owner is no longer alive on this host (SIGKILL, power loss) is taken over
+ * with a warning; a live owner of another user (kill(pid, 0) says EPERM) is alive; a lock from another host cannot
+ * be checked and is never taken over.
  * Readers (loadSplit, export) take no lock: the store's files are only ever replaced atomically or appended to.
  */
 import * as fs from 'fs';
@@ -17,6 +20,10 @@ interface LockOwner {
   pid: number;
   host: string;
   started: string;
+  /** /proc/sys/kernel/random/boot_id of the owner's boot (Linux). */
+  boot?: string;
+  /** Field 22 of /proc/PID/stat: the owner's start time in clock ticks since boot (Linux). */
+  pstart?: number;
 }
 
 export type WarningSink = (message: string) => void;
@@ -34,13 +41,56 @@ function readOwner(file: string): LockOwner | undefined {
   }
 }
 
-function isAlive(pid: number): boolean {
+function readText(file: string): string | undefined {
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
   }
+}
+
+export function bootId(): string | undefined {
+  return readText('/proc/sys/kernel/random/boot_id')?.trim() || undefined;
+}
+
+/** A process's start time in clock ticks since boot, or undefined where /proc does not say (not Linux, gone). */
+export function processStartTicks(pid: number): number | undefined {
+  const stat = readText(`/proc/${pid}/stat`);
+  if (stat === undefined) return undefined;
+  // "pid (comm) state ppid …": comm may hold spaces and parentheses, so count fields after the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[19]); // field 22 overall
+  return Number.isSafeInteger(ticks) ? ticks : undefined;
+}
+
+type Liveness = 'alive' | 'dead' | 'reused' | 'rebooted';
+
+/** Whether the process a lock on this host names is still its owner. */
+function ownerLiveness(owner: LockOwner): Liveness {
+  const boot = bootId();
+  if (owner.boot !== undefined && boot !== undefined && owner.boot !== boot) return 'rebooted';
+  try {
+    process.kill(owner.pid, 0);
+  } catch (e) {
+    // EPERM: the process exists but belongs to another user; only ESRCH means no such process.
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return 'dead';
+  }
+  if (owner.pstart !== undefined) {
+    const now = processStartTicks(owner.pid);
+    if (now !== undefined && now !== owner.pstart) return 'reused';
+  }
+  return 'alive';
+}
+
+function isNotAFile(file: string): boolean {
+  const stat = fs.lstatSync(file, { throwIfNoEntry: false });
+  return stat !== undefined && !stat.isFile();
+}
+
+function notAFile(file: string): ConvfeatError {
+  return new ConvfeatError(
+    `The cache lock ${file} is a directory or other non-file, not a lock convfeat wrote; remove it, then run again.`,
+  );
 }
 
 /** Lock files this process holds: a lock naming our own pid that is not here was left by an earlier process
@@ -63,6 +113,10 @@ export class CacheLock {
   static acquire(dir: string, warn: WarningSink = stderrWarning): CacheLock {
     const file = path.join(dir, LOCK_FILE);
     const owner: LockOwner = { pid: process.pid, host: os.hostname(), started: new Date().toISOString() };
+    const boot = bootId();
+    const pstart = processStartTicks(process.pid);
+    if (boot !== undefined) owner.boot = boot;
+    if (pstart !== undefined) owner.pstart = pstart;
     const token = JSON.stringify(owner);
     if (fs.statSync(file, { throwIfNoEntry: false })?.isDirectory()) {
       // Not something convfeat writes: never break it as a stale lock (that would move a user's folder aside).
@@ -84,6 +138,7 @@ export class CacheLock {
         return new CacheLock(file, token);
       } catch (e) {
         if (e instanceof ConvfeatError) throw e;
+        if ((e as NodeJS.ErrnoException).code === 'EISDIR' || isNotAFile(file)) throw notAFile(file);
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
           if (isNoSpace(e)) throw noSpaceError(file, e);
           throw new ConvfeatError(
@@ -91,6 +146,7 @@ export class CacheLock {
           );
         }
       }
+      if (isNotAFile(file)) throw notAFile(file);
       const holder = readOwner(file);
       const ours = holder !== undefined && holder.pid === process.pid && holder.host === owner.host;
       if (ours && held.has(file)) {
@@ -98,7 +154,8 @@ export class CacheLock {
           `This process already has the cache ${dir} open for writing; close it before opening it again.`,
         );
       }
-      if (holder && !ours && (holder.host !== owner.host || isAlive(holder.pid))) {
+      const liveness = holder && !ours && holder.host === owner.host ? ownerLiveness(holder) : 'dead';
+      if (holder && !ours && (holder.host !== owner.host || liveness === 'alive')) {
         const where = holder.host === owner.host ? '' : ` on host ${holder.host}`;
         throw new ConvfeatError(
           `Another convfeat process (pid ${holder.pid}${where}) is writing to this cache; wait for it or remove ${file} if it is dead.`,
@@ -116,7 +173,11 @@ export class CacheLock {
       CacheLock.breakStale(file, holder);
       const gone = ours
         ? 'an earlier process with this pid (a restarted container?)'
-        : `pid ${holder?.pid ?? 'unknown'}, which is no longer running`;
+        : liveness === 'reused'
+          ? `pid ${holder!.pid}, which now belongs to another process (its owner is gone and the pid was reused)`
+          : liveness === 'rebooted'
+            ? `pid ${holder!.pid} of an earlier boot of this machine`
+            : `pid ${holder?.pid ?? 'unknown'}, which is no longer running`;
       warn(
         `took over the lock of the cache ${dir} from ${gone}; it was killed or crashed, and its last batch may be lost.`,
       );

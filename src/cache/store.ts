@@ -3,29 +3,41 @@
  *
  *   DIR/cache.json       what model and preprocessing made the embeddings (meta.ts)
  *   DIR/shards/sNNNNNN.npy  float32 [k, D] rows, each file written once, atomically
- *   DIR/index.jsonl      append-only, one line per row: {"h": hash, "s": shard file, "r": row}
+ *   DIR/index.jsonl      append-only: per batch, a shard record (rows, sha256 of the file) and one line per row
+ *                        (index-file.ts)
  *
- * Crash safety comes from the order of writes: a batch's shard is complete on disk (temp file, fsync, rename)
- * before its index lines are appended (one write, then fsync). Killed at any moment, the directory holds at worst
- * a temp file, a shard no line points to, or a torn last index line, and opening ignores all three: only the batch
- * in flight is lost. A hash already present is never written again and, on reading, the first line for a hash
- * wins, so no row is ever duplicated.
+ * Crash safety comes from the order of writes (durable.ts): a batch's shard is complete on disk (temp file, fsync,
+ * rename, directory fsync) before its index lines are appended (one write, then fsync). Killed at any moment, the
+ * directory holds at worst a temp file, a shard no line points to, or a torn last index line; readers ignore all
+ * three and the next writer removes them, so only the batch in flight is lost. A hash already present is never
+ * written again, so no row is ever duplicated. Damage after the fact (a bit flip, a swapped or truncated file) is
+ * caught by the shard's sha256: readers refuse the shard with a sentence, and the next writer drops it so its rows
+ * are recomputed (scan.ts).
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { fsyncFileSync, writeAllSync, writeFileAtomicSync } from '../util/atomic';
 import { ensureDir } from '../util/dirs';
+import { createHash } from 'crypto';
 import { ConvfeatError } from '../util/errors';
-import { writeNpySync } from '../util/npy';
+import { npyHeader } from '../util/npy';
 import { invalid } from '../util/validate';
+import { crashPoint } from './crash';
+import { appendDurable, ChunkedFileWriter, writeDurable } from './durable';
+import { isContentHash } from './hash-key';
+import { parseIndexLine, rowLine, SHARD_NAME, shardLine } from './index-file';
+import { isLeftoverTemp, removeLeftoverTemps, removeUnusedShards, repairIndexTail } from './recovery';
+import { forEachLine } from './lines';
 import { CacheLock, stderrWarning, WarningSink } from './lock';
 import { assertSameSpace, CacheIdentity, CacheMeta, checkIdentity, META_FILE, readMeta, writeMeta } from './meta';
+import { scanShards } from './scan';
 import { readShardHeader, readShardRows, ShardHeader } from './shard-file';
 
+export { isContentHash };
 export const INDEX_FILE = 'index.jsonl';
 export const SHARDS_DIR = 'shards';
-const SHARD_NAME = /^s(\d{6,})\.npy$/;
-const HASH = /^[0-9a-f]{64}$/;
+/** V8's Map holds at most 2^24 entries. */
+const MAX_ROWS = 1 << 24;
 /** Compaction targets shards of about this many bytes: few files, yet one shard is cheap to hold in memory. */
 const COMPACT_SHARD_BYTES = 64 * 1024 * 1024;
 
@@ -35,20 +47,19 @@ export interface StoreOptions {
   /** Required to write; when given, a cache made with another model, preprocessing or dim is refused. */
   identity?: CacheIdentity;
   warn?: WarningSink;
+  /**
+   * Writers only (default true): read every shard once on open, drop shards whose sha256 does not match the index
+   * and rows that are not finite, so the next extract recomputes them.
+   */
+  check?: boolean;
 }
 
-interface Location {
-  shard: number; // index into shardNames
-  row: number;
-}
-
-export function isContentHash(value: unknown): value is string {
-  return typeof value === 'string' && HASH.test(value);
-}
-
-/** Temp files of atomic writes start with "." and contain ".tmp-": leftovers of a killed writer. */
-function isLeftoverTemp(name: string): boolean {
-  return name.startsWith('.') && name.includes('.tmp-');
+export interface ShardInfo {
+  name: string;
+  header: ShardHeader;
+  /** sha256 of the whole file as recorded in the index; undefined for shards written before checksums. */
+  sha256: string | undefined;
+  verified: boolean;
 }
 
 export class EmbeddingStore {
@@ -56,17 +67,26 @@ export class EmbeddingStore {
   readonly meta: CacheMeta;
   readonly dim: number;
   private readonly lock: CacheLock | undefined;
-  private readonly locations = new Map<string, Location>();
-  private shardNames: string[] = [];
-  private shardHeaders: ShardHeader[] = [];
+  private readonly warn: WarningSink;
+  /**
+   * key → entry id, the key being the hash's 32 bytes as a latin1 string (keyOf): at 10 M rows a Map of 64-char hex
+   * keys and {shard, row} objects takes more than 2 GiB. An entry's shard and row live in typed arrays.
+   */
+  private readonly ids = new Map<string, number>();
+  private shardOf: Int32Array = new Int32Array(1024);
+  private rowOf: Int32Array = new Int32Array(1024);
+  private shardInfos: ShardInfo[] = [];
+  /** Hashes whose stored row was dropped as unusable: their new line says it replaces the old one. */
+  private readonly replaced = new Set<string>();
   private nextSeq = 1;
   private closed = false;
 
-  private constructor(dir: string, meta: CacheMeta, lock: CacheLock | undefined) {
+  private constructor(dir: string, meta: CacheMeta, lock: CacheLock | undefined, warn: WarningSink) {
     this.dir = dir;
     this.meta = meta;
     this.dim = meta.dim;
     this.lock = lock;
+    this.warn = warn;
   }
 
   static open(dir: string, opts: StoreOptions = {}): EmbeddingStore {
@@ -74,6 +94,7 @@ export class EmbeddingStore {
     const mode = opts.mode ?? 'read';
     if (opts.identity !== undefined) checkIdentity(opts.identity);
     const root = path.resolve(dir);
+    const warn = opts.warn ?? stderrWarning;
     if (mode === 'read') {
       const meta = readMeta(root);
       if (!meta)
@@ -81,13 +102,13 @@ export class EmbeddingStore {
           `${dir} is not a convfeat cache (it has no ${META_FILE}); run convfeat extract --cache ${dir} first.`,
         );
       if (opts.identity) assertSameSpace(meta, opts.identity);
-      const store = new EmbeddingStore(root, meta, undefined);
+      const store = new EmbeddingStore(root, meta, undefined, warn);
       store.loadIndex();
       return store;
     }
     if (!opts.identity) throw invalid('identity', 'the model and preprocessing of the embeddings to write', undefined);
     ensureDir(root, 'the cache');
-    const lock = CacheLock.acquire(root, opts.warn ?? stderrWarning);
+    const lock = CacheLock.acquire(root, warn);
     try {
       let meta = readMeta(root);
       if (meta) assertSameSpace(meta, opts.identity);
@@ -96,10 +117,12 @@ export class EmbeddingStore {
         meta = writeMeta(root, opts.identity);
       }
       ensureDir(path.join(root, SHARDS_DIR));
-      const store = new EmbeddingStore(root, meta, lock);
-      store.removeLeftoverTemps();
-      store.repairIndexTail();
+      const store = new EmbeddingStore(root, meta, lock, warn);
+      removeLeftoverTemps([root, path.join(root, SHARDS_DIR)]);
+      repairIndexTail(path.join(root, INDEX_FILE));
       store.loadIndex();
+      if (opts.check !== false) store.dropUnusable();
+      store.removeOrphanShards();
       return store;
     } catch (e) {
       lock.release();
@@ -120,28 +143,34 @@ export class EmbeddingStore {
   }
 
   get size(): number {
-    return this.locations.size;
+    return this.ids.size;
   }
 
   /** Number of shard files the index refers to. */
   get shardCount(): number {
-    return new Set([...this.locations.values()].map((l) => l.shard)).size;
+    const used = new Uint8Array(this.shardInfos.length);
+    let count = 0;
+    for (const id of this.ids.values()) {
+      const s = this.shardOf[id]!;
+      if (!used[s]) count += used[s] = 1;
+    }
+    return count;
   }
 
   has(hash: string): boolean {
-    return this.locations.has(hash);
+    return typeof hash === 'string' && hash.length === 64 && this.ids.has(keyOf(hash));
   }
 
-  hashes(): IterableIterator<string> {
-    return this.locations.keys();
+  *hashes(): IterableIterator<string> {
+    for (const key of this.ids.keys()) yield hexOf(key);
   }
 
   /** One embedding (a fresh copy), or undefined when the hash is not stored. */
   get(hash: string): Float32Array | undefined {
     this.assertOpen();
-    const loc = this.locations.get(hash);
-    if (!loc) return undefined;
-    return this.readRows(loc.shard, loc.row, 1);
+    const id = this.ids.get(keyOf(hash));
+    if (id === undefined) return undefined;
+    return this.readRows(this.shardOf[id]!, this.rowOf[id]!, 1);
   }
 
   /**
@@ -154,14 +183,15 @@ export class EmbeddingStore {
     const out = new Float32Array(hashes.length * dim);
     const byShard = new Map<number, Array<{ pos: number; row: number }>>();
     hashes.forEach((hash, pos) => {
-      const loc = this.locations.get(hash);
-      if (!loc)
+      const id = typeof hash === 'string' ? this.ids.get(keyOf(hash)) : undefined;
+      if (id === undefined)
         throw new ConvfeatError(
           `The cache ${this.dir} has no embedding for content hash ${String(hash).slice(0, 16)}…; run convfeat extract on it again.`,
         );
-      let list = byShard.get(loc.shard);
-      if (!list) byShard.set(loc.shard, (list = []));
-      list.push({ pos, row: loc.row });
+      const shard = this.shardOf[id]!;
+      let list = byShard.get(shard);
+      if (!list) byShard.set(shard, (list = []));
+      list.push({ pos, row: this.rowOf[id]! });
     });
     for (const [shard, wanted] of byShard) {
       let first = Infinity;
@@ -183,10 +213,11 @@ export class EmbeddingStore {
   *shards(): Generator<{ hashes: string[]; rows: Float32Array }> {
     this.assertOpen();
     const byShard = new Map<number, string[]>();
-    for (const [hash, loc] of this.locations) {
-      let list = byShard.get(loc.shard);
-      if (!list) byShard.set(loc.shard, (list = []));
-      list.push(hash);
+    for (const [key, id] of this.ids) {
+      const shard = this.shardOf[id]!;
+      let list = byShard.get(shard);
+      if (!list) byShard.set(shard, (list = []));
+      list.push(hexOf(key));
     }
     for (const hashes of byShard.values()) yield { hashes, rows: this.gather(hashes) };
   }
@@ -209,7 +240,7 @@ export class EmbeddingStore {
     const inBatch = new Set<string>();
     hashes.forEach((hash, i) => {
       if (!isContentHash(hash)) throw invalid(`hashes[${i}]`, 'a lowercase sha256 hex string of 64 characters', hash);
-      if (this.locations.has(hash) || inBatch.has(hash)) return;
+      if (this.has(hash) || inBatch.has(hash)) return;
       inBatch.add(hash);
       fresh.push(i);
     });
@@ -221,56 +252,66 @@ export class EmbeddingStore {
       fresh.forEach((i, k) => data.set(rows.subarray(i * dim, (i + 1) * dim), k * dim));
     }
     const name = this.allocateShardName();
-    writeNpySync(path.join(this.dir, SHARDS_DIR, name), { dtype: '<f4', shape: [fresh.length, dim], data });
-    const lines = fresh.map((i, r) => JSON.stringify({ h: hashes[i], s: name, r })).join('\n') + '\n';
-    this.appendIndex(lines);
-    const shard = this.shardNames.push(name) - 1;
-    this.shardHeaders.push({ rows: fresh.length, offset: -1 });
-    fresh.forEach((i, r) => this.locations.set(hashes[i]!, { shard, row: r }));
+    const header = npyHeader('<f4', [fresh.length, dim]);
+    const body = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    const sha256 = writeDurable(path.join(this.dir, SHARDS_DIR, name), [header, body], 'shard', 'the shard');
+    let lines = shardLine(name, fresh.length, sha256);
+    for (let r = 0; r < fresh.length; r++) {
+      const hash = hashes[fresh[r]!]!;
+      lines += rowLine(hash, name, r, this.replaced.has(hash));
+    }
+    appendDurable(path.join(this.dir, INDEX_FILE), lines, 'index');
+    const shard = this.addShard(name, { rows: fresh.length, offset: header.length }, sha256, true);
+    fresh.forEach((i, r) => {
+      this.replaced.delete(hashes[i]!);
+      this.setLocation(hashes[i]!, shard, r);
+    });
     return fresh.length;
   }
 
   /**
    * Rewrites the stored rows into few large shards and a fresh index, then deletes every shard file the index
    * does not use (superseded, or left unreferenced by a killed run). Each step is atomic, and the new index only
-   * replaces the old one once every new shard is on disk. Returns the number of files removed.
+   * replaces the old one once every new shard is on disk; a kill in between leaves files the next writer removes.
+   * Returns the number of files removed.
    */
   compact(): { shardsBefore: number; shardsAfter: number; removedFiles: number } {
     this.assertWritable();
     const shardsBefore = this.shardCount;
-    const perShard = Math.max(1, Math.floor(COMPACT_SHARD_BYTES / (this.dim * 4)));
+    const dim = this.dim;
+    const perShard = Math.max(1, Math.floor(COMPACT_SHARD_BYTES / (dim * 4)));
     const target = Math.ceil(this.size / perShard);
     if (shardsBefore > target) {
-      const lines: string[] = [];
-      let buffer = new Float32Array(Math.min(perShard, this.size) * this.dim);
-      let pending: string[] = [];
-      const flush = (): void => {
-        if (pending.length === 0) return;
-        const name = this.allocateShardName();
-        const data = buffer.subarray(0, pending.length * this.dim);
-        writeNpySync(path.join(this.dir, SHARDS_DIR, name), { dtype: '<f4', shape: [pending.length, this.dim], data });
-        pending.forEach((h, r) => lines.push(JSON.stringify({ h, s: name, r })));
-        pending = [];
-      };
-      for (const shard of this.shards()) {
-        for (let k = 0; k < shard.hashes.length; k++) {
-          buffer.set(shard.rows.subarray(k * this.dim, (k + 1) * this.dim), pending.length * this.dim);
-          pending.push(shard.hashes[k]!);
-          if (pending.length === perShard) flush();
+      const index = new ChunkedFileWriter(path.join(this.dir, INDEX_FILE), 'compact-index');
+      try {
+        let buffer = new Float32Array(Math.min(perShard, this.size) * dim);
+        let pending: string[] = [];
+        const flush = (): void => {
+          if (pending.length === 0) return;
+          const name = this.allocateShardName();
+          const data = buffer.subarray(0, pending.length * dim);
+          const parts = [npyHeader('<f4', [pending.length, dim]), new Uint8Array(data.buffer, 0, data.byteLength)];
+          const sha256 = writeDurable(path.join(this.dir, SHARDS_DIR, name), parts, 'compact-shard', 'the shard');
+          index.add(shardLine(name, pending.length, sha256));
+          pending.forEach((h, r) => index.add(rowLine(h, name, r)));
+          pending = [];
+        };
+        for (const shard of this.shards()) {
+          for (let k = 0; k < shard.hashes.length; k++) {
+            buffer.set(shard.rows.subarray(k * dim, (k + 1) * dim), pending.length * dim);
+            pending.push(shard.hashes[k]!);
+            if (pending.length === perShard) flush();
+          }
         }
+        flush();
+        buffer = new Float32Array(0);
+        index.commit();
+      } finally {
+        index.abort();
       }
-      flush();
-      buffer = new Float32Array(0);
-      writeFileAtomicSync(path.join(this.dir, INDEX_FILE), lines.length ? lines.join('\n') + '\n' : '');
       this.loadIndex();
     }
-    const live = new Set([...this.locations.values()].map((l) => this.shardNames[l.shard]));
-    let removedFiles = 0;
-    for (const name of fs.readdirSync(path.join(this.dir, SHARDS_DIR))) {
-      if (live.has(name)) continue;
-      fs.rmSync(path.join(this.dir, SHARDS_DIR, name), { force: true });
-      removedFiles++;
-    }
+    const removedFiles = this.removeOrphanShards();
     return { shardsBefore, shardsAfter: this.shardCount, removedFiles };
   }
 
@@ -301,96 +342,157 @@ export class EmbeddingStore {
     return `s${String(this.nextSeq++).padStart(6, '0')}.npy`;
   }
 
+  private addShard(name: string, header: ShardHeader, sha256: string | undefined, verified: boolean): number {
+    return this.shardInfos.push({ name, header, sha256, verified: verified || sha256 === undefined }) - 1;
+  }
+
+  private setLocation(hash: string, shard: number, row: number): void {
+    this.setLocationOfKey(keyOf(hash), shard, row);
+  }
+
+  private setLocationOfKey(key: string, shard: number, row: number): void {
+    let id = this.ids.get(key);
+    if (id === undefined) {
+      id = this.ids.size;
+      if (id >= MAX_ROWS)
+        throw new ConvfeatError(
+          `The cache ${this.dir} holds ${MAX_ROWS} embeddings, the most one cache can index (a JavaScript Map's limit); extract the remaining images into a second --cache.`,
+        );
+      if (id === this.shardOf.length) {
+        const grow = (a: Int32Array): Int32Array => {
+          const b = new Int32Array(a.length * 2);
+          b.set(a);
+          return b;
+        };
+        this.shardOf = grow(this.shardOf);
+        this.rowOf = grow(this.rowOf);
+      }
+      this.ids.set(key, id);
+    }
+    this.shardOf[id] = shard;
+    this.rowOf[id] = row;
+  }
+
+  private damaged(name: string): ConvfeatError {
+    return new ConvfeatError(
+      `The cache ${this.dir} has a damaged shard ${SHARDS_DIR}/${name} (its sha256 does not match the one in ${INDEX_FILE}: ` +
+        'the file was changed, swapped or corrupted on disk); run convfeat extract again with this --cache: it drops that shard and recomputes its rows.',
+    );
+  }
+
   private readRows(shard: number, first: number, count: number): Float32Array {
-    const file = path.join(this.dir, SHARDS_DIR, this.shardNames[shard]!);
-    let header = this.shardHeaders[shard]!;
+    const info = this.shardInfos[shard]!;
+    const file = path.join(this.dir, SHARDS_DIR, info.name);
+    if (!info.verified) {
+      // The first read of a shard reads it whole once to check it; its rows come from that same read.
+      let bytes: Buffer;
+      try {
+        bytes = fs.readFileSync(file);
+      } catch {
+        throw this.changedUnderfoot(info.name);
+      }
+      if (!shaMatches(bytes, info.sha256!)) throw this.damaged(info.name);
+      info.verified = true;
+      const start = info.header.offset + first * this.dim * 4;
+      const out = new Float32Array(count * this.dim);
+      new Uint8Array(out.buffer).set(bytes.subarray(start, start + out.byteLength));
+      return out;
+    }
     try {
-      if (header.offset < 0) header = this.shardHeaders[shard] = readShardHeader(file, this.dim) ?? header;
-      if (header.offset < 0) throw new Error('unreadable header');
-      return readShardRows(file, header, this.dim, first, count);
+      return readShardRows(file, info.header, this.dim, first, count);
     } catch {
-      throw new ConvfeatError(
-        `The cache ${this.dir} changed while it was being read (${this.shardNames[shard]} is gone or unreadable); run the command again.`,
+      throw this.changedUnderfoot(info.name);
+    }
+  }
+
+  private changedUnderfoot(name: string): ConvfeatError {
+    return new ConvfeatError(
+      `The cache ${this.dir} changed while it was being read (${name} is gone or unreadable); run the command again.`,
+    );
+  }
+
+  /**
+   * Removes shard files no index line uses: written by a run killed before its index append, or superseded by a
+   * compaction killed before it deleted them. Only a writer calls this, holding the lock, so their owner is dead.
+   */
+  private removeOrphanShards(): number {
+    const live = new Set<string>();
+    for (const id of this.ids.values()) live.add(this.shardInfos[this.shardOf[id]!]!.name);
+    return removeUnusedShards(path.join(this.dir, SHARDS_DIR), live);
+  }
+
+  /** Drops damaged shards (deleted, so no reader trusts their lines) and non-finite rows; warns once for each. */
+  private dropUnusable(): void {
+    const result = scanShards(this.dir, SHARDS_DIR, this.dim, this.shardInfos, this.ids, this.shardOf, this.rowOf);
+    for (const s of result.damagedShards) {
+      fs.rmSync(path.join(this.dir, SHARDS_DIR, this.shardInfos[s]!.name), { force: true });
+      this.warn(
+        `the cache shard ${SHARDS_DIR}/${this.shardInfos[s]!.name} was damaged (sha256 mismatch); it was removed and its rows will be recomputed.`,
       );
     }
-  }
-
-  private appendIndex(text: string): void {
-    const fd = fs.openSync(path.join(this.dir, INDEX_FILE), 'a');
-    try {
-      const file = path.join(this.dir, INDEX_FILE);
-      writeAllSync(fd, text, file);
-      fsyncFileSync(fd, file);
-    } finally {
-      fs.closeSync(fd);
+    for (const key of result.droppedKeys) {
+      this.ids.delete(key);
+      if (!result.damagedKeys.has(key)) this.replaced.add(hexOf(key));
     }
+    if (result.nonFinite > 0)
+      this.warn(
+        `${result.nonFinite} cached embedding(s) held NaN or infinite values; they will be recomputed by this run.`,
+      );
+    if (result.droppedKeys.length > 0) this.compactIds();
   }
 
-  /** A torn last line (killed mid-append) is cut off, so the next append starts on a line of its own. */
-  private repairIndexTail(): void {
-    const file = path.join(this.dir, INDEX_FILE);
-    let buf: Buffer;
-    try {
-      buf = fs.readFileSync(file);
-    } catch {
-      return;
+  /** Ids must stay dense (a new id is ids.size); rebuild them after deletions. */
+  private compactIds(): void {
+    const shardOf = new Int32Array(Math.max(1024, this.ids.size * 2));
+    const rowOf = new Int32Array(shardOf.length);
+    let next = 0;
+    for (const [key, id] of this.ids) {
+      shardOf[next] = this.shardOf[id]!;
+      rowOf[next] = this.rowOf[id]!;
+      this.ids.set(key, next++);
     }
-    if (buf.length === 0 || buf[buf.length - 1] === 0x0a) return;
-    fs.truncateSync(file, buf.lastIndexOf(0x0a) + 1);
+    this.shardOf = shardOf;
+    this.rowOf = rowOf;
   }
 
-  private removeLeftoverTemps(): void {
-    for (const dir of [this.dir, path.join(this.dir, SHARDS_DIR)]) {
-      for (const name of fs.readdirSync(dir))
-        if (isLeftoverTemp(name)) fs.rmSync(path.join(dir, name), { force: true });
-    }
-  }
-
-  /** Reads index.jsonl, keeping each hash's first line that points at an existing row of a valid shard. */
+  /** Streams index.jsonl: each hash's first line that points at an existing row of a valid shard (index-file.ts). */
   private loadIndex(): void {
-    this.locations.clear();
-    this.shardNames = [];
-    this.shardHeaders = [];
+    this.ids.clear();
+    this.shardInfos = [];
     const shardByName = new Map<string, number | null>();
-    let text = '';
-    try {
-      text = fs.readFileSync(path.join(this.dir, INDEX_FILE), 'utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
-        throw new ConvfeatError(
-          `Cannot read ${path.join(this.dir, INDEX_FILE)} (${(e as NodeJS.ErrnoException).code}).`,
-        );
-    }
-    for (const line of text.split('\n')) {
-      if (line.length === 0) continue;
-      let entry: { h?: unknown; s?: unknown; r?: unknown };
-      try {
-        entry = JSON.parse(line) as typeof entry;
-      } catch {
-        continue; // torn by a crash mid-append
-      }
-      const { h, s, r } = entry ?? {};
-      if (
-        !isContentHash(h) ||
-        typeof s !== 'string' ||
-        !SHARD_NAME.test(s) ||
-        typeof r !== 'number' ||
-        !Number.isInteger(r) ||
-        r < 0
-      )
-        continue;
-      if (this.locations.has(h)) continue;
-      let shard = shardByName.get(s);
-      if (shard === undefined) {
-        const header = readShardHeader(path.join(this.dir, SHARDS_DIR, s), this.dim);
-        shard = header ? this.shardNames.push(s) - 1 : null;
-        if (header) this.shardHeaders.push(header);
-        shardByName.set(s, shard);
-      }
-      if (shard === null || r >= this.shardHeaders[shard]!.rows) continue;
-      this.locations.set(h, { shard, row: r });
-    }
+    const sums = new Map<string, string>();
     let maxSeq = 0;
+    const file = path.join(this.dir, INDEX_FILE);
+    try {
+      const seen = (name: string): void => {
+        maxSeq = Math.max(maxSeq, Number(SHARD_NAME.exec(name)![1]));
+      };
+      const onLine = (text: string, complete: boolean): void => {
+        if (!complete) return; // torn by a crash mid-append (or being appended this instant)
+        const line = parseIndexLine(text);
+        if (!line) return;
+        if (line.kind === 'shard') {
+          seen(line.shard);
+          sums.set(line.shard, line.sha256);
+          return;
+        }
+        let shard = shardByName.get(line.shard);
+        if (shard === undefined) {
+          seen(line.shard);
+          const header = readShardHeader(path.join(this.dir, SHARDS_DIR, line.shard), this.dim);
+          shard = header ? this.addShard(line.shard, header, sums.get(line.shard), false) : null;
+          shardByName.set(line.shard, shard);
+        }
+        if (shard === null || line.row >= this.shardInfos[shard]!.header.rows) return;
+        const key = keyOf(line.hash);
+        if (!line.replaces && this.ids.has(key)) return; // the first usable line of a hash wins
+        this.setLocationOfKey(key, shard, line.row);
+      };
+      forEachLine(file, onLine, undefined, 'latin1'); // index.jsonl is ASCII: convfeat writes every line
+    } catch (e) {
+      if (e instanceof ConvfeatError) throw e;
+      throw new ConvfeatError(`Cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? 'error'}).`);
+    }
     try {
       for (const name of fs.readdirSync(path.join(this.dir, SHARDS_DIR))) {
         const m = SHARD_NAME.exec(name);
@@ -399,7 +501,19 @@ export class EmbeddingStore {
     } catch {
       // no shards folder yet: a cache with no rows
     }
-    for (const s of shardByName.keys()) maxSeq = Math.max(maxSeq, Number(SHARD_NAME.exec(s)![1]));
     this.nextSeq = maxSeq + 1;
   }
+}
+
+/** A content hash as a Map key: its 32 bytes as a 32-character latin1 string (a fresh flat string, never a slice). */
+function keyOf(hash: string): string {
+  return Buffer.from(hash, 'hex').toString('latin1');
+}
+
+function hexOf(key: string): string {
+  return Buffer.from(key, 'latin1').toString('hex');
+}
+
+function shaMatches(bytes: Uint8Array, sha256: string): boolean {
+  return createHash('sha256').update(bytes).digest('hex') === sha256;
 }

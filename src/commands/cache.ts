@@ -1,6 +1,6 @@
 /** `convfeat cache export | merge | info | compact`: the embedding cache for NumPy users and for many machines. */
 import type { Argv, CommandModule } from 'yargs';
-import { EmbeddingStore, exportCache, mergeCaches, readFailures, readListing, readMeta } from '../cache';
+import { countListing, EmbeddingStore, exportCache, mergeCaches, readFailures, readListing, readMeta } from '../cache';
 import * as path from 'path';
 import { removeDeadTemps } from '../util/atomic';
 import { ensureDir } from '../util/dirs';
@@ -78,10 +78,8 @@ const infoCommand: CommandModule<object, InfoArgs> = {
     const shards = store.shardCount;
     const meta = store.meta;
     store.close();
-    const listing = readListing(args.cache) ?? [];
-    const splits: Record<string, number> = {};
-    for (const e of listing) splits[e.split ?? 'none'] = (splits[e.split ?? 'none'] ?? 0) + 1;
-    const info = { ...meta, rows, shards, listed: listing.length, splits, failures: readFailures(args.cache).length };
+    const { listed, splits } = countListing(args.cache); // streamed: a listing of millions of images is not held
+    const info = { ...meta, rows, shards, listed, splits, failures: readFailures(args.cache).length };
     if (args.json) printJson(info);
     else {
       process.stdout.write(
@@ -89,7 +87,7 @@ const infoCommand: CommandModule<object, InfoArgs> = {
           `model        ${meta.model} (fingerprint ${meta.modelFingerprint})`,
           `preprocess   ${meta.preprocessFingerprint}`,
           `embeddings   ${rows} × ${meta.dim} in ${shards} shard(s)`,
-          `listed       ${listing.length} images: ${
+          `listed       ${listed} images: ${
             Object.entries(splits)
               .map(([k, v]) => `${k} ${v}`)
               .join(', ') || '-'

@@ -127,7 +127,13 @@ const bigData = memo(() => {
 
 function indexLines(cache: string): number {
   const index = path.join(cache, 'index.jsonl');
-  return fs.existsSync(index) ? fs.readFileSync(index, 'utf8').split('\n').filter(Boolean).length : 0;
+  // row lines only: each batch also appends one shard record (its row count and sha256)
+  return fs.existsSync(index)
+    ? fs
+        .readFileSync(index, 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith('{"h"')).length
+    : 0;
 }
 
 function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
@@ -223,7 +229,10 @@ describe('convfeat CLI', () => {
     expect(s.fromCache).toBeGreaterThanOrEqual(storedBeforeKill - 2);
     expect((s.fromCache as number) + (s.extracted as number)).toBe(BIG_TOTAL);
 
-    const lines = fs.readFileSync(path.join(cache, 'index.jsonl'), 'utf8').split('\n').filter(Boolean);
+    const lines = fs
+      .readFileSync(path.join(cache, 'index.jsonl'), 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('{"h"'));
     const hashes = lines.map((l) => JSON.parse(l).h as string);
     expect(new Set(hashes).size).toBe(hashes.length);
     expect(hashes).toHaveLength(BIG_TOTAL); // every copy is its own image

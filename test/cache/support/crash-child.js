@@ -1,8 +1,9 @@
 // Appends batches of deterministic embeddings to a cache until it is killed (or has written `total` images).
-// argv: storeModule cacheDir batchSize total. Prints the number of images known durable after each batch.
+// argv: storeModule cacheDir batchSize total [compact]. Prints the number of images known durable after each batch;
+// with "compact", compacts the store after the last batch and prints "compacted".
 'use strict';
 const { createHash } = require('crypto');
-const [storeModule, cacheDir, batchSizeText, totalText] = process.argv.slice(2);
+const [storeModule, cacheDir, batchSizeText, totalText, then] = process.argv.slice(2);
 const { EmbeddingStore } = require(storeModule);
 
 const DIM = 64;
@@ -26,5 +27,9 @@ for (let start = 0; start < total; start += batchSize) {
   hashes.forEach((h, i) => rows.set(rowFor(h), i * DIM));
   store.putBatch(hashes, rows);
   process.stdout.write(`${start + hashes.length}\n`);
+}
+if (then === 'compact') {
+  store.compact();
+  process.stdout.write('compacted\n');
 }
 // No close(): the lock must also go away through the process 'exit' hook.
