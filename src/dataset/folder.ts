@@ -40,8 +40,11 @@ async function scanClasses(
 ): Promise<DatasetItem[]> {
   const items: DatasetItem[] = [];
   for (const dir of dirs) {
+    const reported = state.problems.length;
     const files = await walkFiles(dir.path, state, ancestors);
-    if (files.length === 0)
+    // A folder that could not be read was reported with its reason; "holds no files" would contradict it.
+    const unreadable = state.problems.slice(reported).some((p) => p.path === dir.path);
+    if (files.length === 0 && !unreadable)
       state.problems.push({ path: dir.path, reason: 'class folder holds no files; class skipped' });
     for (const f of files) items.push(item(root, f, dir.name, split));
   }
