@@ -14,6 +14,7 @@ import {
   VGG_FC7_DIM,
   withEmbeddingOutput,
 } from '../support/graphs';
+import { testWithPeer } from '../support/peers';
 
 describe('inspectModel', () => {
   let dir: string;
@@ -98,20 +99,21 @@ describe('inspectModel', () => {
   });
 });
 
-/** Written by `convfeat models fetch resnet50` (git-ignored); checked when present. */
+/** Written by `convfeat models fetch resnet50` (git-ignored; the jest global setup makes it): required in CI. */
 const REAL_RESNET50 = path.resolve(__dirname, '..', '..', 'onnx', 'resnet50.onnx');
 
 describe('the real converted ResNet50', () => {
-  (fs.existsSync(REAL_RESNET50) ? test : test.skip)(
-    'reports a 2048-d avg_pool embedding with the batch axis named',
-    () => {
-      const info = inspectModel(REAL_RESNET50);
-      expect(info.inputs).toEqual([{ name: 'input', dims: ['batch', 3, 224, 224], type: 'float' }]);
-      expect(info.embedding).toMatchObject({ dim: 2048, shape: ['batch', 2048] });
-      expect(info.parameterCount).toBe(25_636_712);
-      expect(info.alreadyCut).toBe(false);
-    },
-  );
+  testWithPeer(
+    'the real ResNet50',
+    fs.existsSync(REAL_RESNET50),
+    `${REAL_RESNET50} is missing; the jest global setup fetches it`,
+  )('reports a 2048-d avg_pool embedding with the batch axis named', () => {
+    const info = inspectModel(REAL_RESNET50);
+    expect(info.inputs).toEqual([{ name: 'input', dims: ['batch', 3, 224, 224], type: 'float' }]);
+    expect(info.embedding).toMatchObject({ dim: 2048, shape: ['batch', 2048] });
+    expect(info.parameterCount).toBe(25_636_712);
+    expect(info.alreadyCut).toBe(false);
+  });
 });
 
 describe('formatModelInfo', () => {

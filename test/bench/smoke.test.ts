@@ -11,6 +11,7 @@ import * as path from 'path';
 import { findPython, findTorchPython } from '../../bench/run';
 import { findLiblinear } from '../../bench/solvers/liblinear';
 import { REPO_ROOT, tmpDir } from '../support/data';
+import { expectPeerInCi, testWithOptionalPeer } from '../support/peers';
 
 const TSC = path.join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 const RUN = path.join(REPO_ROOT, 'bench', 'out', 'js', 'bench', 'run.js');
@@ -96,6 +97,7 @@ describe('bench smoke (bench/run.js --smoke)', () => {
 
     const cli = section(r.stdout, 'extract/cli');
     const gnuTime = fs.existsSync(GNU_TIME);
+    expectPeerInCi('GNU time', gnuTime, `${GNU_TIME}; Debian: apt-get install time`);
     const rss = gnuTime ? `${NUM} MiB` : 'n/a';
     const run = (label: string, counts: string) =>
       new RegExp(
@@ -117,6 +119,7 @@ describe('bench smoke (bench/run.js --smoke)', () => {
     const r = bench(['--smoke', '--only', 'solvers']);
     expectOk(r, ['solvers/solvers', 'solvers/mini', 'solvers/agree', 'solvers/tiny-cache', 'solvers/real']);
     const liblinear = findLiblinear() !== undefined;
+    expectPeerInCi('liblinear', liblinear);
 
     const solvers = section(r.stdout, 'solvers/solvers');
     expect(solvers).toContain('# synthetic 300 × 32, 3 classes (+300 test rows)');
@@ -248,24 +251,26 @@ describe('bench smoke (bench/run.js --smoke)', () => {
     expect(table).toMatch(/Not measured yet .*`finetune-gpu\/finetune-head\.json`/);
   });
 
-  // Skipped (and reported as skipped) without a Python that has torchvision, Pillow and NumPy.
-  (PYTHON ? test : test.skip)(
-    'make_fixtures.py reproduces the committed parity digests (needs Python with torchvision)',
-    () => {
-      const out = path.join(tmpDir('fixtures'), 'fixtures.json');
-      const r = spawnSync(PYTHON!, [path.join(REPO_ROOT, 'bench', 'preprocess', 'make_fixtures.py'), '--out', out], {
-        cwd: REPO_ROOT,
-        encoding: 'utf8',
-        timeout: 120000,
-      });
-      if (r.status !== 0) throw new Error(`make_fixtures.py exited ${r.status}:\n${r.stderr}`);
-      const committed = JSON.parse(
-        fs.readFileSync(path.join(REPO_ROOT, 'test', 'fixtures', 'preprocess', 'fixtures.json'), 'utf8'),
-      );
-      const fresh = JSON.parse(fs.readFileSync(out, 'utf8'));
-      // The versions line may differ on another machine; every digest must not.
-      expect({ ...fresh, generator: undefined }).toEqual({ ...committed, generator: undefined });
-      fs.rmSync(path.dirname(out), { recursive: true, force: true });
-    },
-  );
+  // Skipped (and reported as skipped) without a Python that has torchvision, Pillow and NumPy; CI does not install
+  // PyTorch (about 1 GB), and preprocess/parity-all checks the committed digests either way.
+  testWithOptionalPeer(
+    'Python with torchvision',
+    PYTHON !== undefined,
+    'python3 or CONVFEAT_PYTHON with torchvision, Pillow and NumPy; see bench/preprocess/README.md',
+  )('make_fixtures.py reproduces the committed parity digests (needs Python with torchvision)', () => {
+    const out = path.join(tmpDir('fixtures'), 'fixtures.json');
+    const r = spawnSync(PYTHON!, [path.join(REPO_ROOT, 'bench', 'preprocess', 'make_fixtures.py'), '--out', out], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+      timeout: 120000,
+    });
+    if (r.status !== 0) throw new Error(`make_fixtures.py exited ${r.status}:\n${r.stderr}`);
+    const committed = JSON.parse(
+      fs.readFileSync(path.join(REPO_ROOT, 'test', 'fixtures', 'preprocess', 'fixtures.json'), 'utf8'),
+    );
+    const fresh = JSON.parse(fs.readFileSync(out, 'utf8'));
+    // The versions line may differ on another machine; every digest must not.
+    expect({ ...fresh, generator: undefined }).toEqual({ ...committed, generator: undefined });
+    fs.rmSync(path.dirname(out), { recursive: true, force: true });
+  });
 });

@@ -10,6 +10,7 @@ import { ConvfeatError, UsageError } from '../../src/util/errors';
 import { readNpySync } from '../../src/util/npy';
 import { tmpDir } from '../support/data';
 import { hashOf, IDENTITY, rowsFor } from './support/rows';
+import { hasNumpy, testWithPeer } from '../support/peers';
 
 const D = IDENTITY.dim;
 
@@ -138,8 +139,7 @@ describe('exportCache', () => {
   });
 
   const python = '/usr/bin/python3';
-  const hasNumpy = fs.existsSync(python) && spawnSync(python, ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0;
-  (hasNumpy ? test : test.skip)('NumPy loads the export (skipped where python3 has no numpy)', () => {
+  testWithPeer('numpy', hasNumpy(python))('NumPy loads the export', () => {
     const dir = tmpDir('export-np-src');
     makeCache(dir, ENTRIES);
     const out = tmpDir('export-np');

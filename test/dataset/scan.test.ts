@@ -1,12 +1,28 @@
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { scanDataset } from '../../src/dataset';
 import { UsageError } from '../../src/util/errors';
-import { photos, tmpDir } from '../support/data';
+import { photos, REPO_ROOT, tmpDir } from '../support/data';
 
 const JPEG = fs.readFileSync(photos('train', 'cat', 1)[0]!);
 
 /** Creates files (real JPEG bytes for image names, text otherwise) under root. */
+/**
+ * Root reads any folder whatever its mode, so as root the scan runs in a child process with the uid of `nobody`
+ * (65534), on the compiled dist/ that the jest global setup builds from the current sources.
+ */
+function scanAsNobody(root: string): { items: Array<{ relPath: string }>; problems: Array<{ reason: string }> } {
+  fs.chmodSync(root, 0o755); // mkdtemp makes it 0700: nobody must be able to enter it
+  const dist = path.join(REPO_ROOT, 'dist', 'dataset', 'index.js');
+  const script = `require(${JSON.stringify(dist)}).scanDataset(process.argv[1]).then(
+    (d) => process.stdout.write(JSON.stringify({ items: d.items, problems: d.problems })),
+    (e) => { process.stderr.write(String(e && e.stack)); process.exit(1); })`;
+  const r = spawnSync(process.execPath, ['-e', script, root], { uid: 65534, gid: 65534, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`scanning ${root} as nobody failed (${r.status ?? r.signal}): ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
 function tree(root: string, files: string[]): void {
   for (const rel of files) {
     const full = path.join(root, rel);
@@ -167,16 +183,18 @@ describe('scanDataset: folders', () => {
     expect(ds.problems).toHaveLength(5);
   });
 
-  (process.getuid?.() === 0 ? test.skip : test)('an unreadable class folder is a problem, not a crash', async () => {
+  test('an unreadable class folder is a problem, not a crash (scanned as nobody when the tests run as root)', async () => {
     const root = tmpDir('unreadable');
     tree(root, ['cat/a.jpg', 'dog/b.jpg']);
     fs.chmodSync(path.join(root, 'dog'), 0o000);
     try {
-      const ds = await scanDataset(root);
+      const ds = process.getuid?.() === 0 ? scanAsNobody(root) : await scanDataset(root);
       expect(ds.items.map((i) => i.relPath)).toEqual(['cat/a.jpg']);
+      expect(ds.problems).toHaveLength(1);
       expect(ds.problems[0]?.reason).toMatch(/permission denied/);
     } finally {
       fs.chmodSync(path.join(root, 'dog'), 0o755);
+      fs.rmSync(root, { recursive: true, force: true });
     }
   });
 

@@ -10,7 +10,8 @@ import { ChildProcess, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { loadModel } from '../../src/backbone/onnx/proto';
-import { EmbeddingStore, readListing } from '../../src/cache';
+import { EmbeddingStore, loadSplit, readListing } from '../../src/cache';
+import { loadClassifier } from '../../src/linear/io';
 import { photos, REPO_ROOT, tmpDir } from '../support/data';
 import { tinyBackboneBytes, writeTinyBackbone } from '../support/tinyBackbone';
 
@@ -142,6 +143,24 @@ function exited(child: ChildProcess): Promise<{ code: number | null; signal: Nod
       resolve({ code: child.exitCode, signal: child.signalCode });
     else child.once('exit', (code, signal) => resolve({ code, signal }));
   });
+}
+
+/**
+ * The accuracy evaluate must report, computed here: the classifier file's scores on the cache rows, argmax, compared
+ * by class name with the cache's labels.
+ */
+function expectedAccuracy(classifierFile: string, cache: string, split?: string): { accuracy: number; n: number } {
+  const clf = loadClassifier(classifierFile);
+  const data = loadSplit(cache, split);
+  const K = clf.classes.length;
+  const scores = clf.decisionFunction(data.X, data.dim);
+  let correct = 0;
+  for (let i = 0; i < data.y.length; i++) {
+    let best = 0;
+    for (let k = 1; k < K; k++) if (scores[i * K + k]! > scores[i * K + best]!) best = k;
+    if (clf.classes[best] === data.classes[data.y[i]!]) correct++;
+  }
+  return { accuracy: correct / data.y.length, n: data.y.length };
 }
 
 /**
@@ -309,9 +328,11 @@ describe('convfeat CLI', () => {
     expect(summary).toMatchObject({ cSelection: 'cv', classes: CLASSES, trainSize: TOTAL });
     const all = runJson(['evaluate', '--classifier', file, '--cache', cache, '--json']);
     expect(all.split).toBe('all'); // the cache has no splits: every image
-    expect(all.accuracy).toBeGreaterThanOrEqual(0);
-    expect(all.accuracy).toBeLessThanOrEqual(1);
     expect(all.n).toBe(TOTAL);
+    const expectedAll = expectedAccuracy(file, cache);
+    expect(all.accuracy).toBeCloseTo(expectedAll.accuracy, 10);
+    // 88/120 = 73.3 % here; 3 classes: chance is 1/3, so a wrong figure shows.
+    expect(expectedAll.accuracy).toBeGreaterThan(0.6);
 
     // A cache with splits but no test split: --split val scores the val images only.
     const splits = splitCache();
@@ -320,8 +341,7 @@ describe('convfeat CLI', () => {
     const val = runJson(['evaluate', '--classifier', valClf, '--cache', splits, '--split', 'val', '--json']);
     expect(val.split).toBe('val');
     expect(val.n).toBe(15);
-    expect(val.accuracy).toBeGreaterThanOrEqual(0);
-    expect(val.accuracy).toBeLessThanOrEqual(1);
+    expect(val.accuracy).toBeCloseTo(expectedAccuracy(valClf, splits, 'val').accuracy, 10);
     // Without --split it is refused, rather than scoring the training images.
     const noTest = run(['evaluate', '--classifier', valClf, '--cache', splits]);
     expect(noTest.code).toBe(2);

@@ -54,11 +54,34 @@ describe('Pillow-exact resampling on hand-checked images', () => {
   });
 
   test('three channels are resampled independently', () => {
-    const rgb = Uint8Array.from([10, 0, 255, 20, 100, 255, 30, 200, 255, 40, 50, 255]);
-    const out = resize(rgb, 4, 1, 3, 2, 1, 'bilinear');
+    // Every channel varies (a constant channel comes out constant under any rounding, so it would hide a bug) and the
+    // values give fractional sums that round both ways: each channel must equal its own 1-channel resize.
+    const width = 7;
+    const height = 5;
+    const plane = (c: number): Uint8Array =>
+      Uint8Array.from({ length: width * height }, (_, i) => (i * (37 + 22 * c) + 11 * c * c + 3) % 256);
+    const planes = [0, 1, 2].map(plane);
+    const rgb = new Uint8Array(width * height * 3);
+    for (let i = 0; i < width * height; i++) for (let c = 0; c < 3; c++) rgb[i * 3 + c] = planes[c][i];
+    for (const [ow, oh] of [
+      [3, 2], // downscale both axes
+      [11, 8], // upscale both axes
+      [4, 5], // horizontal pass only
+    ]) {
+      const out = resize(rgb, width, height, 3, ow, oh, 'bilinear');
+      const single = planes.map((p) => resize(p, width, height, 1, ow, oh, 'bilinear'));
+      const interleaved = new Uint8Array(ow * oh * 3);
+      for (let i = 0; i < ow * oh; i++) for (let c = 0; c < 3; c++) interleaved[i * 3 + c] = single[c][i];
+      expect(Array.from(out)).toEqual(Array.from(interleaved));
+      expect(new Set(out).size).toBeGreaterThan(ow * oh); // varied values, not a few constants
+    }
+    // The 1-channel path itself, by hand: 4 → 2 weights 3/7, 3/7, 1/7 (see above).
     const r = resize(Uint8Array.from([10, 20, 30, 40]), 4, 1, 1, 2, 1, 'bilinear');
     const g = resize(Uint8Array.from([0, 100, 200, 50]), 4, 1, 1, 2, 1, 'bilinear');
-    expect(Array.from(out)).toEqual([r[0], g[0], 255, r[1], g[1], 255]);
+    const b = resize(Uint8Array.from([255, 7, 130, 64]), 4, 1, 1, 2, 1, 'bilinear');
+    expect([...r, ...g, ...b]).toEqual([17, 33, 71, 121, 131, 84]); // 130.86 → 131, 84.14 → 84
+    const mixed = Uint8Array.from([10, 0, 255, 20, 100, 7, 30, 200, 130, 40, 50, 64]);
+    expect(Array.from(resize(mixed, 4, 1, 3, 2, 1, 'bilinear'))).toEqual([17, 71, 131, 33, 121, 84]);
   });
 
   test('same size is an exact copy (Pillow skips both passes)', () => {

@@ -1,7 +1,7 @@
 /**
  * The report folder: pictures with sane sizes, one self-contained page with the pictures and thumbnails inlined,
  * atomic replacement of an earlier report, refusals with a sentence. A headless Chromium renders the page and checks
- * every image loaded (skipped, with a message, where Debian's chromium is not installed).
+ * every image loaded (skipped, with a message, where Debian's chromium is not installed; a failure in CI).
  */
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
@@ -14,6 +14,7 @@ import { writeReport } from '../../src/report/writeReport';
 import { ConvfeatError } from '../../src/util/errors';
 import { photos, tmpDir } from '../support/data';
 import { seededRandom } from '../support/graphs';
+import { testWithPeer } from '../support/peers';
 
 const CLASSES = ['airplane', 'car', 'cat', 'dog', 'flower', 'fruit', 'motorbike', 'person'];
 const DIM = 16;
@@ -165,13 +166,11 @@ describe('writeReport', () => {
     );
   });
 
-  const chromiumTest = fs.existsSync(CHROMIUM) ? test : test.skip;
-  if (!fs.existsSync(CHROMIUM)) {
-    // eslint-disable-next-line no-console
-    console.warn(
-      `Skipping the headless Chromium check of the report page: ${CHROMIUM} is not installed (apt-get install chromium).`,
-    );
-  }
+  const chromiumTest = testWithPeer(
+    'chromium',
+    fs.existsSync(CHROMIUM),
+    `${CHROMIUM}; Debian: apt-get install chromium`,
+  );
 
   chromiumTest('headless Chromium renders the page with every image loaded', () => {
     const work = tmpDir('report-chromium');

@@ -18,6 +18,14 @@ export function photos(split: string, cls: string, count: number): string[] {
     .map((f) => path.join(dir, f));
 }
 
+/**
+ * A fresh folder under the system temp folder. The test environment (environment.js) removes every folder made here
+ * when the test file ends, pass or fail, so no test leaves its files behind; CONVFEAT_KEEP_TMP=1 keeps them for
+ * debugging.
+ */
 export function tmpDir(prefix: string): string {
-  return fs.mkdtempSync(path.join(require('os').tmpdir(), `convfeat-${prefix}-`));
+  const dir = fs.mkdtempSync(path.join(require('os').tmpdir(), `convfeat-${prefix}-`));
+  const registry = globalThis as { __convfeatTmpDirs?: string[] };
+  (registry.__convfeatTmpDirs ??= []).push(dir);
+  return dir;
 }

