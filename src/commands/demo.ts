@@ -15,11 +15,14 @@ import { formatMetricsTable, metricsToJson } from '../report/metrics';
 import { defaultPreprocessThreads } from '../preprocess';
 import { extractWithProgress } from './extract';
 import { handler, logger, printJson } from './run';
+import { PRECISION_OPTION } from './backboneOptions';
+import { parsePrecision } from '../backbone/quantize/variant';
 
 interface DemoArgs {
   data: string;
   out: string;
   model: string;
+  precision?: string;
   device: string;
   threads?: number;
   json?: boolean;
@@ -46,6 +49,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
         describe: 'Where the cache and classifiers go',
       })
       .option('model', { type: 'string', default: 'resnet50' })
+      .option('precision', PRECISION_OPTION)
       .option('device', { type: 'string', default: 'auto' })
       .option('threads', { type: 'number' })
       .option('json', { type: 'boolean' })
@@ -53,9 +57,11 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
   handler: handler(async (args: DemoArgs) => {
     const log = logger(args);
     const say = args.json ? log : (line: string) => process.stdout.write(`${line}\n`);
-    const cacheDir = path.join(args.out, `cache-${args.model}`);
+    const precision = args.precision === undefined ? undefined : parsePrecision(args.precision);
+    // int8 embeddings are another embedding space: they get their own cache.
+    const cacheDir = path.join(args.out, `cache-${args.model}${precision === 'int8' ? '-int8' : ''}`);
     say(`1/4 model: ${args.model}`);
-    const prepared = await prepareBackbone({ model: args.model, log });
+    const prepared = await prepareBackbone({ model: args.model, ...(precision ? { precision } : {}), log });
     const backbone = await openBackbone(prepared, {
       device: args.device,
       ...(args.threads !== undefined ? { threads: args.threads } : {}),

@@ -5,6 +5,8 @@ import { loadClassifier } from '../linear';
 import { exportFusedOnnx } from '../report/fusedExport';
 import { backboneForClassifier } from '../report/predict';
 import { handler, logger, printJson } from './run';
+import { PRECISION_OPTION } from './backboneOptions';
+import { parsePrecision } from '../backbone/quantize/variant';
 
 interface ExportArgs {
   classifier: string;
@@ -12,6 +14,7 @@ interface ExportArgs {
   model?: string;
   layer?: string;
   preprocess?: string;
+  precision?: string;
   json?: boolean;
   quiet?: boolean;
 }
@@ -29,6 +32,7 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
       })
       .option('layer', { type: 'string' })
       .option('preprocess', { type: 'string' })
+      .option('precision', PRECISION_OPTION)
       .option('json', { type: 'boolean' })
       .option('quiet', { type: 'boolean' }) as unknown as Argv<ExportArgs>,
   handler: handler(async (args: ExportArgs) => {
@@ -37,6 +41,7 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
       model: args.model,
       layer: args.layer,
       preprocess: args.preprocess,
+      ...(args.precision !== undefined ? { precision: parsePrecision(args.precision) } : {}),
       log: logger(args),
     });
     const result = exportFusedOnnx({

@@ -90,7 +90,13 @@ export const extractCommand: CommandModule<object, ExtractArgs> = {
       ...(args.split !== undefined ? { split: args.split } : {}),
       layout: args.layout,
     });
-    const prepared = await prepareBackbone({ model: args.model, layer: args.layer, preprocess: args.preprocess, log });
+    const prepared = await prepareBackbone({
+      model: args.model,
+      layer: args.layer,
+      preprocess: args.preprocess,
+      ...(args.precision !== undefined ? { precision: args.precision } : {}),
+      log,
+    });
     const backbone = await openBackbone(prepared, {
       device: args.device,
       threads: args.threads,
