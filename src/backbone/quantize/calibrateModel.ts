@@ -77,6 +77,10 @@ function describeSelection(items: readonly DatasetItem[], picked: readonly Datas
 export async function calibrateModel(req: CalibrateRequest): Promise<CalibrateResult> {
   const count = integerInRange('--images', req.images ?? DEFAULT_CALIBRATION_IMAGES, 1, 100_000);
   const method = req.method ?? DEFAULT_RANGE_METHOD;
+  // The photos first: a wrong --calibrate is found before minutes of fetching or cutting.
+  const dataset = await scanDataset(req.data, { inputName: '--calibrate' });
+  const picked = pickCalibrationItems(dataset.items, count);
+  if (picked.length === 0) throw new ConvfeatError(`--calibrate ${req.data} holds no images to calibrate on.`);
   const prepared = await prepareBackbone({
     model: req.model,
     ...(req.layer !== undefined ? { layer: req.layer } : {}),
@@ -85,9 +89,6 @@ export async function calibrateModel(req: CalibrateRequest): Promise<CalibrateRe
     precision: 'fp32',
     log: req.log,
   });
-  const dataset = await scanDataset(req.data, { inputName: '--calibrate' });
-  const picked = pickCalibrationItems(dataset.items, count);
-  if (picked.length === 0) throw new ConvfeatError(`--calibrate ${req.data} holds no images to calibrate on.`);
   const size = outputSize(prepared.spec)!;
   const per = 3 * size.height * size.width;
   const images = new Float32Array(picked.length * per);
