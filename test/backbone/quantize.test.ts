@@ -2,17 +2,25 @@
  * The quantiser on tiny torchvision-shaped graphs: the QDQ structure it writes, that onnxruntime runs the result close
  * to fp32, and that ops it does not handle stay fp32, are listed, and do not stop the rest from being quantised.
  */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import * as ort from 'onnxruntime-node';
 import {
   activationParams,
   collectStats,
   foldBatchNorms,
   quantizeModel,
+  pickCalibrationItems,
   quantizeWeights,
+  RANGE_TABLE_FORMAT,
   rangeOf,
+  readRangeTable,
+  writeRangeTable,
   rangeTable,
   tensorsToCalibrate,
   type RangeTable,
+  type RangeTableFile,
 } from '../../src/backbone/quantize';
 import { ElemType, encodeModel, node, onnx } from '../../src/backbone/onnx/proto';
 import { IMAGE_SIZE, randomImages, resnetLike, vggLike, withInitializersAsInputs } from '../support/graphs';
@@ -210,4 +218,57 @@ test('each output channel of a quantised weight uses the full symmetric int8 ran
     expect(Math.max(...[...channel].map(Math.abs))).toBe(127);
     expect(Math.min(...channel)).toBeGreaterThanOrEqual(-127);
   }
+});
+
+describe('calibration set and range tables', () => {
+  test('the calibration set is the first photos of each class of the train split, in file-name order', () => {
+    const item = (relPath: string, label: string, split?: 'train' | 'val') => ({
+      path: `/d/${relPath}`,
+      relPath,
+      label,
+      ...(split ? { split } : {}),
+    });
+    const items = [
+      item('train/b/2.jpg', 'b', 'train'),
+      item('val/a/0.jpg', 'a', 'val'),
+      item('train/a/3.jpg', 'a', 'train'),
+      item('train/a/1.jpg', 'a', 'train'),
+      item('train/a/2.jpg', 'a', 'train'),
+      item('train/b/1.jpg', 'b', 'train'),
+    ];
+    expect(pickCalibrationItems(items, 4).map((i) => i.relPath)).toEqual([
+      'train/a/1.jpg',
+      'train/a/2.jpg',
+      'train/b/1.jpg',
+      'train/b/2.jpg',
+    ]);
+    const unlabelled = [
+      { path: '/d/z.jpg', relPath: 'z.jpg' },
+      { path: '/d/y.jpg', relPath: 'y.jpg' },
+    ];
+    expect(pickCalibrationItems(unlabelled, 1).map((i) => i.relPath)).toEqual(['y.jpg']);
+  });
+
+  test('a damaged range table is refused with one sentence naming the tensor', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'convfeat-ranges-'));
+    const file = path.join(dir, 'm.int8.json');
+    const table: RangeTableFile = {
+      format: RANGE_TABLE_FORMAT,
+      version: 1,
+      model: 'm',
+      fp32Fingerprint: '0123456789abcdef',
+      layer: 'x',
+      calibration: { images: 'test', count: 1, method: 'minmax' },
+      weights: 'w',
+      activations: 'a',
+      ranges: { conv1: [0, 2.5], 'a/b': [-1.25, 3] },
+    };
+    writeRangeTable(file, table);
+    expect(readRangeTable(file).ranges).toEqual(table.ranges);
+    fs.writeFileSync(file, JSON.stringify({ ...table, ranges: { conv1: [3, 1] } }));
+    expect(() => readRangeTable(file)).toThrow(/the range of conv1 is not \[min, max\] with min ≤ max; make it again/);
+    expect(() => readRangeTable(path.join(dir, 'missing.json'))).toThrow(
+      /does not exist; make it with `convfeat models quantize/,
+    );
+  });
 });
