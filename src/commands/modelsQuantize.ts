@@ -61,6 +61,7 @@ export const quantizeCommand: CommandModule<object, QuantizeArgs> = {
       [
         `${result.model}: ${result.summary.quantized} nodes quantised to int8 (${result.summary.foldedBatchNorms} BatchNorms folded), ${result.tensors} activation ranges from ${result.images} photos in ${result.calibrationSeconds.toFixed(1)} s; quantisation ${result.quantizationSeconds.toFixed(1)} s`,
         `not quantised by convfeat (fp32 in the graph; onnxruntime may still fuse them into the int8 kernels around them): ${kept || 'nothing'}`,
+        `embedding cosine to fp32 on the calibration photos: mean ${result.cosine.mean.toFixed(4)}, min ${result.cosine.min.toFixed(4)} (the photos it was calibrated on)`,
         `ranges: ${result.table}`,
         `int8 graph: ${result.onnx} (${(result.int8Bytes / 1e6).toFixed(1)} MB, fp32 ${(result.fp32Bytes / 1e6).toFixed(1)} MB, fingerprint ${result.int8Fingerprint})`,
         '',
