@@ -12,7 +12,7 @@ import { DEFAULT_OPSET, ElemType, node, onnx, tensorToFloat32 } from '../onnx/pr
 import { foldBatchNorms } from './fold';
 
 /** Bump when the bytes this module writes change: the int8 model cache is keyed on it. */
-export const QUANTIZER_VERSION = 1;
+export const QUANTIZER_VERSION = 2;
 
 /** Calibrated activation range per tensor name: [min, max] in fp32 units. */
 export type RangeTable = Record<string, readonly [number, number]>;
@@ -136,6 +136,23 @@ export interface QuantizeOptions {
 }
 
 /**
+ * Where a weighted node's output is quantised: after its ReLU when the ReLU is its only consumer. The range is then
+ * [0, max] instead of spending half the 256 levels on negatives the ReLU discards, and onnxruntime still fuses
+ * DequantizeLinear → Conv → Relu → QuantizeLinear into one QLinearConv.
+ */
+function reluAfter(g: onnx.IGraphProto): (tensor: string | undefined) => string | undefined {
+  const consumers = new Map<string, onnx.INodeProto[]>();
+  for (const n of g.node ?? []) for (const i of n.input ?? []) consumers.set(i, [...(consumers.get(i) ?? []), n]);
+  const outputs = new Set((g.output ?? []).map((o) => o.name!));
+  return (tensor) => {
+    if (tensor === undefined || outputs.has(tensor)) return tensor;
+    const users = consumers.get(tensor) ?? [];
+    const only = users.length === 1 ? users[0]! : undefined;
+    return only && only.opType === 'Relu' && (only.domain ?? '') === '' ? only.output![0]! : tensor;
+  };
+}
+
+/**
  * The activation tensors a calibration must measure for `model`: the data inputs of every Conv/Gemm/MatMul whose
  * weight is a constant, and their outputs. Computed on the BatchNorm-folded graph, whose tensor names are a subset of
  * the original's (a folded Conv takes its BatchNorm's output name).
@@ -144,12 +161,13 @@ export function tensorsToCalibrate(model: onnx.ModelProto): string[] {
   const { model: folded } = foldBatchNorms(model);
   const g = folded.graph!;
   const inits = new Map((g.initializer ?? []).map((t) => [t.name!, t]));
+  const afterRelu = reluAfter(g);
   const out = new Set<string>();
   for (const n of g.node ?? []) {
     if (!WEIGHTED.has(n.opType ?? '') || (n.domain ?? '') !== '') continue;
     if (typeof weightPlan(n, inits.get(n.input?.[1] ?? '')) === 'string') continue;
     out.add(n.input![0]!);
-    out.add(n.output![0]!);
+    out.add(afterRelu(n.output![0]!)!);
   }
   return [...out];
 }
@@ -163,6 +181,7 @@ export function quantizeModel(model: onnx.ModelProto, options: QuantizeOptions):
   const consumers = new Map<string, number>();
   for (const n of g.node ?? []) for (const i of n.input ?? []) consumers.set(i, (consumers.get(i) ?? 0) + 1);
 
+  const quantizedOutput = reluAfter(g);
   const quantized: NodeNote[] = [];
   const keptFp32: KeptFp32[] = [];
   const qdqTensors = new Set<string>();
@@ -244,7 +263,7 @@ export function quantizeModel(model: onnx.ModelProto, options: QuantizeOptions):
     rewritten.set(idx, { ...n, input: inputs });
     weightNodes.set(idx, extra);
     qdqTensors.add(x);
-    const y = n.output?.[0];
+    const y = quantizedOutput(n.output?.[0]);
     if ((options.quantizeOutputs ?? true) && y && has(y)) qdqTensors.add(y);
     quantized.push({ node: name, opType: op });
   });

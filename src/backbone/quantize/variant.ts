@@ -15,6 +15,8 @@ import { quantizeModel, QUANTIZER_VERSION, type QuantizeReport } from './qdq';
 import { readRangeTable } from './table';
 
 export type Precision = 'fp32' | 'int8';
+
+const INT8_CACHE_MIN_BYTES = 2 * 1024 * 1024;
 export const PRECISIONS: readonly Precision[] = ['fp32', 'int8'];
 
 export function parsePrecision(value: unknown, name = '--precision'): Precision {
@@ -110,11 +112,13 @@ export function int8Cut(opts: {
     ...summarize(report),
   };
   try {
+    // Like the fp32 cut: small models are quantised again each run (milliseconds) rather than stored.
+    if (bytes.length < INT8_CACHE_MIN_BYTES) throw new Error('small model: not worth storing');
     fs.mkdirSync(path.dirname(base), { recursive: true });
     writeFileAtomicSync(`${base}.onnx`, bytes);
     writeFileAtomicSync(`${base}.json`, `${JSON.stringify(record)}\n`);
   } catch {
-    // a read-only store: quantise again next time
+    // a small model, or a read-only store: quantise again next time
   }
   return {
     fingerprint: record.fingerprint,
