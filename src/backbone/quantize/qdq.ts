@@ -130,7 +130,7 @@ export interface QuantizeOptions {
   /**
    * Also quantise the outputs of quantised nodes when their range is known (default true): onnxruntime then fuses
    * DequantizeLinear → Conv → QuantizeLinear into QLinearConv and the residual Adds into QLinearAdd. Measured on
-   * ResNet50: with inputs only, 20 of 53 convolutions stay fp32 and the model is 2.4× slower.
+   * ResNet50: with inputs only, 20 of 53 convolutions stay fp32 and the model is about 2.2× slower.
    */
   quantizeOutputs?: boolean;
 }

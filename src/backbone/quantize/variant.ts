@@ -65,6 +65,24 @@ interface Int8Record extends Int8Summary {
   fp32Fingerprint: string;
 }
 
+/** Int8 cuts of the same fp32 graph made with an older table or quantiser: each is ~24 MB nobody will read again. */
+function removeOutdatedInt8(keep: string, fp32Fingerprint: string): void {
+  const dir = path.dirname(keep);
+  const prefix = path.basename(keep).replace(/-int8-[0-9a-f]+$/, '-int8-');
+  for (const name of fs.readdirSync(dir)) {
+    const other = path.join(dir, name.replace(/\.json$/, ''));
+    if (!name.startsWith(prefix) || !name.endsWith('.json') || other === keep) continue;
+    try {
+      const record = JSON.parse(fs.readFileSync(`${other}.json`, 'utf8')) as Int8Record;
+      if (record.fp32Fingerprint !== fp32Fingerprint) continue;
+      fs.rmSync(`${other}.json`, { force: true });
+      fs.rmSync(`${other}.onnx`, { force: true });
+    } catch {
+      // unreadable record: leave it
+    }
+  }
+}
+
 export function int8Cut(opts: {
   name: string;
   fp32Fingerprint: string;
@@ -117,6 +135,7 @@ export function int8Cut(opts: {
     fs.mkdirSync(path.dirname(base), { recursive: true });
     writeFileAtomicSync(`${base}.onnx`, bytes);
     writeFileAtomicSync(`${base}.json`, `${JSON.stringify(record)}\n`);
+    removeOutdatedInt8(base, opts.fp32Fingerprint);
   } catch {
     // a small model, or a read-only store: quantise again next time
   }
