@@ -57,7 +57,8 @@ export async function backboneForClassifier(
   // An int8 backbone is recorded as NAME@int8; unless told otherwise, use the precision the classifier was fitted on.
   const trained = trainedOn !== null ? splitModelPrecision(trainedOn) : undefined;
   const known = trained !== undefined && loadManifest().models[trained.model] !== undefined;
-  const model = opts.model ?? (known ? trainedOn! : undefined);
+  // An explicit --precision names the precision itself, so the recorded name loses its @int8.
+  const model = opts.model ?? (known ? (opts.precision !== undefined ? trained!.model : trainedOn!) : undefined);
   const precision =
     opts.precision ??
     (opts.model !== undefined && splitModelPrecision(opts.model).precision ? undefined : trained?.precision);
@@ -75,7 +76,9 @@ export async function backboneForClassifier(
   });
   if (clf.backbone.fingerprint && prepared.fingerprint !== clf.backbone.fingerprint) {
     throw new ConvfeatError(
-      `--model ${model} cut at ${prepared.layer} (fingerprint ${prepared.fingerprint}) is not the backbone the classifier was trained on (${trainedOn}, ${clf.backbone.fingerprint}); pass the same model and --layer, or refit the classifier.`,
+      trained !== undefined && prepared.precision !== (trained.precision ?? 'fp32')
+        ? `The classifier was fitted on ${trained.precision ?? 'fp32'} embeddings (${trainedOn}) but --precision ${prepared.precision} was asked for; drop --precision, or refit the classifier on a cache extracted with --precision ${prepared.precision}.`
+        : `--model ${model} cut at ${prepared.layer} (fingerprint ${prepared.fingerprint}) is not the backbone the classifier was trained on (${trainedOn}, ${clf.backbone.fingerprint}); pass the same model and --layer, or refit the classifier.`,
     );
   }
   // The classifier records the preprocessing fingerprint; EXIF handling is the one choice the user makes per run.
