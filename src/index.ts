@@ -33,6 +33,26 @@ export type { SessionHandle, SessionOptions } from './backbone/session';
 export { fetchModel, listModels, loadManifest, resolveModel } from './backbone/store';
 export type { ModelEntry, Manifest } from './backbone/store';
 export { convertKerasModel } from './backbone/keras';
+// int8 backbones (issue 14)
+export {
+  quantizeModel,
+  tensorsToCalibrate,
+  collectStats,
+  rangeTable,
+  calibrateModel,
+  readRangeTable,
+  writeRangeTable,
+  parsePrecision,
+} from './backbone/quantize';
+export type {
+  RangeTable,
+  QuantizeReport,
+  RangeMethod,
+  RangeTableFile,
+  CalibrateRequest,
+  CalibrateResult,
+  Precision,
+} from './backbone/quantize';
 
 // cache
 export * from './cache';

@@ -23,7 +23,15 @@ import { canonicalJson, sha256Hex } from '../util/hash';
 import { cutAtEmbedding } from './cut';
 import { modelFingerprint } from './fingerprint';
 import { createSession, cudaUnavailableReason, parseDevice, runBatch, type SessionHandle } from './session';
-import { defaultStoreDir, fetchModel, loadManifest, type ModelEntry } from './store';
+import { defaultManifestPath, defaultStoreDir, fetchModel, loadManifest, type ModelEntry } from './store';
+import {
+  int8Cut,
+  modelNameWithPrecision,
+  splitModelPrecision,
+  userRangeTablePath,
+  type Int8Summary,
+  type Precision,
+} from './quantize/variant';
 
 export const PREPROCESS_PRESETS: Record<string, PreprocessSpec> = {
   torchvision: TORCHVISION_IMAGENET,
@@ -39,6 +47,8 @@ export interface BackboneRequest {
   preprocess?: string;
   /** Where manifest models are stored (default: the package's onnx/ folder, or CONVFEAT_MODEL_DIR). */
   storeDir?: string;
+  /** fp32 (default; reproduces PyTorch) or int8 (the model quantised with its range table). `--model NAME@int8` too. */
+  precision?: Precision;
   log?: (line: string) => void;
 }
 
@@ -55,6 +65,9 @@ export interface PreparedBackbone {
   layer: string;
   tensor: string;
   spec: PreprocessSpec;
+  precision: Precision;
+  /** For int8: how many nodes were quantised and which stayed fp32. */
+  int8?: Int8Summary;
 }
 
 export function modelStoreDir(explicit?: string): string {
@@ -83,8 +96,16 @@ function userPreprocess(option: string | undefined): PreprocessSpec {
   return validateSpec(parsed, `--preprocess ${option}`);
 }
 
-export async function prepareBackbone(req: BackboneRequest): Promise<PreparedBackbone> {
-  nonEmptyString('--model', req.model);
+export async function prepareBackbone(request: BackboneRequest): Promise<PreparedBackbone> {
+  nonEmptyString('--model', request.model);
+  const named = splitModelPrecision(request.model);
+  if (named.precision && request.precision && named.precision !== request.precision) {
+    throw new UsageError(
+      `--model ${request.model} names precision ${named.precision} but --precision is ${request.precision}; drop one of them.`,
+    );
+  }
+  const precision = named.precision ?? request.precision ?? 'fp32';
+  const req = { ...request, model: named.model };
   let name: string;
   let file: string;
   let entry: ModelEntry | undefined;
@@ -121,7 +142,40 @@ export async function prepareBackbone(req: BackboneRequest): Promise<PreparedBac
     throw new UsageError('The preprocessing gives images of varying size; a backbone needs a crop or an exact resize.');
   }
   const cut = cutOnce(file, layer, modelStoreDir(req.storeDir), name);
-  return { name, file, entry, spec, ...cut };
+  if (precision === 'fp32') return { name, file, entry, spec, precision, ...cut };
+  const tableFile = int8TablePath(entry, file, modelStoreDir(req.storeDir));
+  const q = int8Cut({
+    name,
+    fp32Fingerprint: cut.fingerprint,
+    fp32Bytes: cut.cutBytes,
+    tableFile,
+    storeDir: modelStoreDir(req.storeDir),
+    log: req.log,
+  });
+  return {
+    name: modelNameWithPrecision(name, 'int8'),
+    file,
+    entry,
+    spec,
+    precision,
+    int8: q.summary,
+    dim: cut.dim,
+    layer: cut.layer,
+    tensor: cut.tensor,
+    fingerprint: q.fingerprint,
+    cutBytes: q.cutBytes,
+  };
+}
+
+/**
+ * Where a model's activation ranges live: the committed table beside the manifest when the entry has one (every user
+ * gets the same int8 model), else the one `convfeat models quantize` wrote: `<store>/<name>.int8.json` for other
+ * manifest models, `<file>.int8.json` beside a user's .onnx file.
+ */
+export function int8TablePath(entry: ModelEntry | undefined, file: string, storeDir: string): string {
+  if (entry?.int8) return path.join(path.dirname(defaultManifestPath()), entry.int8.ranges);
+  if (entry) return path.join(storeDir, `${entry.name}.int8.json`);
+  return userRangeTablePath(file);
 }
 
 /** Models smaller than this are cut on every run (milliseconds) instead of being kept in <store>/cut/. */

@@ -26,11 +26,14 @@ import { ConvfeatError, describeError, isConvfeatError } from '../util/errors';
 import { integerInRange } from '../util/validate';
 import { extractWithProgress } from './extract';
 import { handler, logger, printJson, setInterruptNote } from './run';
+import { PRECISION_OPTION } from './backboneOptions';
+import { parsePrecision } from '../backbone/quantize/variant';
 
 interface DemoArgs {
   data?: string;
   out: string;
   model: string;
+  precision?: string;
   device: string;
   threads?: number;
   seed: number;
@@ -148,6 +151,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
         describe: 'Where the split manifest, cache, classifiers and reports go',
       })
       .option('model', { type: 'string', default: 'resnet50' })
+      .option('precision', PRECISION_OPTION)
       .option('device', { type: 'string', default: 'auto' })
       .option('threads', { type: 'number' })
       .option('seed', { type: 'number', default: 0, describe: 'Seed of the split made for a folder without splits' })
@@ -159,11 +163,12 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
     const log = logger(args);
     const say = args.json || args.quiet ? log : (line: string) => process.stdout.write(`${line}\n`);
     const seed = integerInRange('--seed', args.seed, 0, 2 ** 31 - 1);
+    const precision = args.precision === undefined ? undefined : parsePrecision(args.precision);
     // The data first: a missing dataset is said before minutes of model download.
     const { dataset, splitManifest, input } = await demoDataset(args.data, args.out, seed, log);
-    say(`1/5 model: ${args.model}`);
-    const prepared = await prepareBackbone({ model: args.model, log });
-    // One cache per backbone; a model given as a file path gives its name, not its path.
+    say(`1/5 model: ${args.model}${precision === 'int8' ? ' (int8)' : ''}`);
+    const prepared = await prepareBackbone({ model: args.model, ...(precision ? { precision } : {}), log });
+    // One cache per backbone (int8 embeddings are another space); a model given as a file path gives its name.
     const cacheDir = path.join(args.out, `cache-${prepared.name.replace(/[^A-Za-z0-9._-]+/g, '_')}`);
     const backbone = await openBackbone(prepared, {
       device: args.device,

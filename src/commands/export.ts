@@ -10,6 +10,8 @@ import { removeDeadTemps } from '../util/atomic';
 import { ensureParentDir } from '../util/dirs';
 import { UsageError } from '../util/errors';
 import { handler, logger, printJson, say, setInterruptNote } from './run';
+import { PRECISION_OPTION } from './backboneOptions';
+import { parsePrecision } from '../backbone/quantize/variant';
 
 interface ExportArgs {
   classifier: string;
@@ -17,6 +19,7 @@ interface ExportArgs {
   model?: string;
   layer?: string;
   preprocess?: string;
+  precision?: string;
   json?: boolean;
   quiet?: boolean;
 }
@@ -34,6 +37,7 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
       })
       .option('layer', { type: 'string' })
       .option('preprocess', { type: 'string' })
+      .option('precision', PRECISION_OPTION)
       .option('json', { type: 'boolean' })
       .option('quiet', { type: 'boolean' }) as unknown as Argv<ExportArgs>,
   handler: handler(async (args: ExportArgs) => {
@@ -49,6 +53,7 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
       model: args.model,
       layer: args.layer,
       preprocess: args.preprocess,
+      ...(args.precision !== undefined ? { precision: parsePrecision(args.precision) } : {}),
       log: logger(args),
     });
     const result = exportFusedOnnx({

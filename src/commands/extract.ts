@@ -102,7 +102,13 @@ export const extractCommand: CommandModule<object, ExtractArgs> = {
       layout: args.layout,
     });
     for (const note of dataset.notes ?? []) log(`note: ${printablePath(note.path)}: ${note.reason}`);
-    const prepared = await prepareBackbone({ model: args.model, layer: args.layer, preprocess: args.preprocess, log });
+    const prepared = await prepareBackbone({
+      model: args.model,
+      layer: args.layer,
+      preprocess: args.preprocess,
+      ...(args.precision !== undefined ? { precision: args.precision } : {}),
+      log,
+    });
     const backbone = await openBackbone(prepared, {
       device: args.device,
       threads: args.threads,

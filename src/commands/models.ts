@@ -6,6 +6,7 @@ import { modelStoreDir } from '../backbone/load';
 import { formatModelInfo, inspectModel } from '../backbone/inspect';
 import { fetchModel, listModels, resolveModel } from '../backbone/store';
 import { handler, logger, printJson, say } from './run';
+import { quantizeCommand } from './modelsQuantize';
 
 interface ListArgs {
   json?: boolean;
@@ -90,12 +91,13 @@ const inspectCommand: CommandModule<object, InspectArgs> = {
 
 export const modelsCommand: CommandModule = {
   command: 'models <command>',
-  describe: 'List, fetch and inspect backbone models',
+  describe: 'List, fetch, inspect and quantise backbone models',
   builder: (y: Argv) =>
     y
       .command(listCommand as unknown as CommandModule)
       .command(fetchCommand as unknown as CommandModule)
       .command(inspectCommand as unknown as CommandModule)
+      .command(quantizeCommand as unknown as CommandModule)
       .demandCommand(1),
   handler: () => undefined,
 };

@@ -15,6 +15,8 @@ import { integerInRange, nonEmptyString } from '../util/validate';
 import { defaultPreprocessThreads } from '../preprocess';
 import { createProgress } from './progress';
 import { handler, logger, printJson, setInterruptNote } from './run';
+import { PRECISION_OPTION } from './backboneOptions';
+import { parsePrecision } from '../backbone/quantize/variant';
 
 interface PredictArgs {
   classifier: string;
@@ -24,6 +26,7 @@ interface PredictArgs {
   model?: string;
   layer?: string;
   preprocess?: string;
+  precision?: string;
   layout: LayoutOption;
   'top-k': number;
   format?: 'csv' | 'jsonl';
@@ -67,6 +70,7 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
       })
       .option('layer', { type: 'string' })
       .option('preprocess', { type: 'string' })
+      .option('precision', PRECISION_OPTION)
       .option('layout', {
         choices: ['auto', 'imagefolder', 'imagefolder-splits', 'unlabelled'] as const,
         default: 'auto' as LayoutOption,
@@ -130,6 +134,7 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
         ...(args.model !== undefined ? { model: args.model } : {}),
         ...(args.layer !== undefined ? { layer: args.layer } : {}),
         ...(args.preprocess !== undefined ? { preprocess: args.preprocess } : {}),
+        ...(args.precision !== undefined ? { precision: parsePrecision(args.precision) } : {}),
         ...(args.cache !== undefined ? { cacheDir: args.cache } : {}),
         device: args.device,
         ...(args.threads !== undefined ? { threads: integerInRange('--threads', args.threads, 1, 1024) } : {}),

@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { openBackbone, prepareBackbone, type PreparedBackbone } from '../backbone/load';
+import { splitModelPrecision, type Precision } from '../backbone/quantize/variant';
 import { loadManifest } from '../backbone/store';
 import { extractDataset, type ExtractSummary } from '../cache';
 import type { Dataset, DatasetItem } from '../dataset';
@@ -28,6 +29,8 @@ export interface PredictOptions {
   model?: string;
   layer?: string;
   preprocess?: string;
+  /** fp32 or int8; unset: the precision the classifier was trained with. */
+  precision?: Precision;
   /** Cache to extract through; without it a temporary cache is used and removed. */
   cacheDir?: string;
   device?: string;
@@ -51,20 +54,34 @@ export interface PredictSummary extends ExtractSummary {
 /** The backbone a classifier needs, refused with a sentence when the file on hand is a different network. */
 export async function backboneForClassifier(
   clf: LinearClassifier,
-  opts: { model?: string; layer?: string; preprocess?: string; log?: (line: string) => void },
+  opts: { model?: string; layer?: string; preprocess?: string; precision?: Precision; log?: (line: string) => void },
 ): Promise<{ prepared: PreparedBackbone; exif: ExifMode }> {
   const trainedOn = clf.backbone.model;
-  const known = trainedOn !== null && loadManifest().models[trainedOn] !== undefined;
-  const model = opts.model ?? (known ? trainedOn : undefined);
+  // An int8 backbone is recorded as NAME@int8; unless told otherwise, use the precision the classifier was fitted on.
+  const trained = trainedOn !== null ? splitModelPrecision(trainedOn) : undefined;
+  const known = trained !== undefined && loadManifest().models[trained.model] !== undefined;
+  // An explicit --precision names the precision itself, so the recorded name loses its @int8.
+  const model = opts.model ?? (known ? (opts.precision !== undefined ? trained!.model : trainedOn!) : undefined);
+  const precision =
+    opts.precision ??
+    (opts.model !== undefined && splitModelPrecision(opts.model).precision ? undefined : trained?.precision);
   if (!model) {
     throw new ConvfeatError(
       `The classifier was trained on embeddings of ${trainedOn ?? 'an unnamed model'}, which is not a known model; pass the same ONNX file with --model FILE.onnx.`,
     );
   }
-  const prepared = await prepareBackbone({ model, layer: opts.layer, preprocess: opts.preprocess, log: opts.log });
+  const prepared = await prepareBackbone({
+    model,
+    layer: opts.layer,
+    preprocess: opts.preprocess,
+    ...(precision !== undefined ? { precision } : {}),
+    log: opts.log,
+  });
   if (clf.backbone.fingerprint && prepared.fingerprint !== clf.backbone.fingerprint) {
     throw new ConvfeatError(
-      `--model ${model} cut at ${prepared.layer} (fingerprint ${prepared.fingerprint}) is not the backbone the classifier was trained on (${trainedOn}, ${clf.backbone.fingerprint}); pass the same model and --layer, or refit the classifier.`,
+      trained !== undefined && prepared.precision !== (trained.precision ?? 'fp32')
+        ? `The classifier was fitted on ${trained.precision ?? 'fp32'} embeddings (${trainedOn}) but --precision ${prepared.precision} was asked for; drop --precision, or refit the classifier on a cache extracted with --precision ${prepared.precision}.`
+        : `--model ${model} cut at ${prepared.layer} (fingerprint ${prepared.fingerprint}) is not the backbone the classifier was trained on (${trainedOn}, ${clf.backbone.fingerprint}); pass the same model and --layer, or refit the classifier.`,
     );
   }
   // The classifier records the preprocessing fingerprint; EXIF handling is the one choice the user makes per run.

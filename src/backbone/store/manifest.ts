@@ -46,6 +46,8 @@ export interface ModelEntry {
   embedding: { layer?: string; output?: string; rule?: string; dim: number };
   labels: { set: string; count: number; output?: string; path?: string };
   preprocess: PreprocessSpec;
+  /** The committed activation-range table (a file beside the manifest) that defines the model's int8 variant. */
+  int8?: { ranges: string; calibration?: string; fingerprint?: string };
 }
 
 export interface Manifest {
@@ -114,6 +116,12 @@ function validateEntry(name: string, raw: unknown, file: string): ModelEntry {
     'needs embedding.layer to convert from Keras',
   );
   check(e.preprocess && typeof e.preprocess === 'object', file, name, 'needs a preprocess spec');
+  check(
+    e.int8 === undefined || (typeof e.int8?.ranges === 'string' && /^[A-Za-z0-9._-]+\.json$/.test(e.int8.ranges)),
+    file,
+    name,
+    'needs int8.ranges to be a plain .json file name beside the manifest',
+  );
   validateSpec(e.preprocess, `model ${name}'s preprocess in ${file}`); // the full check extract would make later
   return { ...(e as unknown as ModelEntry), name };
 }
