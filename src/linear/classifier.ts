@@ -2,8 +2,9 @@
  * The linear classifier on frozen embeddings, shaped like a scikit-learn estimator: hyper-parameters in the
  * constructor, `fit` returns the fitted model, learned state is plain data that round-trips through JSON.
  *
- * Scores are W·scale(x) + b. `predictProba` is the multinomial model itself for softmax; for the SVMs it is
- * softmax(scores / T) with one temperature T fitted on val (else train) by 1-D log-loss minimisation (./calibration.ts).
+ * Scores are W·scale(x) + b. `predictProba` is softmax(scores / T) with one temperature T fitted on val by 1-D
+ * log-loss minimisation (./calibration.ts); without val the SVMs fit T on train and softmax keeps T = 1 (its own
+ * multinomial model).
  * `fit` is async because SVM classes train in worker threads; the rest is synchronous.
  */
 import { ConvfeatError, UsageError } from '../util/errors';
@@ -171,7 +172,11 @@ export class LinearClassifier {
       this.weights.set(W.subarray(k * (dim + 1), k * (dim + 1) + dim), k * dim);
       this.bias[k] = W[k * (dim + 1) + dim];
     }
-    if (solver === 'softmax') {
+    // softmax is a probability model already, but its C is chosen for accuracy and its L2 penalty shrinks every
+    // probability toward 1/K (on 8 photos per class: correct top scores of 0.16–0.25); one temperature fitted on val
+    // repairs that without changing a prediction. Without val it stays native: on its own training rows a fit
+    // would only make it over-confident. The SVMs always need one (their scores are margins, not logits).
+    if (solver === 'softmax' && !valScaled) {
       this.temperature = 1;
       this.calibratedOn = 'native';
     } else {
@@ -255,7 +260,7 @@ export class LinearClassifier {
       C: this.C,
       params: { ...params, cGrid: cGrid ?? null },
       calibration:
-        this.solver === 'softmax'
+        this.calibratedOn === 'native'
           ? { method: 'softmax' }
           : { method: 'temperature', temperature: this.temperature, fittedOn: this.calibratedOn as 'val' | 'train' },
       converged: this.converged,

@@ -150,7 +150,7 @@ function summaryRows(
     ['Feature scaling', clf.scaler.kind],
     ['C', `${formatC(clf.C)} (${cHow})`],
   ];
-  if (clf.solver !== 'softmax')
+  if (clf.calibratedOn !== 'native')
     rows.push(['Probability calibration', `temperature ${clf.temperature} (fitted on ${clf.calibratedOn})`]);
   if (meta.preprocessFingerprint ?? clf.preprocessFingerprint)
     rows.push(['Preprocessing fingerprint', (meta.preprocessFingerprint ?? clf.preprocessFingerprint) as string]);
