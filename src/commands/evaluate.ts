@@ -7,6 +7,7 @@ import { loadClassifier } from '../linear';
 import { evaluateOnCache } from '../report/evaluate';
 import { formatMetricsTable, metricsToJson } from '../report/metrics';
 import { handler, printJson } from './run';
+import { calibrationSummary, calibrationToJson } from '../report/calibration';
 
 export interface EvaluateArgs {
   classifier: string;
@@ -58,6 +59,7 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
         C: clf.C,
         backbone: clf.backbone,
         ...metricsToJson(result.metrics),
+        calibration: calibrationToJson(calibrationSummary(result.probabilities, result.yTrue, clf.classes.length)),
         ...(reportFiles ? { report: reportFiles } : {}),
       });
     } else {
