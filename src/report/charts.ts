@@ -33,11 +33,15 @@ export const CHART_CONFIG = {
 /** Series colours (Tableau 10, colour-blind tolerant for two or three series). */
 export const SERIES_COLORS = ['#4c78a8', '#f58518', '#54a24b', '#e45756'];
 
+/** The headless Vega view of a spec with the shared look; callers finalize() it. Tests read its scenegraph. */
+export function chartView(spec: TopLevelSpec): vega.View {
+  const withConfig = { ...spec, config: { ...CHART_CONFIG, ...(spec.config ?? {}) } } as TopLevelSpec;
+  return new vega.View(vega.parse(compile(withConfig).spec), { renderer: 'none' });
+}
+
 /** Renders a Vega-Lite spec to SVG, and the SVG to PNG at `pixelRatio` × its CSS size. */
 export async function renderChart(spec: TopLevelSpec, pixelRatio = 2): Promise<RenderedChart> {
-  const withConfig = { ...spec, config: { ...CHART_CONFIG, ...(spec.config ?? {}) } } as TopLevelSpec;
-  const compiled = compile(withConfig).spec;
-  const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
+  const view = chartView(spec);
   try {
     const svg = await view.toSVG();
     return { svg, ...(await rasteriseSvg(svg, pixelRatio)) };
