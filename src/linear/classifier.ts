@@ -17,7 +17,22 @@ import { CSearchResult, defaultCGrid, searchC } from './search';
 import { TrainingCurvePoint } from './softmax';
 import { decisionValues, EngineData, EngineOptions, SolverKind, SOLVERS, trainPaths } from './train';
 import { assertMlSvmSize } from './mlsvm';
-import { ClassifierJson, CLASSIFIER_FORMAT, CLASSIFIER_VERSION, parseClassifierJson } from './format';
+import { ClassifierJson, CLASSIFIER_FORMAT, CLASSIFIER_VERSION, parseClassifierJson, type Provenance } from './format';
+import { createHash } from 'crypto';
+import { convfeatVersion } from '../util/version';
+
+/**
+ * sha256 of exactly what was trained on: dim, class names, then each row's float32 bytes and its int32 label in
+ * order. Two classifiers with the same digest saw the same rows; a re-extracted or re-split cache shows up as a
+ * different digest.
+ */
+export function trainingDigest(X: Float32Array, y: Int32Array, dim: number, classes: string[]): string {
+  const h = createHash('sha256');
+  h.update(JSON.stringify({ dim, classes }));
+  h.update(Buffer.from(X.buffer, X.byteOffset, X.byteLength));
+  h.update(Buffer.from(y.buffer, y.byteOffset, y.byteLength));
+  return h.digest('hex');
+}
 
 /** Below this many feature values (rows × dim) fitting runs in-process unless threads are given explicitly. */
 const IN_PROCESS_CELLS = 16_000_000;
@@ -71,6 +86,8 @@ export class LinearClassifier {
   backbone: { fingerprint: string | null; model: string | null } = { fingerprint: null, model: null };
   preprocessFingerprint: string | null = null;
   metrics: Record<string, unknown> | null = null;
+  /** Which convfeat fitted it, when, and a digest of the training rows (null in files from older versions). */
+  provenance: Provenance | null = null;
 
   constructor(options: LinearClassifierOptions = {}) {
     const solver = oneOf('solver', options.solver ?? 'svm', SOLVERS);
@@ -166,6 +183,11 @@ export class LinearClassifier {
     }
     this.classes = [...classes];
     this.dim = dim;
+    this.provenance = {
+      convfeatVersion: convfeatVersion(),
+      createdAt: new Date().toISOString(),
+      trainingRows: { count: n, sha256: trainingDigest(X, y, dim, classes) },
+    };
     this.weights = new Float64Array(K * dim);
     this.bias = new Float64Array(K);
     for (let k = 0; k < K; k++) {
@@ -269,6 +291,7 @@ export class LinearClassifier {
       backbone: { ...this.backbone },
       preprocessFingerprint: this.preprocessFingerprint,
       metrics: this.metrics,
+      provenance: this.provenance,
     };
   }
 
@@ -291,6 +314,7 @@ export class LinearClassifier {
     clf.backbone = { ...j.backbone };
     clf.preprocessFingerprint = j.preprocessFingerprint;
     clf.metrics = j.metrics;
+    clf.provenance = j.provenance ?? null;
     return clf;
   }
 }
