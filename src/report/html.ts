@@ -112,7 +112,7 @@ function leastConfidentFigure(t: ReportThumb): string {
     : `<div class="missing" title="${escapeHtml(t.path)}">image not readable</div>`;
   const runner =
     t.runnerUp !== undefined
-      ? `<br><span class="muted">next ${escapeHtml(t.runnerUp)} ${pct(t.pRunnerUp ?? 0, 0)}</span>`
+      ? `<br><span class="muted" style="word-break:normal">next ${escapeHtml(t.runnerUp)} ${pct(t.pRunnerUp ?? 0, 0)}</span>`
       : '';
   // A non-breaking space keeps "39 %" on one line in the narrow caption.
   return `<figure>${picture}<figcaption>${escapeHtml(t.name)}<br>true ${escapeHtml(t.trueLabel)}<br>p(true) ${pct(t.pTrue, 0)}${runner}</figcaption></figure>`.replace(
