@@ -5,6 +5,8 @@ import { hideBin } from 'yargs/helpers';
 import { commands } from './commands';
 import { getInterruptNote } from './commands/run';
 import { reexecWithCudaLibraries } from './backbone/gpu/reexec';
+import { unknownFlags, withHelp } from './commands/help';
+import { isConvfeatError } from './util/errors';
 
 /** yargs reads a lone `-` as a positional; `--out -` (stdout) is what users type, so bind it to its option. */
 export function bindDashValues(argv: string[]): string[] {
@@ -17,6 +19,34 @@ export function bindDashValues(argv: string[]): string[] {
     } else out.push(a);
   }
   return out;
+}
+
+/** `convfeat help extract` → `convfeat extract --help` (yargs alone answered "Did you mean demo?"). */
+export function helpAsFlag(argv: string[]): string[] {
+  return argv[0] === 'help' ? [...argv.slice(1), '--help'] : argv;
+}
+
+/** Replaces yargs' "Unknown argument: solvr" (or the "Missing required argument" a typo causes) by the nearest flag. */
+function withFlagSuggestion(msg: string, argv: string[], y: unknown): string {
+  if (!/^(Unknown arguments?|Missing required arguments?):/.test(msg ?? '')) return msg;
+  let known: string[] = [];
+  try {
+    const opts = (
+      y as { getOptions(): { key: Record<string, unknown>; alias: Record<string, string[]> } }
+    ).getOptions();
+    known = [...Object.keys(opts.key ?? {}), ...Object.values(opts.alias ?? {}).flat()];
+  } catch {
+    return msg;
+  }
+  const typos = unknownFlags(argv, known);
+  if (typos.length === 0) return msg;
+  return typos
+    .map((t) =>
+      t.suggestion
+        ? `Unknown option --${t.typed}; did you mean --${t.suggestion}?`
+        : `Unknown option --${t.typed}; run with --help to see the options.`,
+    )
+    .join('\n');
 }
 
 async function main(): Promise<void> {
@@ -44,7 +74,8 @@ async function main(): Promise<void> {
       process.exit(code);
     });
   }
-  const parser = yargs(bindDashValues(hideBin(process.argv)))
+  const argv = helpAsFlag(bindDashValues(hideBin(process.argv)));
+  const parser = yargs(argv)
     .scriptName('convfeat')
     .usage('$0 <command> [options]\n\nTransfer learning with a frozen ImageNet ConvNet as a fixed feature extractor.')
     .strict()
@@ -52,7 +83,14 @@ async function main(): Promise<void> {
     .recommendCommands()
     .wrap(Math.min(120, process.stdout.columns || 100))
     .fail((msg, err) => {
+      // A refusal thrown while parsing (an option's coerce) is bad usage too: its sentence, exit code 2.
+      if (err && isConvfeatError(err)) {
+        process.stderr.write(`convfeat: ${err.message}\n`);
+        process.exit(err.exitCode);
+      }
       if (err) throw err;
+      // The parser instance holds the options of the command being parsed when a command's validation fails.
+      msg = withFlagSuggestion(msg, argv, parser);
       // Returning would let yargs run the command anyway; bad usage stops here with exit code 2.
       process.stderr.write(`convfeat: ${msg}\nRun with --help for usage.\n`);
       process.exit(2);
@@ -60,11 +98,14 @@ async function main(): Promise<void> {
     .help()
     .alias('h', 'help')
     .version();
-  for (const command of commands) parser.command(command);
+  for (const command of commands) parser.command(withHelp(command));
+  // Listed in --help; `convfeat help X` is rewritten to `convfeat X --help` before parsing (helpAsFlag).
+  parser.command('help [command..]', 'Show the help of a command, e.g. convfeat help extract', () => undefined);
   await parser.parseAsync();
 }
 
 main().catch((e: unknown) => {
   process.stderr.write(`convfeat: ${e instanceof Error ? e.message : String(e)}\n`);
-  process.exitCode = 1;
+  // yargs rethrows what an option's coerce threw as a YError with the same sentence: bad usage, exit code 2.
+  process.exitCode = isConvfeatError(e) ? e.exitCode : e instanceof Error && e.name === 'YError' ? 2 : 1;
 });

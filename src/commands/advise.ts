@@ -18,6 +18,20 @@ interface AdviseArgs {
   json?: boolean;
 }
 
+/** "0.1,0.5" and ["0.1", "0.5"] → [0.1, 0.5]; a word that is not a number is refused, named. */
+export function numberList(values: Array<string | number>): number[] {
+  return values
+    .flatMap((v) => String(v).split(','))
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+    .map((s) => {
+      const n = Number(s);
+      if (!Number.isFinite(n))
+        throw new UsageError(`Expected --fractions to be numbers such as 0.1,0.5,1 but received ${JSON.stringify(s)}`);
+      return n;
+    });
+}
+
 export const adviseCommand: CommandModule<object, AdviseArgs> = {
   command: 'advise',
   describe: 'Learning curve (accuracy vs training-set size) and advice: more data, fine-tuning, or neither',
@@ -28,7 +42,14 @@ export const adviseCommand: CommandModule<object, AdviseArgs> = {
       .option('C', { type: 'number', describe: 'Fixed C (default: chosen once on the full train split)' })
       .option('scale', { choices: SCALE_KINDS, default: 'none' as ScaleKind })
       .option('seeds', { type: 'number', default: 3 })
-      .option('fractions', { type: 'number', array: true, default: [0.05, 0.1, 0.2, 0.5, 1] })
+      // Strings, split on commas here: `--fractions 0.1,0.5` and `--fractions 0.1 0.5` both work (a number type
+      // turned "0.1,0.5" into NaN before any check could name it).
+      .option('fractions', {
+        type: 'string',
+        array: true,
+        default: ['0.05', '0.1', '0.2', '0.5', '1'],
+        coerce: numberList,
+      })
       .option('plot', { type: 'string', describe: 'Write the learning curve with error bars (.png or .svg)' })
       .option('json', { type: 'boolean' }) as unknown as Argv<AdviseArgs>,
   handler: handler(async (args: AdviseArgs) => {

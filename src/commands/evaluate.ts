@@ -9,6 +9,7 @@ import { formatMetricsTable, metricsToJson } from '../report/metrics';
 import { recoverInterruptedSwap } from '../util/swapDir';
 import { handler, printJson, setInterruptNote } from './run';
 import { readExcludeFile } from '../audit/csv';
+import { calibrationSummary, calibrationToJson } from '../report/calibration';
 
 export interface EvaluateArgs {
   classifier: string;
@@ -69,6 +70,7 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
         C: clf.C,
         backbone: clf.backbone,
         ...metricsToJson(result.metrics),
+        calibration: calibrationToJson(calibrationSummary(result.probabilities, result.yTrue, clf.classes.length)),
         ...(reportFiles ? { report: reportFiles } : {}),
       });
     } else {

@@ -5,6 +5,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { removeDeadTemps } from '../util/atomic';
 import { UsageError } from '../util/errors';
 import { fitFromCache } from '../linear/fitCache';
+import { formatCSearch } from '../linear/search';
 import { saveClassifier, SOLVERS, SCALE_KINDS, type SolverKind, type ScaleKind } from '../linear';
 import { positiveNumber, integerInRange } from '../util/validate';
 import { handler, logger, printJson, say, setInterruptNote } from './run';
@@ -115,6 +116,7 @@ export const fitLinearCommand: CommandModule<object, FitLinearArgs> = {
       valAccuracy: result.valAccuracy,
       converged: clf.converged,
       backbone: clf.backbone,
+      cSearch: clf.cSearch,
       seconds: result.seconds,
     };
     if (!clf.converged)
@@ -128,6 +130,7 @@ export const fitLinearCommand: CommandModule<object, FitLinearArgs> = {
         args,
         `${clf.solver} on ${result.trainSize} × ${clf.dim} (${clf.classes.length} classes), C = ${clf.C.toPrecision(3)} (${result.cSelection === 'fixed' ? 'fixed' : result.cSelection === 'val' ? `chosen on val, ${result.valSize} images` : 'chosen by cross-validation'})\n` +
           `train accuracy ${pct(result.trainAccuracy)}, val accuracy ${pct(result.valAccuracy)}, ${result.seconds.toFixed(2)} s\n` +
+          (clf.cSearch ? `${formatCSearch(clf.cSearch)}\n` : '') +
           `wrote ${args.out}\n`,
       );
     }

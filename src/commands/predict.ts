@@ -39,16 +39,21 @@ interface PredictArgs {
   'max-file-size'?: number;
 }
 
+/** Version of the predict CSV columns and JSONL fields (docs/formats.md); every row carries it. */
+export const PREDICTIONS_FORMAT_VERSION = 1;
+
 function formatRow(p: Prediction, format: 'csv' | 'jsonl', topK: number): string {
-  if (format === 'jsonl') return `${JSON.stringify(p)}\n`;
+  if (format === 'jsonl') return `${JSON.stringify({ ...p, formatVersion: PREDICTIONS_FORMAT_VERSION })}\n`;
   const cells = [p.path, p.label ?? ''];
   for (let k = 0; k < topK; k++) cells.push(p.top[k]?.label ?? '', p.top[k] ? p.top[k]!.score.toFixed(6) : '');
+  cells.push(String(PREDICTIONS_FORMAT_VERSION));
   return csvRow(cells);
 }
 
 function csvHeader(topK: number): string {
   const cells = ['path', 'label'];
   for (let k = 1; k <= topK; k++) cells.push(`pred${k}`, `score${k}`);
+  cells.push('format_version');
   return csvRow(cells);
 }
 

@@ -56,8 +56,18 @@ export function handler<A>(fn: (args: A) => Promise<void> | void): (args: A) => 
   };
 }
 
+/**
+ * Version of the objects every `--json` prints (docs/formats.md). It changes when a field is renamed or removed or
+ * its meaning changes; new fields can appear without a change.
+ */
+export const JSON_FORMAT_VERSION = 1;
+
 export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  const versioned =
+    value !== null && typeof value === 'object' && !Array.isArray(value) && !('formatVersion' in value)
+      ? { formatVersion: JSON_FORMAT_VERSION, ...value }
+      : value;
+  process.stdout.write(`${JSON.stringify(versioned, null, 2)}\n`);
 }
 
 /**

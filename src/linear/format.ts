@@ -12,6 +12,15 @@ import { SOLVERS, SolverKind } from './train';
 export const CLASSIFIER_FORMAT = 'convfeat-classifier';
 export const CLASSIFIER_VERSION = 1;
 
+export interface Provenance {
+  /** The convfeat release that fitted the classifier. */
+  convfeatVersion: string;
+  /** ISO 8601 UTC time of the fit. */
+  createdAt: string;
+  /** How many rows it was trained on, and the sha256 of those rows (see trainingDigest in classifier.ts). */
+  trainingRows: { count: number; sha256: string };
+}
+
 export interface ClassifierJson {
   format: typeof CLASSIFIER_FORMAT;
   version: number;
@@ -40,6 +49,8 @@ export interface ClassifierJson {
   backbone: { fingerprint: string | null; model: string | null };
   preprocessFingerprint: string | null;
   metrics: Record<string, unknown> | null;
+  /** Absent in files written before it was recorded. */
+  provenance?: Provenance | null;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

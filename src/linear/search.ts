@@ -1,9 +1,14 @@
 /**
  * Selection of C: a grid per solver, scored by accuracy on the val split when there is one, else by stratified
- * k-fold cross-validation on train (folds dealt per class after a seeded shuffle). Ties go to the smaller C (the
- * simpler model). The grid is scaled by 1 / mean(‖x̃‖²) of the scaled training rows (x̃ = [x; 1]), so that one grid
+ * k-fold cross-validation on train (folds dealt per class after a seeded shuffle). Ties on accuracy (common on small
+ * or easy data, where every C scores 100 %) are broken by the validation log-loss: the mean cross-entropy of the
+ * probabilities the classifier will output (softmax of the scores at the temperature fitted on the same rows, as
+ * fit() calibrates; softmax without val keeps T = 1). So the tie goes to the C whose probabilities are the most
+ * honest, not to the flattest model; equal log-losses keep the smaller C. The grid is scaled by 1 / mean(‖x̃‖²) of
+ * the scaled training rows (x̃ = [x; 1]), so that one grid
  * fits l2, standard and unscaled features alike: C · ‖x̃‖² is what sets the balance of loss and margin.
  */
+import { fitTemperature, meanLogLoss } from './calibration';
 import { Prng } from './prng';
 import type { TrainingCurvePoint } from './softmax';
 import { createStepper, decisionValues, EngineData, EngineOptions, SolverKind } from './train';
@@ -12,6 +17,8 @@ export interface CScore {
   C: number;
   /** Mean accuracy on val (or over the CV folds). */
   score: number;
+  /** Mean log-loss on val (or on the pooled out-of-fold rows): the tie-breaker. Absent in files from older versions. */
+  logLoss?: number;
 }
 
 export interface CSearchResult {
@@ -19,7 +26,12 @@ export interface CSearchResult {
   method: 'val' | 'cv';
   folds?: number;
   table: CScore[];
+  /** Why the chosen C won, in one sentence (absent in files from older versions). */
+  reason?: string;
 }
+
+/** Accuracies closer than this count as a tie (one image in 10^9). */
+const TIE = 1e-9;
 
 /**
  * Grid exponents (base 2) before scaling, chosen from measurements on ResNet embeddings and synthetic blobs. The svm
@@ -63,6 +75,41 @@ export function stratifiedFolds(labels: Int32Array, classes: number, folds: numb
     offset = (offset + idx.length) % folds;
   }
   return fold;
+}
+
+/**
+ * Log-loss of scores as the probabilities the classifier will output: at the temperature fitted on these rows, as
+ * fit() calibrates (softmax without a val split keeps its own probabilities, T = 1).
+ */
+export function selectionLogLoss(
+  solver: SolverKind,
+  scores: Float32Array,
+  K: number,
+  labels: Int32Array,
+  onVal: boolean,
+): number {
+  const T = solver === 'softmax' && !onVal ? 1 : fitTemperature(scores, K, labels);
+  return meanLogLoss(scores, K, labels, T);
+}
+
+/** Whether row a of the table beats row b: higher accuracy, or the same accuracy and a lower log-loss. */
+export function beats(a: CScore, b: CScore): boolean {
+  if (a.score > b.score + TIE) return true;
+  if (a.score < b.score - TIE) return false;
+  return a.logLoss !== undefined && b.logLoss !== undefined && a.logLoss < b.logLoss - 1e-12;
+}
+
+/** One sentence on why table[best] won, for the table printed by fit-linear and shown in the report. */
+export function choiceReason(table: CScore[], best: number, method: 'val' | 'cv'): string {
+  const chosen = table[best];
+  const on = method === 'val' ? 'val' : 'cross-validation';
+  const pct = (v: number): string => `${(100 * v).toFixed(2)} %`;
+  const tied = table.filter((r) => Math.abs(r.score - chosen.score) <= TIE);
+  if (tied.length <= 1) return `C = ${chosen.C.toPrecision(3)} has the highest ${on} accuracy (${pct(chosen.score)}).`;
+  return (
+    `${tied.length} values of C tie at ${pct(chosen.score)} ${on} accuracy; C = ${chosen.C.toPrecision(3)} has the ` +
+    `lowest ${on} log-loss among them (${chosen.logLoss?.toFixed(4) ?? '?'}).`
+  );
 }
 
 function accuracy(scores: Float32Array, K: number, labels: Int32Array, rows?: Int32Array): number {
@@ -126,17 +173,30 @@ export async function searchC(
     for (const C of Cs) {
       const Ws = await stepper.step(C);
       let score: number;
+      let logLoss: number;
       if (val) {
-        score = accuracy(decisionValues(val.X, data.dim, Ws[full], K), K, val.labels);
+        const scores = decisionValues(val.X, data.dim, Ws[full], K);
+        score = accuracy(scores, K, val.labels);
+        logLoss = selectionLogLoss(solver, scores, K, val.labels, true);
       } else {
         score = 0;
-        for (let f = 0; f < full; f++)
-          score += accuracy(decisionValues(data.X, data.dim, Ws[f], K, testSets[f]), K, data.labels, testSets[f]);
+        // Out-of-fold scores pooled over the folds: one temperature and one log-loss for the whole train split.
+        const pooled = new Float32Array(n * K);
+        const pooledLabels = new Int32Array(n);
+        let at = 0;
+        for (let f = 0; f < full; f++) {
+          const scores = decisionValues(data.X, data.dim, Ws[f], K, testSets[f]);
+          score += accuracy(scores, K, data.labels, testSets[f]);
+          pooled.set(scores, at * K);
+          testSets[f].forEach((row, i) => (pooledLabels[at + i] = data.labels[row]));
+          at += testSets[f].length;
+        }
         score /= full;
+        logLoss = selectionLogLoss(solver, pooled.subarray(0, at * K), K, pooledLabels.subarray(0, at), false);
       }
-      table.push({ C, score });
-      // Strictly greater: a tie keeps the smaller C (the grid ascends).
-      if (best < 0 || score > table[best].score + 1e-12) {
+      table.push({ C, score, logLoss: Number(logLoss.toPrecision(6)) });
+      // The grid ascends, so a full tie (accuracy and log-loss) keeps the smaller C.
+      if (best < 0 || beats(table[table.length - 1], table[best])) {
         best = table.length - 1;
         bestW = Ws[full];
         sinceBest = 0;
@@ -148,9 +208,26 @@ export async function searchC(
     await stepper.close();
   }
   return {
-    search: { C: table[best].C, method: val ? 'val' : 'cv', ...(val ? {} : { folds: opts.folds }), table },
+    search: {
+      C: table[best].C,
+      method: val ? 'val' : 'cv',
+      ...(val ? {} : { folds: opts.folds }),
+      table,
+      reason: choiceReason(table, best, val ? 'val' : 'cv'),
+    },
     weights: bestW,
     history: stepper.history[best]?.[full] ?? null,
     hitMaxIter: stepper.hitMaxIter,
   };
+}
+
+/** The C search as an aligned text table (chosen row marked) followed by the reason it won. */
+export function formatCSearch(search: CSearchResult): string {
+  const on = search.method === 'val' ? 'val' : `${search.folds ?? ''}-fold CV`;
+  const head = `${'C'.padStart(10)}  ${`${on} accuracy`.padStart(16)}  ${`${on} log-loss`.padStart(16)}`;
+  const rows = search.table.map(
+    (r) =>
+      `${r.C.toPrecision(3).padStart(10)}  ${`${(100 * r.score).toFixed(2)} %`.padStart(16)}  ${(r.logLoss === undefined ? '-' : r.logLoss.toFixed(4)).padStart(16)}${r.C === search.C ? '  <- chosen' : ''}`,
+  );
+  return [head, ...rows, search.reason ?? ''].join('\n').trimEnd();
 }

@@ -2,7 +2,7 @@
 import { writeFileAtomicSync } from '../util/atomic';
 import { ConvfeatError } from '../util/errors';
 import type { Advice } from './advise';
-import { renderChart, SERIES_COLORS, type RenderedChart, type TopLevelSpec } from './charts';
+import { percentAxis, renderChart, SERIES_COLORS, type RenderedChart, type TopLevelSpec } from './charts';
 import { formatC } from './curves';
 
 function how(advice: Advice): string {
@@ -23,6 +23,8 @@ export function adviceChartSpec(advice: Advice): TopLevelSpec {
   const runs = advice.points.flatMap((p) => p.accuracies.map((a) => ({ images: p.trainSize, accuracy: a })));
   const seeds = advice.points[0]?.accuracies.length ?? 0;
   const lowest = Math.min(...advice.points.map((p) => p.mean - p.std), ...runs.map((r) => r.accuracy));
+  // Ticks chosen with their labels: distinct and true at their position (a .0% format on a 0.5 % grid was not).
+  const yAxis = percentAxis(lowest - 0.002, 1);
   const x = {
     field: 'images',
     type: 'quantitative',
@@ -83,8 +85,8 @@ export function adviceChartSpec(advice: Advice): TopLevelSpec {
       y: {
         type: 'quantitative',
         title: how(advice),
-        scale: { domain: [Math.max(0, Math.floor(lowest * 50) / 50 - 0.02), 1] },
-        axis: { format: '.0%' },
+        scale: { domain: yAxis.domain, nice: false, zero: false },
+        axis: { values: yAxis.values, format: yAxis.format },
       },
     },
   } as unknown as TopLevelSpec;

@@ -33,11 +33,15 @@ export const CHART_CONFIG = {
 /** Series colours (Tableau 10, colour-blind tolerant for two or three series). */
 export const SERIES_COLORS = ['#4c78a8', '#f58518', '#54a24b', '#e45756'];
 
+/** The headless Vega view of a spec with the shared look; callers finalize() it. Tests read its scenegraph. */
+export function chartView(spec: TopLevelSpec): vega.View {
+  const withConfig = { ...spec, config: { ...CHART_CONFIG, ...(spec.config ?? {}) } } as TopLevelSpec;
+  return new vega.View(vega.parse(compile(withConfig).spec), { renderer: 'none' });
+}
+
 /** Renders a Vega-Lite spec to SVG, and the SVG to PNG at `pixelRatio` × its CSS size. */
 export async function renderChart(spec: TopLevelSpec, pixelRatio = 2): Promise<RenderedChart> {
-  const withConfig = { ...spec, config: { ...CHART_CONFIG, ...(spec.config ?? {}) } } as TopLevelSpec;
-  const compiled = compile(withConfig).spec;
-  const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
+  const view = chartView(spec);
   try {
     const svg = await view.toSVG();
     return { svg, ...(await rasteriseSvg(svg, pixelRatio)) };
@@ -70,4 +74,37 @@ export async function messageChart(title: string, message: string): Promise<Rend
     encoding: { text: { field: 'message', type: 'nominal' } },
     config: { view: { stroke: null } },
   } as TopLevelSpec);
+}
+
+/** An axis whose tick values and labels are chosen together: every label distinct and exact at its position. */
+export interface PercentAxis {
+  domain: [number, number];
+  values: number[];
+  /** d3-format string with just enough decimals for the step (0.5 % steps get one decimal). */
+  format: string;
+}
+
+/**
+ * Ticks for a share in [0, 1] shown as percent. Vega picks ticks on its own grid and formats them with a fixed number
+ * of decimals, so a 0.5 % grid labelled with '.0%' reads "100 %, 100 %, 99 %, 99 %" and a 99.4 % point sits under a
+ * line labelled 100 %. Here the step is a 1-2-5 multiple of a power of ten, the domain is widened to whole steps, and
+ * the format shows as many decimals as the step needs, no more.
+ */
+export function percentAxis(lo: number, hi: number, targetTicks = 6): PercentAxis {
+  if (!Number.isFinite(lo) || !Number.isFinite(hi)) throw new RangeError('percentAxis needs finite bounds');
+  lo = Math.max(0, Math.min(lo, hi));
+  hi = Math.min(1, Math.max(lo, hi));
+  // A flat series (every point 100 %) still gets a readable span below it.
+  if (hi - lo < 0.002) lo = Math.max(0, hi - 0.01);
+  if (hi - lo < 0.002) hi = Math.min(1, lo + 0.01);
+  const raw = (hi - lo) / Math.max(1, targetTicks - 1);
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw * 0.999) ?? 10 * mag;
+  const round = (v: number): number => Number(v.toFixed(10));
+  const first = round(Math.floor(lo / step + 1e-9) * step);
+  const last = round(Math.min(1, Math.ceil(hi / step - 1e-9) * step));
+  const values: number[] = [];
+  for (let v = first; v <= last + step * 1e-6; v = round(v + step)) values.push(v);
+  const decimals = Math.max(0, Math.ceil(-Math.log10(step * 100) - 1e-9));
+  return { domain: [first, Math.max(last, values[values.length - 1] ?? last)], values, format: `.${decimals}%` };
 }

@@ -4,7 +4,7 @@
  * (from `classifier.cSearch`). Panels sit side by side; a classifier with neither has no curves, and says why.
  */
 import type { CSearchResult, LinearClassifier, TrainingCurvePoint } from '../linear';
-import { renderChart, SERIES_COLORS, type RenderedChart, type TopLevelSpec } from './charts';
+import { percentAxis, renderChart, SERIES_COLORS, type RenderedChart, type TopLevelSpec } from './charts';
 
 const PANEL = { width: 320, height: 240 };
 const SPLIT_COLORS = { scale: { domain: ['train', 'val'], range: SERIES_COLORS.slice(0, 2) }, title: 'Split' };
@@ -20,7 +20,22 @@ function historyRows(history: TrainingCurvePoint[]): Array<Record<string, unknow
   return rows;
 }
 
+/** A percent y encoding whose ticks are distinct and exact (charts.ts percentAxis). */
+function percentY(field: string, title: string, values: number[]): Record<string, unknown> {
+  const axis = percentAxis(Math.min(...values), Math.max(...values));
+  return {
+    field,
+    type: 'quantitative',
+    title,
+    scale: { domain: axis.domain, nice: false, zero: false },
+    axis: { values: axis.values, format: axis.format },
+  };
+}
+
 function historyPanel(history: TrainingCurvePoint[], metric: 'loss' | 'accuracy'): Record<string, unknown> {
+  const accuracies = history.flatMap((p) =>
+    p.valAccuracy === undefined ? [p.trainAccuracy] : [p.trainAccuracy, p.valAccuracy],
+  );
   const losses = history.flatMap((p) => (p.valLoss === undefined ? [p.trainLoss] : [p.trainLoss, p.valLoss]));
   // A log axis only when the loss falls over more than an order of magnitude; otherwise it just crowds the labels.
   const positive = Math.min(...losses) > 0 && Math.max(...losses) / Math.min(...losses) > 10;
@@ -33,13 +48,7 @@ function historyPanel(history: TrainingCurvePoint[], metric: 'loss' | 'accuracy'
           title: 'Cross-entropy loss',
           scale: positive ? { type: 'log' } : { zero: false },
         }
-      : {
-          field: 'accuracy',
-          type: 'quantitative',
-          title: 'Accuracy',
-          scale: { zero: false, domainMax: 1 },
-          axis: { format: '.1%' },
-        };
+      : percentY('accuracy', 'Accuracy', accuracies);
   const last = history[history.length - 1];
   const fmt = (v: number | undefined): string =>
     v === undefined ? '–' : metric === 'loss' ? v.toFixed(3) : `${(100 * v).toFixed(1)} %`;
@@ -59,7 +68,13 @@ function historyPanel(history: TrainingCurvePoint[], metric: 'loss' | 'accuracy'
     // Straight segments: a smoothed line would overshoot 100 % between iterations.
     mark: { type: 'line', strokeWidth: 2 },
     encoding: {
-      x: { field: 'iteration', type: 'quantitative', title: 'L-BFGS iteration' },
+      // Iterations are whole numbers: no "0.5" ticks, no "1.0" labels on a short history.
+      x: {
+        field: 'iteration',
+        type: 'quantitative',
+        title: 'L-BFGS iteration',
+        axis: { tickMinStep: 1, format: 'd' },
+      },
       y,
       color: { field: 'split', type: 'nominal', ...SPLIT_COLORS },
       tooltip: [{ field: 'iteration' }, { field: 'split' }, { field: metric, format: '.4f' }],
@@ -82,13 +97,11 @@ function cSearchPanel(search: CSearchResult): Record<string, unknown> {
         scale: { type: 'log' },
         axis: { format: '~g', values: decades(search.table.map((r) => r.C)), labelFlush: false },
       },
-      y: {
-        field: 'score',
-        type: 'quantitative',
-        title: how,
-        scale: { zero: false, domainMax: 1 },
-        axis: { format: '.1%' },
-      },
+      y: percentY(
+        'score',
+        how,
+        search.table.map((r) => r.score),
+      ),
     },
     layer: [
       { mark: { type: 'line', color: SERIES_COLORS[0], strokeWidth: 2 } },
@@ -150,7 +163,9 @@ export function curvesSpec(clf: Pick<LinearClassifier, 'history' | 'cSearch' | '
     concat: panels,
     columns: 2,
     spacing: { row: 28, column: 36 },
-    resolve: { scale: { color: 'shared' } },
+    // Each panel carries its own legend (the C panel has one series and none); a shared legend sat under the C panel
+    // and its single line was read as "train".
+    resolve: { scale: { color: 'independent' }, legend: { color: 'independent' } },
     config: { legend: { orient: 'bottom', direction: 'horizontal' } },
   } as unknown as TopLevelSpec;
 }

@@ -3,6 +3,7 @@
  * as one attachment and never points at files that may move. Pure string building; writeReport.ts does the I/O.
  */
 import type { ClassificationMetrics } from './metrics';
+import type { CalibrationSummary } from './calibration';
 
 export interface ReportThumb {
   /** data:image/jpeg;base64,… or null when the image could not be read. */
@@ -14,6 +15,9 @@ export interface ReportThumb {
   /** Probability the classifier gave to its (wrong) prediction and to the true class. */
   pPred: number;
   pTrue: number;
+  /** Correct but least confident images: the class that came second, and its probability. */
+  runnerUp?: string;
+  pRunnerUp?: number;
 }
 
 export interface ConfusedPair {
@@ -44,6 +48,11 @@ export interface ReportPage {
   curvesNote: string | null;
   pairs: ConfusedPair[];
   thumbnails: boolean;
+  /** ECE and the reliability diagram (absent: the page has no calibration section). */
+  calibration?: CalibrationSummary;
+  reliability?: PagePicture;
+  /** Correct predictions with the lowest probability on the true class. */
+  leastConfident?: ReportThumb[];
 }
 
 export function escapeHtml(s: string): string {
@@ -97,6 +106,46 @@ function thumbFigure(t: ReportThumb): string {
   return `<figure>${picture}<figcaption>${escapeHtml(t.name)}<br>true ${escapeHtml(t.trueLabel)}<br><span class="pred">pred ${escapeHtml(t.predLabel)} ${pct(t.pPred, 0)}</span><br><span class="muted">p(true) ${pct(t.pTrue, 0)}</span></figcaption></figure>`;
 }
 
+function leastConfidentFigure(t: ReportThumb): string {
+  const picture = t.src
+    ? `<img src="${t.src}" alt="${escapeHtml(t.name)}" title="${escapeHtml(t.path)}" width="96" height="96">`
+    : `<div class="missing" title="${escapeHtml(t.path)}">image not readable</div>`;
+  const runner =
+    t.runnerUp !== undefined
+      ? `<br><span class="muted" style="word-break:normal">next ${escapeHtml(t.runnerUp)} ${pct(t.pRunnerUp ?? 0, 0)}</span>`
+      : '';
+  // A non-breaking space keeps "39 %" on one line in the narrow caption.
+  return `<figure>${picture}<figcaption>${escapeHtml(t.name)}<br>true ${escapeHtml(t.trueLabel)}<br>p(true) ${pct(t.pTrue, 0)}${runner}</figcaption></figure>`.replace(
+    / %/g,
+    '&nbsp;%',
+  );
+}
+
+function leastConfidentSection(thumbs: ReportThumb[], thumbnails: boolean): string {
+  if (thumbs.length === 0) return `<p class="note">No image was classified correctly.</p>`;
+  const intro = `<p class="muted">Right, but only just: the ${thumbs.length} correct predictions with the lowest probability on the true class, and the class that came second.</p>`;
+  if (!thumbnails)
+    return `${intro}<table><thead><tr><th>image</th><th>true</th><th class="num">p(true)</th><th>next</th><th class="num">p(next)</th></tr></thead><tbody>${thumbs
+      .map(
+        (t) =>
+          `<tr><td>${escapeHtml(t.path)}</td><td>${escapeHtml(t.trueLabel)}</td><td class="num">${pct(t.pTrue)}</td><td>${escapeHtml(t.runnerUp ?? '')}</td><td class="num">${t.pRunnerUp === undefined ? '' : pct(t.pRunnerUp)}</td></tr>`,
+      )
+      .join('')}</tbody></table>`;
+  return `${intro}<div class="thumbs">${thumbs.map(leastConfidentFigure).join('')}</div>`;
+}
+
+function calibrationSection(c: CalibrationSummary, picture_: string): string {
+  const verdict =
+    c.meanConfidence < c.accuracy - 0.005
+      ? 'on average the probabilities are lower than the accuracy (under-confident)'
+      : c.meanConfidence > c.accuracy + 0.005
+        ? 'on average the probabilities are higher than the accuracy (over-confident)'
+        : 'on average the probabilities match the accuracy';
+  return `<p>Expected calibration error <b>${pct(c.ece, 2)}</b> over ${c.bins} equal-width bins of top-1 confidence: mean confidence ${pct(c.meanConfidence, 2)} against accuracy ${pct(c.accuracy, 2)}; ${verdict}.</p>
+${picture_}
+<p class="muted">ECE weighs each bin by its share of the images; bins holding a handful of images can sit far from the diagonal by chance.</p>`;
+}
+
 function pairsSection(pairs: ConfusedPair[], thumbnails: boolean, m: ClassificationMetrics): string {
   if (pairs.length === 0) return `<p class="note">No image of the ${m.n} was misclassified.</p>`;
   return pairs
@@ -142,6 +191,8 @@ ${picture(page.confusion, 'Confusion matrix: true class down, predicted class ac
 ${curves}
 <h2>Most confused pairs</h2>
 ${pairsSection(page.pairs, page.thumbnails, m)}
+${page.leastConfident ? `<h2>Correct but least confident</h2>\n${leastConfidentSection(page.leastConfident, page.thumbnails)}` : ''}
+${page.calibration ? `<h2>Calibration</h2>\n${calibrationSection(page.calibration, page.reliability ? picture(page.reliability, 'Reliability diagram: accuracy against confidence per bin') : '')}` : ''}
 </main></body></html>
 `;
 }

@@ -20,6 +20,9 @@ import type { EvaluationResult } from './evaluate';
 import { renderReportHtml, type ConfusedPair, type ReportThumb } from './html';
 import { metricsToJson } from './metrics';
 import { convfeatVersion } from './version';
+import { calibrationSummary, calibrationToJson } from './calibration';
+import { renderReliability } from './reliabilityChart';
+import { predictionsCsv } from './predictionsCsv';
 
 export const REPORT_FORMAT = 'convfeat-report';
 export const THUMBNAIL_SIZE = 96;
@@ -34,6 +37,8 @@ export interface WriteReportOptions {
   /** How many confused pairs, and images per pair, the page shows (defaults 6 and 8). */
   maxPairs?: number;
   perPair?: number;
+  /** How many correct but least confident images the page shows (default 8). */
+  leastConfident?: number;
   title?: string;
 }
 
@@ -134,6 +139,37 @@ export async function confusedPairs(
   return pairs;
 }
 
+/** Correct predictions with the lowest probability on the true class: right, but only just. */
+export async function leastConfidentCorrect(
+  evaluation: EvaluationResult,
+  count: number,
+  thumbnails: boolean,
+): Promise<ReportThumb[]> {
+  const { metrics, yTrue, yPred, probabilities, paths } = evaluation;
+  const K = metrics.classes.length;
+  const rows: number[] = [];
+  for (let i = 0; i < yTrue.length; i++) if (yTrue[i] === yPred[i]) rows.push(i);
+  rows.sort((a, b) => probabilities[a * K + yTrue[a]] - probabilities[b * K + yTrue[b]] || a - b);
+  const out: ReportThumb[] = [];
+  for (const i of rows.slice(0, count)) {
+    // The runner-up: the class the classifier nearly chose instead.
+    let second = -1;
+    for (let k = 0; k < K; k++)
+      if (k !== yTrue[i] && (second < 0 || probabilities[i * K + k] > probabilities[i * K + second])) second = k;
+    out.push({
+      src: thumbnails ? await thumbnail(paths[i]) : null,
+      name: path.basename(paths[i]),
+      path: paths[i],
+      trueLabel: metrics.classes[yTrue[i]],
+      predLabel: metrics.classes[yPred[i]],
+      pPred: probabilities[i * K + yPred[i]],
+      pTrue: probabilities[i * K + yTrue[i]],
+      ...(second >= 0 ? { runnerUp: metrics.classes[second], pRunnerUp: probabilities[i * K + second] } : {}),
+    });
+  }
+  return out;
+}
+
 function summaryRows(
   evaluation: EvaluationResult,
   clf: LinearClassifier,
@@ -155,7 +191,8 @@ function summaryRows(
     ['Feature scaling', clf.scaler.kind],
     ['C', `${formatC(clf.C)} (${cHow})`],
   ];
-  if (clf.solver !== 'softmax')
+  if (clf.cSearch?.reason) rows.push(['Why this C', clf.cSearch.reason]);
+  if (clf.calibratedOn !== 'native')
     rows.push(['Probability calibration', `temperature ${clf.temperature} (fitted on ${clf.calibratedOn})`]);
   if (meta.preprocessFingerprint ?? clf.preprocessFingerprint)
     rows.push(['Preprocessing fingerprint', (meta.preprocessFingerprint ?? clf.preprocessFingerprint) as string]);
@@ -220,6 +257,13 @@ export async function writeReport(dir: string, options: WriteReportOptions): Pro
     const curves = await renderCurves(clf);
     const curvesNote = missingCurvesReason(clf);
     const pairs = await confusedPairs(evaluation, maxPairs, perPair, thumbnails);
+    const calibration = calibrationSummary(evaluation.probabilities, evaluation.yTrue, m.classes.length);
+    const reliability = await renderReliability(calibration);
+    const leastConfident = await leastConfidentCorrect(
+      evaluation,
+      integerInRange('leastConfident', options.leastConfident ?? 8, 0, 100),
+      thumbnails,
+    );
     const title =
       options.title ??
       `convfeat report: ${clf.backbone.model ?? options.cacheMeta?.model ?? 'classifier'} + ${clf.solver}`;
@@ -235,6 +279,9 @@ export async function writeReport(dir: string, options: WriteReportOptions): Pro
       curvesNote,
       pairs,
       thumbnails,
+      calibration,
+      reliability,
+      leastConfident,
     });
     const files: Record<string, string | Buffer> = {
       'confusion.png': confusion.png,
@@ -242,9 +289,12 @@ export async function writeReport(dir: string, options: WriteReportOptions): Pro
       'index.html': html,
     };
     if (curves) files['curves.png'] = curves.png;
+    files['reliability.png'] = reliability.png;
+    files['reliability.svg'] = reliability.svg;
+    files['predictions.csv'] = predictionsCsv(evaluation);
     // report.json last among the contents: it marks the folder as ours and carries the numbers for machines.
     files['report.json'] =
-      `${JSON.stringify({ format: REPORT_FORMAT, version, split: evaluation.split, curvesNote, metrics: metricsToJson(m), files: Object.keys(files) }, null, 1)}\n`;
+      `${JSON.stringify({ format: REPORT_FORMAT, version, split: evaluation.split, curvesNote, metrics: metricsToJson(m), calibration: calibrationToJson(calibration), files: Object.keys(files) }, null, 1)}\n`;
     for (const [name, data] of Object.entries(files)) fs.writeFileSync(path.join(staging, name), data);
 
     // The swap: the old report steps aside, the new one takes its name, then the old one goes.

@@ -370,7 +370,7 @@ describe('convfeat CLI', () => {
     expect(r.code).toBe(0);
     const rows = fs.readFileSync(out, 'utf8').split('\n');
     expect(rows.pop()).toBe(''); // ends with a newline
-    expect(rows[0]).toBe('path,label,pred1,score1');
+    expect(rows[0]).toBe('path,label,pred1,score1,format_version');
     const body = rows.slice(1).map((l) => l.split(','));
     expect(body).toHaveLength(TOTAL);
     const expectedPaths = CLASSES.flatMap((cls) =>

@@ -27,11 +27,11 @@ describe('LinearClassifier', () => {
       expect(back.classes).toEqual(['a', 'b', 'c', 'd']);
       expect(back.backbone.model).toBe('resnet50');
       expect(accuracyOf(back.predict(val.X), val.y)).toBeGreaterThan(0.9);
-      if (solver !== 'softmax') expect(clf.temperature).not.toBe(1);
+      expect(clf.temperature).not.toBe(1); // calibrated on val, softmax included
     },
   );
 
-  test('C auto: chosen on val when given, else by stratified CV; ties go to the smaller C; early stop', async () => {
+  test('C auto: chosen on val when given, else by stratified CV; ties go to the lower log-loss; early stop', async () => {
     const grid = [1e-3, 0.01, 0.1, 1, 10];
     const onVal = await new LinearClassifier({ C: 'auto', cGrid: grid, threads: 1 }).fit(train.X, train.y, {
       dim: 12,
@@ -41,18 +41,25 @@ describe('LinearClassifier', () => {
     const tried = onVal.cSearch!.table.map((r) => r.C);
     expect(tried).toEqual(grid.slice(0, tried.length)); // the walk goes up the grid, maybe stopping early
     const best = Math.max(...onVal.cSearch!.table.map((r) => r.score));
-    expect(onVal.C).toBe(onVal.cSearch!.table.find((r) => r.score === best)!.C);
-    // Far-apart blobs: every C scores 100 % in every fold, so the tie must go to the smallest C.
+    const top = onVal.cSearch!.table.filter((r) => r.score === best);
+    expect(onVal.C).toBe(top.reduce((a, r) => (r.logLoss! < a.logLoss! ? r : a)).C);
+    // Far-apart blobs: every C scores 100 % in every fold, so the tie goes to the lowest out-of-fold log-loss.
     const easy = blobs(90, 12, 3, 5, 0.05, 2);
     const cv = await new LinearClassifier({ C: 'auto', cGrid: grid, folds: 3, threads: 1 }).fit(easy.X, easy.y, {
       dim: 12,
     });
     expect(cv.cSearch?.method).toBe('cv');
     expect(cv.cSearch?.folds).toBe(3);
-    expect(cv.cSearch!.table.every((r) => r.score === 1)).toBe(true);
-    expect(cv.C).toBe(1e-3);
+    const table = cv.cSearch!.table;
+    expect(table.every((r) => r.score === 1)).toBe(true);
+    const lowest = Math.min(...table.map((r) => r.logLoss!));
+    expect(table.find((r) => r.C === cv.C)!.logLoss).toBe(lowest);
+    expect(cv.cSearch!.reason).toMatch(
+      /^\d+ values of C tie at 100\.00 % cross-validation accuracy; C = .* lowest cross-validation log-loss/,
+    );
     // ...and after C_PATIENCE (3) values without improvement the walk stops.
-    expect(cv.cSearch!.table.map((r) => r.C)).toEqual([1e-3, 0.01, 0.1, 1]);
+    const bestAt = table.findIndex((r) => r.C === cv.C);
+    expect(table.length).toBe(Math.min(grid.length, bestAt + 4));
     // The default grid is used without cGrid, and the history is absent for the SVM.
     const auto = await new LinearClassifier({ threads: 1 }).fit(train.X, train.y, {
       dim: 12,

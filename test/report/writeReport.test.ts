@@ -86,6 +86,9 @@ describe('writeReport', () => {
       'confusion.svg',
       'curves.png',
       'index.html',
+      'predictions.csv',
+      'reliability.png',
+      'reliability.svg',
       'report.json',
     ]);
     expect(fs.readdirSync(path.dirname(reportDir))).toEqual(['report']);
@@ -106,12 +109,14 @@ describe('writeReport', () => {
 
   test('the page is self-contained: both charts and the thumbnails are data URIs; summary, classes and pairs are there', () => {
     const html = fs.readFileSync(path.join(reportDir, 'index.html'), 'utf8');
-    expect(html.match(/src="data:image\/png;base64,[A-Za-z0-9+/=]{1000,}"/g)).toHaveLength(2);
+    // Confusion matrix, curves, reliability diagram.
+    expect(html.match(/src="data:image\/png;base64,[A-Za-z0-9+/=]{1000,}"/g)).toHaveLength(3);
     expect(html).not.toMatch(/src="(?!data:)/); // nothing points at a file or the network
     const m = softmax.evaluation.metrics;
     const errors = m.n - Math.round(m.accuracy * m.n);
     expect(errors).toBeGreaterThan(0); // the fixture confuses cats and dogs
-    expect((html.match(/src="data:image\/jpeg;base64,/g) ?? []).length).toBe(Math.min(errors, 6 * 8));
+    // Thumbnails of the errors, then of the 8 correct but least confident images.
+    expect((html.match(/src="data:image\/jpeg;base64,/g) ?? []).length).toBe(Math.min(errors, 6 * 8) + 8);
     for (const c of CLASSES) expect(html).toContain(`<td>${c}</td>`);
     expect(html).toContain(`${(100 * m.accuracy).toFixed(2)} %`);
     expect(html).toContain('top-5 accuracy');
@@ -127,6 +132,9 @@ describe('writeReport', () => {
       'confusion.png',
       'confusion.svg',
       'index.html',
+      'predictions.csv',
+      'reliability.png',
+      'reliability.svg',
       'report.json',
     ]);
     expect(res.curvesNote).toMatch(/fixed C.*--C auto/);
@@ -204,7 +212,7 @@ describe('writeReport', () => {
         broken: string[];
       };
       expect(result.broken).toEqual([]);
-      expect(result.count).toBeGreaterThanOrEqual(3); // two charts and at least one thumbnail
+      expect(result.count).toBeGreaterThanOrEqual(4); // three charts and at least one thumbnail
       execFileSync(
         CHROMIUM,
         [
@@ -217,5 +225,45 @@ describe('writeReport', () => {
       );
       expect(fs.statSync(path.join(work, 'shot.png')).size).toBeGreaterThan(10000);
     });
+  });
+});
+
+describe('predictions.csv, least confident and calibration in the report', () => {
+  test('predictions.csv has one row per image with every class probability; the page lists the least confident correct ones', async () => {
+    const { clf, evaluation } = await fixture('softmax', 'auto');
+    const dir = path.join(tmpDir('report-csv'), 'r');
+    await writeReport(dir, { evaluation, classifier: clf, thumbnails: false, leastConfident: 3 });
+    const lines = fs.readFileSync(path.join(dir, 'predictions.csv'), 'utf8').trimEnd().split('\n');
+    expect(lines[0]).toBe(`path,true,predicted,correct,${CLASSES.map((c) => `p_${c}`).join(',')}`);
+    expect(lines).toHaveLength(evaluation.yTrue.length + 1);
+    const K = CLASSES.length;
+    lines.slice(1).forEach((line, i) => {
+      const cells = line.split(',');
+      expect(cells[0]).toBe(evaluation.paths[i]);
+      expect(cells[1]).toBe(CLASSES[evaluation.yTrue[i]]);
+      expect(cells[2]).toBe(CLASSES[evaluation.yPred[i]]);
+      expect(cells[3]).toBe(evaluation.yTrue[i] === evaluation.yPred[i] ? '1' : '0');
+      const probs = cells.slice(4).map(Number);
+      expect(probs).toHaveLength(K);
+      expect(probs.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
+      probs.forEach((p, k) => expect(p).toBeCloseTo(evaluation.probabilities[i * K + k], 5));
+    });
+    // The three correct rows with the lowest p(true), in that order, are the ones the page lists.
+    const correct = evaluation.paths
+      .map((p, i) => ({ p, i, pt: evaluation.probabilities[i * K + evaluation.yTrue[i]] }))
+      .filter(({ i }) => evaluation.yTrue[i] === evaluation.yPred[i])
+      .sort((a, b) => a.pt - b.pt)
+      .slice(0, 3);
+    const html = fs.readFileSync(path.join(dir, 'index.html'), 'utf8');
+    const section = html.slice(
+      html.indexOf('<h2>Correct but least confident</h2>'),
+      html.indexOf('<h2>Calibration</h2>'),
+    );
+    const listed = [...section.matchAll(/<tr><td>([^<]+)<\/td>/g)].map((m) => m[1]);
+    expect(listed).toEqual(correct.map((c) => c.p));
+    const json = JSON.parse(fs.readFileSync(path.join(dir, 'report.json'), 'utf8'));
+    expect(json.calibration.bins).toBe(15);
+    expect(json.calibration.ece).toBeGreaterThanOrEqual(0);
+    expect(html).toMatch(/Expected calibration error <b>\d+\.\d\d %<\/b> over 15 equal-width bins/);
   });
 });
