@@ -24,6 +24,7 @@ import { cutAtEmbedding } from './cut';
 import { modelFingerprint } from './fingerprint';
 import { createSession, cudaUnavailableReason, parseDevice, runBatch, type SessionHandle } from './session';
 import { defaultStoreDir, fetchModel, loadManifest, type ModelEntry } from './store';
+import { classicalEmbedder, isClassicalRequest, resolveClassical, type ClassicalModel } from './classical';
 
 export const PREPROCESS_PRESETS: Record<string, PreprocessSpec> = {
   torchvision: TORCHVISION_IMAGENET,
@@ -55,6 +56,8 @@ export interface PreparedBackbone {
   layer: string;
   tensor: string;
   spec: PreprocessSpec;
+  /** Set for hand-engineered features (classical:hog, …): no ONNX graph, computed in TypeScript/OpenCV. */
+  classical?: ClassicalModel;
 }
 
 export function modelStoreDir(explicit?: string): string {
@@ -83,8 +86,32 @@ function userPreprocess(option: string | undefined): PreprocessSpec {
   return validateSpec(parsed, `--preprocess ${option}`);
 }
 
+function prepareClassical(req: BackboneRequest): PreparedBackbone {
+  const m = resolveClassical(req.model);
+  if (req.layer !== undefined) throw new UsageError(`--layer applies to ONNX models; ${m.name} has no layers to cut.`);
+  if (req.preprocess !== undefined) {
+    throw new UsageError(`--preprocess applies to your own ONNX files; ${m.name} carries its own preprocessing.`);
+  }
+  return {
+    name: m.name,
+    file: m.file ?? m.name,
+    spec: m.spec,
+    fingerprint: m.fingerprint,
+    dim: m.dim,
+    layer: m.kind,
+    tensor: 'features',
+    classical: m,
+    cutBytes: () => {
+      throw new ConvfeatError(
+        `${m.name} is a hand-engineered feature extractor, not an ONNX graph, so it cannot be fused into an ONNX export; score images with convfeat predict instead.`,
+      );
+    },
+  };
+}
+
 export async function prepareBackbone(req: BackboneRequest): Promise<PreparedBackbone> {
   nonEmptyString('--model', req.model);
+  if (isClassicalRequest(req.model)) return prepareClassical(req);
   let name: string;
   let file: string;
   let entry: ModelEntry | undefined;
@@ -242,7 +269,33 @@ export interface OpenBackbone extends EmbeddingBackbone {
  * Opens a prepared backbone for extraction. The onnxruntime session (a second or two for ResNet50) is created on
  * the first batch when the provider is already certain, so a run served entirely from the cache never pays for it.
  */
+async function openClassical(prepared: PreparedBackbone, opts: OpenOptions): Promise<OpenBackbone> {
+  const m = prepared.classical!;
+  if (parseDevice(opts.device ?? 'auto').kind === 'cuda') {
+    throw new UsageError(
+      `--device cuda: ${m.name} is computed on the CPU (hand-engineered features); use --device cpu or auto.`,
+    );
+  }
+  const embed = await classicalEmbedder(m);
+  const exif = opts.exif ?? 'apply';
+  return {
+    prepared,
+    identity: {
+      model: m.name,
+      modelFingerprint: m.fingerprint,
+      preprocessFingerprint: preprocessFingerprint({ spec: m.spec, exif }),
+      dim: m.dim,
+    },
+    transform: { spec: m.spec, exif, ...(opts.maxPixels !== undefined ? { maxPixels: opts.maxPixels } : {}) },
+    provider: 'cpu',
+    session: () => Promise.reject(new ConvfeatError(`${m.name} has no onnxruntime session.`)),
+    embed,
+    close: async () => embed.close(),
+  };
+}
+
 export async function openBackbone(prepared: PreparedBackbone, opts: OpenOptions = {}): Promise<OpenBackbone> {
+  if (prepared.classical) return openClassical(prepared, opts);
   const device = parseDevice(opts.device ?? 'auto');
   const threads = opts.threads;
   const size = outputSize(prepared.spec)!;

@@ -51,7 +51,13 @@ export async function backboneForClassifier(
   opts: { model?: string; layer?: string; preprocess?: string; log?: (line: string) => void },
 ): Promise<{ prepared: PreparedBackbone; exif: ExifMode }> {
   const trainedOn = clf.backbone.model;
-  const known = trainedOn !== null && loadManifest().models[trainedOn] !== undefined;
+  if (opts.model === undefined && trainedOn === 'classical:orb-bow') {
+    throw new ConvfeatError(
+      'The classifier was trained on classical:orb-bow features; pass the codebook it was extracted with: --model CODEBOOK.json.',
+    );
+  }
+  const known =
+    trainedOn !== null && (loadManifest().models[trainedOn] !== undefined || trainedOn.startsWith('classical:'));
   const model = opts.model ?? (known ? trainedOn : undefined);
   if (!model) {
     throw new ConvfeatError(
