@@ -11,7 +11,11 @@ export type OpenCv = any;
 
 let loading: Promise<{ cv: OpenCv }> | undefined;
 
-export function loadOpenCv(): Promise<OpenCv> {
+/**
+ * Resolves to `{ cv }`, never to the module itself: the module has a `then` method, so a promise resolved with it
+ * would call that `then` forever (the microtask queue never empties and the process hangs).
+ */
+export function loadOpenCv(): Promise<{ cv: OpenCv }> {
   loading ??= new Promise<{ cv: OpenCv }>((resolve, reject) => {
     const events = ['uncaughtException', 'unhandledRejection'];
     const listeners = (e: string): Function[] => process.listeners(e as 'uncaughtException');
@@ -37,7 +41,7 @@ export function loadOpenCv(): Promise<OpenCv> {
       };
     }
   });
-  return loading.then((w) => w.cv);
+  return loading;
 }
 
 /** OpenCV throws numbers (C++ exception pointers) or errors carrying the whole script; keep one short line. */

@@ -33,7 +33,7 @@ function toGray(rgb: Float32Array, pixels: number): Uint8Array {
 }
 
 export async function openOrb(maxFeatures = 500): Promise<OrbExtractor> {
-  const cv: OpenCv = await loadOpenCv();
+  const { cv } = (await loadOpenCv()) as { cv: OpenCv };
   const orb = new cv.ORB(maxFeatures);
   return {
     features(rgb, height, width) {
