@@ -32,6 +32,7 @@ import {
   type Int8Summary,
   type Precision,
 } from './quantize/variant';
+import { classicalEmbedder, isClassicalRequest, resolveClassical, type ClassicalModel } from './classical';
 
 export const PREPROCESS_PRESETS: Record<string, PreprocessSpec> = {
   torchvision: TORCHVISION_IMAGENET,
@@ -68,6 +69,8 @@ export interface PreparedBackbone {
   precision: Precision;
   /** For int8: how many nodes were quantised and which stayed fp32. */
   int8?: Int8Summary;
+  /** Set for hand-engineered features (classical:hog, …): no ONNX graph, computed in TypeScript/OpenCV. */
+  classical?: ClassicalModel;
 }
 
 export function modelStoreDir(explicit?: string): string {
@@ -96,8 +99,37 @@ function userPreprocess(option: string | undefined): PreprocessSpec {
   return validateSpec(parsed, `--preprocess ${option}`);
 }
 
+function prepareClassical(req: BackboneRequest): PreparedBackbone {
+  const m = resolveClassical(req.model);
+  if (req.layer !== undefined) throw new UsageError(`--layer applies to ONNX models; ${m.name} has no layers to cut.`);
+  if (req.preprocess !== undefined) {
+    throw new UsageError(`--preprocess applies to your own ONNX files; ${m.name} carries its own preprocessing.`);
+  }
+  return {
+    name: m.name,
+    file: m.file ?? m.name,
+    spec: m.spec,
+    fingerprint: m.fingerprint,
+    dim: m.dim,
+    layer: m.kind,
+    tensor: 'features',
+    classical: m,
+    precision: 'fp32',
+    cutBytes: () => {
+      throw new ConvfeatError(
+        `${m.name} is a hand-engineered feature extractor, not an ONNX graph, so it cannot be fused into an ONNX export; score images with convfeat predict instead.`,
+      );
+    },
+  };
+}
+
 export async function prepareBackbone(request: BackboneRequest): Promise<PreparedBackbone> {
   nonEmptyString('--model', request.model);
+  if (isClassicalRequest(request.model)) {
+    if (request.precision === 'int8')
+      throw new UsageError(`--precision int8 applies to ONNX backbones; ${request.model} has no network to quantise.`);
+    return prepareClassical(request);
+  }
   const named = splitModelPrecision(request.model);
   if (named.precision && request.precision && named.precision !== request.precision) {
     throw new UsageError(
@@ -296,7 +328,33 @@ export interface OpenBackbone extends EmbeddingBackbone {
  * Opens a prepared backbone for extraction. The onnxruntime session (a second or two for ResNet50) is created on
  * the first batch when the provider is already certain, so a run served entirely from the cache never pays for it.
  */
+async function openClassical(prepared: PreparedBackbone, opts: OpenOptions): Promise<OpenBackbone> {
+  const m = prepared.classical!;
+  if (parseDevice(opts.device ?? 'auto').kind === 'cuda') {
+    throw new UsageError(
+      `--device cuda: ${m.name} is computed on the CPU (hand-engineered features); use --device cpu or auto.`,
+    );
+  }
+  const embed = await classicalEmbedder(m);
+  const exif = opts.exif ?? 'apply';
+  return {
+    prepared,
+    identity: {
+      model: m.name,
+      modelFingerprint: m.fingerprint,
+      preprocessFingerprint: preprocessFingerprint({ spec: m.spec, exif }),
+      dim: m.dim,
+    },
+    transform: { spec: m.spec, exif, ...(opts.maxPixels !== undefined ? { maxPixels: opts.maxPixels } : {}) },
+    provider: 'cpu',
+    session: () => Promise.reject(new ConvfeatError(`${m.name} has no onnxruntime session.`)),
+    embed,
+    close: async () => embed.close(),
+  };
+}
+
 export async function openBackbone(prepared: PreparedBackbone, opts: OpenOptions = {}): Promise<OpenBackbone> {
+  if (prepared.classical) return openClassical(prepared, opts);
   const device = parseDevice(opts.device ?? 'auto');
   const threads = opts.threads;
   const size = outputSize(prepared.spec)!;

@@ -7,6 +7,12 @@ import { formatModelInfo, inspectModel } from '../backbone/inspect';
 import { fetchModel, listModels, resolveModel } from '../backbone/store';
 import { handler, logger, printJson, say } from './run';
 import { quantizeCommand } from './modelsQuantize';
+import { scanDataset } from '../dataset';
+import { fitCodebookFromDataset } from '../backbone/classical/fit';
+import { writeCodebook } from '../backbone/classical';
+import { bowDimension } from '../backbone/classical/codebook';
+import { integerInRange, nonEmptyString } from '../util/validate';
+import { UsageError } from '../util/errors';
 
 interface ListArgs {
   json?: boolean;
@@ -89,15 +95,88 @@ const inspectCommand: CommandModule<object, InspectArgs> = {
   }),
 };
 
+interface CodebookArgs {
+  data: string;
+  out: string;
+  words: number;
+  'max-images': number;
+  seed: number;
+  split: string;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+const codebookCommand: CommandModule<object, CodebookArgs> = {
+  command: 'codebook',
+  describe: 'Fit the ORB bag-of-visual-words codebook (classical:orb-bow) on the train split of a dataset',
+  builder: (y: Argv) =>
+    y
+      .option('data', {
+        type: 'string',
+        demandOption: true,
+        describe: 'Image folder or manifest; only its train split is used',
+      })
+      .option('out', {
+        type: 'string',
+        demandOption: true,
+        describe: 'Codebook .json to write; pass it later as --model',
+      })
+      .option('words', { type: 'number', default: 256, describe: 'Visual words (k-means clusters)' })
+      .option('max-images', { type: 'number', default: 400, describe: 'Train images sampled evenly for the fit' })
+      .option('seed', { type: 'number', default: 0, describe: 'Seed of the descriptor sample and k-means++' })
+      .option('split', { type: 'string', default: 'train', describe: 'The split to fit on' })
+      .option('json', { type: 'boolean', describe: 'Print a JSON summary' })
+      .option('quiet', { type: 'boolean', describe: 'No progress lines' })
+      .example('$0 models codebook --data photos/ --out orb-bow.json', 'fit on photos/train/<class>/')
+      .example(
+        '$0 extract --model orb-bow.json --data photos/ --cache cache-bow/',
+        'then extract with it',
+      ) as unknown as Argv<CodebookArgs>,
+  handler: handler(async (args: CodebookArgs) => {
+    nonEmptyString('--out', args.out);
+    if (!args.out.toLowerCase().endsWith('.json')) {
+      throw new UsageError(`Expected --out to be a .json file but received ${JSON.stringify(args.out)}`);
+    }
+    const words = integerInRange('--words', args.words, 2, 4096);
+    const maxImages = integerInRange('--max-images', args['max-images'], 1, 1_000_000);
+    const seed = integerInRange('--seed', args.seed, 0, 2 ** 31 - 1);
+    const started = Date.now();
+    const dataset = await scanDataset(args.data);
+    const codebook = await fitCodebookFromDataset(dataset, {
+      words,
+      maxImages,
+      seed,
+      split: args.split,
+      log: logger(args),
+    });
+    writeCodebook(args.out, codebook);
+    const summary = {
+      out: args.out,
+      model: 'classical:orb-bow',
+      words,
+      dim: bowDimension(codebook),
+      fittedOn: codebook.fittedOn,
+      seconds: (Date.now() - started) / 1000,
+    };
+    if (args.json) printJson(summary);
+    else
+      say(
+        args,
+        `wrote ${args.out}: ${words} ORB words from ${codebook.fittedOn.descriptors} descriptors of ${codebook.fittedOn.images} ${codebook.fittedOn.split} images (${summary.dim}-d features); use --model ${args.out}\n`,
+      );
+  }),
+};
+
 export const modelsCommand: CommandModule = {
   command: 'models <command>',
-  describe: 'List, fetch, inspect and quantise backbone models',
+  describe: 'List, fetch, inspect and quantise backbone models; fit a classical bag-of-words codebook',
   builder: (y: Argv) =>
     y
       .command(listCommand as unknown as CommandModule)
       .command(fetchCommand as unknown as CommandModule)
       .command(inspectCommand as unknown as CommandModule)
       .command(quantizeCommand as unknown as CommandModule)
+      .command(codebookCommand as unknown as CommandModule)
       .demandCommand(1),
   handler: () => undefined,
 };

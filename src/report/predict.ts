@@ -57,9 +57,16 @@ export async function backboneForClassifier(
   opts: { model?: string; layer?: string; preprocess?: string; precision?: Precision; log?: (line: string) => void },
 ): Promise<{ prepared: PreparedBackbone; exif: ExifMode }> {
   const trainedOn = clf.backbone.model;
+  if (opts.model === undefined && trainedOn === 'classical:orb-bow') {
+    throw new ConvfeatError(
+      'The classifier was trained on classical:orb-bow features; pass the codebook it was extracted with: --model CODEBOOK.json.',
+    );
+  }
   // An int8 backbone is recorded as NAME@int8; unless told otherwise, use the precision the classifier was fitted on.
   const trained = trainedOn !== null ? splitModelPrecision(trainedOn) : undefined;
-  const known = trained !== undefined && loadManifest().models[trained.model] !== undefined;
+  const known =
+    trained !== undefined &&
+    (loadManifest().models[trained.model] !== undefined || trained.model.startsWith('classical:'));
   // An explicit --precision names the precision itself, so the recorded name loses its @int8.
   const model = opts.model ?? (known ? (opts.precision !== undefined ? trained!.model : trainedOn!) : undefined);
   const precision =
