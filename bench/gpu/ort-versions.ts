@@ -6,7 +6,9 @@
  * per-round ratios.
  *
  * Usage (after npm run bench:build): node bench/out/js/bench/gpu/ort-versions.js [ROUNDS=5] [IMAGES=32] [BATCH=8]
- *   ORT_130=DIR points at an onnxruntime-node 1.30 folder (default: the copy @huggingface/transformers installs).
+ *   ORT_130=DIR points at an onnxruntime-node 1.30 folder, e.g. `(cd /tmp/ort130 && ONNXRUNTIME_NODE_INSTALL=skip npm i
+ *   onnxruntime-node@1.30.0)` and ORT_130=/tmp/ort130/node_modules/onnxruntime-node (package.json's overrides make
+ *   transformers.js share the project's 1.29.0, since two ONNX Runtime cores cannot load in one process).
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';

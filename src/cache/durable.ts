@@ -9,6 +9,7 @@ import * as path from 'path';
 import { createHash } from 'crypto';
 import { tempSibling } from '../util/atomic';
 import { ConvfeatError } from '../util/errors';
+import { translateFsError } from '../util/fsErrors';
 import { crashPoint } from './crash';
 
 function writeAll(fd: number, bytes: Uint8Array, file: string): void {
@@ -20,7 +21,10 @@ function writeAll(fd: number, bytes: Uint8Array, file: string): void {
   }
 }
 
-function writeFailure(e: unknown, file: string, what: string): ConvfeatError {
+function writeFailure(e: unknown, file: string, what: string, reportAs?: string): ConvfeatError {
+  // The user's path (not a temp or staging sibling) in the same sentence every other full-disk write gives.
+  const translated = translateFsError(e, reportAs ?? file);
+  if (translated) return translated;
   const code = (e as NodeJS.ErrnoException).code ?? 'error';
   const why =
     code === 'ENOSPC' || code === 'EDQUOT'
@@ -49,7 +53,13 @@ export function fsyncDir(dir: string): void {
  * Writes `parts` as `file` atomically and durably; returns the sha256 (hex) of the bytes written. `stage` names
  * the crash points: `${stage}-written`, `${stage}-fsynced`, `${stage}-renamed`.
  */
-export function writeDurable(file: string, parts: readonly Uint8Array[], stage: string, what: string): string {
+export function writeDurable(
+  file: string,
+  parts: readonly Uint8Array[],
+  stage: string,
+  what: string,
+  reportAs?: string,
+): string {
   const tmp = tempSibling(file);
   const sum = createHash('sha256');
   try {
@@ -69,7 +79,7 @@ export function writeDurable(file: string, parts: readonly Uint8Array[], stage: 
   } catch (e) {
     fs.rmSync(tmp, { force: true });
     if (e instanceof ConvfeatError) throw e;
-    throw writeFailure(e, file, what);
+    throw writeFailure(e, file, what, reportAs);
   }
   crashPoint(`${stage}-renamed`);
   fsyncDir(path.dirname(file));

@@ -12,6 +12,8 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { ensureParentDir } from '../util/dirs';
+import { translateFsError } from '../util/fsErrors';
 import { randomBytes } from 'crypto';
 import { ConvfeatError } from '../util/errors';
 import { encodeNpy } from '../util/npy';
@@ -104,13 +106,13 @@ export function exportCache(dir: string, opts: ExportOptions): ExportResult {
     'paths.txt': Buffer.from(data.paths.join('\n') + '\n', 'utf8'),
   };
 
-  fs.mkdirSync(path.dirname(out), { recursive: true });
+  ensureParentDir(out, `--out ${opts.out}`);
   removeLeftovers(out);
   const stage = stagingName(out, 'export');
   try {
     fs.mkdirSync(stage);
     for (const name of EXPORT_FILES) {
-      writeDurable(path.join(stage, name), [contents[name]], 'export-file', 'the export file');
+      writeDurable(path.join(stage, name), [contents[name]], 'export-file', 'the export file', path.join(out, name));
     }
     crashPoint('export-staged');
     const existed = checkOut(out, opts.out); // again: it may have changed while the arrays were written
@@ -126,6 +128,8 @@ export function exportCache(dir: string, opts: ExportOptions): ExportResult {
   } catch (e) {
     fs.rmSync(stage, { recursive: true, force: true });
     if (e instanceof ConvfeatError) throw e;
+    const translated = translateFsError(e, out);
+    if (translated) throw translated;
     const code = (e as NodeJS.ErrnoException).code ?? 'error';
     throw new ConvfeatError(
       `Cannot write the export to ${opts.out} (${code}); check that its parent folder is writable and has space, then run again.`,

@@ -88,8 +88,9 @@ function isNotAFile(file: string): boolean {
 }
 
 function notAFile(file: string): ConvfeatError {
+  const kind = fs.statSync(file, { throwIfNoEntry: false })?.isDirectory() ? 'a folder' : 'not a regular file';
   return new ConvfeatError(
-    `The cache lock ${file} is a directory or other non-file, not a lock convfeat wrote; remove it, then run again.`,
+    `The cache lock ${file} is ${kind}, not a convfeat lock file; move or remove it, then run again.`,
   );
 }
 
@@ -118,10 +119,8 @@ export class CacheLock {
     if (boot !== undefined) owner.boot = boot;
     if (pstart !== undefined) owner.pstart = pstart;
     const token = JSON.stringify(owner);
-    if (fs.statSync(file, { throwIfNoEntry: false })?.isDirectory()) {
-      // Not something convfeat writes: never break it as a stale lock (that would move a user's folder aside).
-      throw new ConvfeatError(`${file} is a folder, not a convfeat lock file; move or remove it, then run again.`);
-    }
+    // Not something convfeat writes: never break it as a stale lock (that would move a user's folder aside).
+    if (isNotAFile(file)) throw notAFile(file);
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
         const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o644);

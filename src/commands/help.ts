@@ -168,6 +168,62 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
       ['$0 cache merge --cache all/ --from new/ --json', 'Add one cache to another; JSON summary'],
     ],
   },
+  'models quantize': {
+    options: {
+      layer: 'Cut your own model at this node or tensor before quantising (as extract --layer)',
+      preprocess: 'Preprocessing of your own ONNX file: torchvision, caffe or a spec .json',
+      method: 'How activation ranges are calibrated: a percentile of the values seen, or their min/max',
+      threads: 'onnxruntime intra-op threads for the calibration runs',
+      json: 'Print the summary as JSON',
+      quiet: 'No progress lines',
+    },
+    examples: [
+      [
+        '$0 models quantize my_resnet18.onnx --calibrate photos/train',
+        'int8 ranges for your own model from its train photos',
+      ],
+      [
+        '$0 extract --model my_resnet18.onnx --precision int8 --data photos/ --cache cache-int8/',
+        'Then extract with it',
+      ],
+    ],
+  },
+  audit: {
+    options: {
+      seed: 'Seed of the folds of the out-of-fold label check',
+      quiet: 'Only the summary, no progress lines',
+    },
+    examples: [
+      ['$0 audit --cache cache/', 'Leaked duplicates, likely label errors and outliers, as a summary'],
+      ['$0 audit --cache cache/ --report audit/', 'Also an HTML page with thumbnails and issues.csv to edit'],
+      ['$0 fit-linear --cache cache/ --exclude audit/issues.csv --out clf.json', 'Refit without the flagged images'],
+    ],
+  },
+  similar: {
+    options: { quiet: 'No progress lines' },
+    examples: [
+      ['$0 similar photos/test/cat/cat_0001.jpg --cache cache/', 'The 10 cached images most like this one'],
+      ['$0 similar new.jpg --cache cache/ -k 5 --json', 'A new photo, embedded on the fly; JSON output'],
+    ],
+  },
+  gpu: {
+    examples: [
+      ['$0 gpu install', 'Place onnxruntime’s CUDA provider from the npm registry'],
+      ['$0 gpu check', 'What the CUDA provider needs and what is missing on this machine'],
+    ],
+  },
+  'gpu install': {
+    examples: [
+      ['$0 gpu install', 'Download, verify and place the provider libraries'],
+      ['$0 gpu install --from provider.tgz', 'From a tarball carried to a machine without internet'],
+    ],
+  },
+  'gpu check': {
+    examples: [
+      ['$0 gpu check', 'A one-screen diagnosis'],
+      ['$0 gpu check --json', 'The same as JSON (exit 1 when CUDA cannot be used)'],
+    ],
+  },
   'cache info': {
     options: { cache: 'Cache directory to describe' },
     examples: [

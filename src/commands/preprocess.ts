@@ -122,6 +122,11 @@ export const preprocessCommand: CommandModule<object, PreprocessArgs> = {
     if (inputs.length === 0) throw new UsageError('Name at least one image or folder to preprocess.');
     const jobs = listJobs(inputs);
     const single = jobs.length === 1 && !args.stack && !fs.statSync(inputs[0]).isDirectory();
+    // A folder as --out used to put the temp file beside the folder (in / for --out /tmp) and fail at the rename.
+    if ((single || args.stack) && fs.statSync(args.out, { throwIfNoEntry: false })?.isDirectory())
+      throw new UsageError(
+        `--out ${args.out} is a folder; give a file name such as ${path.join(args.out, 'input.npy')}.`,
+      );
     if ((single || args.stack) && !/\.npy$/i.test(args.out))
       throw new UsageError(`Expected --out to name a .npy file but received ${JSON.stringify(args.out)}`);
     if (!single && !args.stack && /\.npy$/i.test(args.out))
@@ -131,11 +136,6 @@ export const preprocessCommand: CommandModule<object, PreprocessArgs> = {
     if (!single && !args.stack && fs.existsSync(args.out) && !fs.statSync(args.out).isDirectory())
       throw new UsageError(`--out ${args.out} is a file; several images need a directory (or --stack for one .npy).`);
     const log = logger(args);
-    // A folder as --out used to put the temp file beside the folder (in / for --out /tmp) and fail at the rename.
-    if ((single || args.stack) && fs.statSync(args.out, { throwIfNoEntry: false })?.isDirectory())
-      throw new UsageError(
-        `--out ${args.out} is a folder; give a file name such as ${path.join(args.out, 'input.npy')}.`,
-      );
     if (single || args.stack) {
       ensureParentDir(args.out, `--out ${args.out}`);
       removeDeadTemps(args.out);

@@ -132,12 +132,12 @@ function checkParams(damaged: Damaged, v: unknown): void {
 
 function checkCalibration(damaged: Damaged, v: unknown, solver: SolverKind): void {
   if (!isObject(v)) throw damaged(`calibration is ${describe(v)}, not an object`);
-  if (solver === 'softmax') {
-    if (v.method !== 'softmax') throw damaged(`calibration.method is ${describe(v.method)} for a softmax classifier`);
-    return;
-  }
+  // softmax is calibrated natively, or (with a val split) temperature-scaled like the SVMs.
+  if (solver === 'softmax' && v.method === 'softmax') return;
   if (v.method !== 'temperature')
-    throw damaged(`calibration.method is ${describe(v.method)}, not "temperature" for an ${solver} classifier`);
+    throw damaged(
+      `calibration.method is ${describe(v.method)}, not ${solver === 'softmax' ? '"softmax" or ' : ''}"temperature" for a${solver === 'softmax' ? '' : 'n'} ${solver} classifier`,
+    );
   const T = v.temperature;
   const [lo, hi] = TEMPERATURE_RANGE;
   if (typeof T !== 'number' || !Number.isFinite(T) || T < lo || T > hi)

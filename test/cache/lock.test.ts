@@ -196,7 +196,7 @@ describe('cache lock', () => {
     const dir = tmpDir('lock-dir');
     fs.mkdirSync(path.join(dir, 'lock'));
     fs.writeFileSync(path.join(dir, 'lock', 'keep'), 'x');
-    const message = `The cache lock ${path.join(dir, 'lock')} is a directory or other non-file, not a lock convfeat wrote; remove it, then run again.`;
+    const message = `The cache lock ${path.join(dir, 'lock')} is a folder, not a convfeat lock file; move or remove it, then run again.`;
     expect(() => CacheLock.acquire(dir)).toThrow(message);
     expect(() => EmbeddingStore.open(dir, { mode: 'write', identity: IDENTITY })).toThrow(message);
     expect(fs.readFileSync(path.join(dir, 'lock', 'keep'), 'utf8')).toBe('x');

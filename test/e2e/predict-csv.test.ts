@@ -59,12 +59,23 @@ describe('predict CSV round trip', () => {
     expect(run([...base, '--out', jsonlOut]).code).toBe(0);
 
     const records = parse(fs.readFileSync(csvOut, 'utf8')) as string[][];
-    expect(records[0]).toEqual(['path', 'label', 'pred1', 'score1', 'pred2', 'score2', 'pred3', 'score3']);
+    expect(records[0]).toEqual([
+      'path',
+      'label',
+      'pred1',
+      'score1',
+      'pred2',
+      'score2',
+      'pred3',
+      'score3',
+      'format_version',
+    ]);
     const body = records.slice(1);
     expect(body).toHaveLength(expected.size);
     const labels = Object.keys(CLASSES);
     for (const row of body) {
-      expect(row).toHaveLength(8);
+      expect(row).toHaveLength(9);
+      expect(row[8]).toBe('1');
       const [file, label, ...top] = row;
       expect(expected.has(file!)).toBe(true);
       expect(label).toBe(neutral(expected.get(file!)!));

@@ -112,10 +112,10 @@ const damages: Damage[] = [
     names: /calibration.fittedOn/,
   },
   {
-    name: 'softmax with a temperature method',
+    name: 'softmax with an unknown calibration method',
     solver: 'softmax',
-    edit: (j) => (j.calibration = { method: 'temperature', temperature: 1, fittedOn: 'val' }),
-    names: /calibration.method is "temperature" for a softmax/,
+    edit: (j) => (j.calibration = { method: 'isotonic' }),
+    names: /calibration.method is "isotonic", not "softmax" or "temperature" for a softmax/,
   },
   { name: 'converged not boolean', edit: (j) => (j.converged = 'yes'), names: /converged is "yes"/ },
   { name: 'backbone missing', edit: (j) => delete j.backbone, names: /backbone is missing/ },
