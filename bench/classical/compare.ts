@@ -12,8 +12,9 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import type { Dataset, DatasetItem } from '../../src/dataset';
+import type { Dataset } from '../../src/dataset';
 import {
+  firstPerClass,
   flag,
   fromDist,
   intFlag,
@@ -35,17 +36,6 @@ const { fitCodebookFromDataset } =
   fromDist<typeof import('../../src/backbone/classical/fit')>('backbone/classical/fit');
 const { writeCodebook } =
   fromDist<typeof import('../../src/backbone/classical/codebook')>('backbone/classical/codebook');
-
-function firstPerClass(items: DatasetItem[], k: number | undefined): DatasetItem[] {
-  if (k === undefined) return items;
-  const seen = new Map<string, number>();
-  return items.filter((item) => {
-    const key = `${item.split}/${item.label}`;
-    const n = seen.get(key) ?? 0;
-    seen.set(key, n + 1);
-    return n < k;
-  });
-}
 
 async function main(): Promise<void> {
   const only = (flag('only') ?? 'color-hist,hog,orb-bow,resnet50').split(',');

@@ -11,8 +11,9 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import type { Dataset, DatasetItem } from '../../src/dataset';
+import type { Dataset } from '../../src/dataset';
 import {
+  firstPerClass,
   flag,
   fromDist,
   intFlag,
@@ -29,17 +30,6 @@ const { loadSplit } = fromDist<typeof import('../../src/cache/load')>('cache/loa
 const { scanDataset } = fromDist<typeof import('../../src/dataset')>('dataset/index');
 const { fitFromCache } = fromDist<typeof import('../../src/linear/fitCache')>('linear/fitCache');
 const { accuracy } = fromDist<typeof import('../../src/report/metrics')>('report/metrics');
-
-function firstPerClass(items: DatasetItem[], k: number | undefined): DatasetItem[] {
-  if (k === undefined) return items;
-  const seen = new Map<string, number>();
-  return items.filter((item) => {
-    const key = `${item.split}/${item.label}`;
-    const n = seen.get(key) ?? 0;
-    seen.set(key, n + 1);
-    return n < k;
-  });
-}
 
 async function main(): Promise<void> {
   const threads = intFlag('threads', os.availableParallelism());

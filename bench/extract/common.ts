@@ -181,3 +181,15 @@ export function requireDataRoot(): string {
     );
   return DATA_ROOT;
 }
+
+/** The first k items of each split/class pair (all of them when k is undefined): smoke-sized runs of a dataset. */
+export function firstPerClass<T extends { split?: string; label?: string }>(items: T[], k: number | undefined): T[] {
+  if (k === undefined) return items;
+  const seen = new Map<string, number>();
+  return items.filter((item) => {
+    const key = `${item.split}/${item.label}`;
+    const n = seen.get(key) ?? 0;
+    seen.set(key, n + 1);
+    return n < k;
+  });
+}

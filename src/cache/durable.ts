@@ -7,7 +7,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { createHash } from 'crypto';
-import { tempSibling } from '../util/atomic';
+import { fsyncDir, tempSibling } from '../util/atomic';
 import { ConvfeatError } from '../util/errors';
 import { translateFsError } from '../util/fsErrors';
 import { crashPoint } from './crash';
@@ -37,17 +37,7 @@ function writeFailure(e: unknown, file: string, what: string, reportAs?: string)
   );
 }
 
-export function fsyncDir(dir: string): void {
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(dir, 'r');
-    fs.fsyncSync(fd);
-  } catch {
-    // some filesystems refuse fsync on a directory; the rename is still atomic there
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-  }
-}
+export { fsyncDir };
 
 /**
  * Writes `parts` as `file` atomically and durably; returns the sha256 (hex) of the bytes written. `stage` names

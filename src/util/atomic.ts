@@ -51,7 +51,8 @@ export function fsyncFileSync(fd: number, target: string): void {
   }
 }
 
-function fsyncDir(dir: string): void {
+/** Makes a rename in `dir` durable; a filesystem that refuses fsync on a folder still renames atomically. */
+export function fsyncDir(dir: string): void {
   let fd: number | undefined;
   try {
     fd = fs.openSync(dir, 'r');
