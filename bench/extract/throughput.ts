@@ -205,9 +205,11 @@ async function main(): Promise<void> {
   const full = await scanDataset(requireDataRoot());
   const items: DatasetItem[] = sampleDistinct(full.items, n);
   const dataset: Dataset = { ...full, items, problems: [] };
-  const prepared = await prepareBackbone({ model: 'resnet50' });
+  // PRECISION=int8 measures the int8 backbone (issue 14) against its own raw loop.
+  const precision = process.env.PRECISION === 'int8' ? 'int8' : 'fp32';
+  const prepared = await prepareBackbone({ model: 'resnet50', precision });
   console.log(
-    `resnet50 (${prepared.layer}), ${items.length} distinct photos of ${DATA_ROOT}, ${reps} repetitions per config`,
+    `resnet50 ${precision} (${prepared.layer}), ${items.length} distinct photos of ${DATA_ROOT}, ${reps} repetitions per config`,
   );
   console.log(
     'config     | raw img/s med (best) | extract img/s med (best) | extract/raw med (per rep)     | CPU ms/img raw, extract | extract in run',

@@ -81,15 +81,19 @@ export function normaliseInto(target: Float32Array, offset: number, image: RgbIm
   const src = image.data;
   // Network channel c reads source channel order[c].
   const order = spec.channelOrder === 'BGR' ? [2, 1, 0] : [0, 1, 2];
+  const [s0, s1, s2] = order;
   if (spec.layout === 'NCHW') {
-    for (let c = 0; c < 3; c++) {
-      const base = offset + c * n;
-      const s = order[c];
-      const l = c * 256;
-      for (let i = 0; i < n; i++) target[base + i] = lut[l + src[i * 3 + s]];
+    // One sequential pass over the pixels writing the three planes (not three strided passes over the source):
+    // the source is read once (resize + normalise 0.78 → 0.70 ms per photo, bench/README.md int8 section).
+    const b0 = offset;
+    const b1 = offset + n;
+    const b2 = offset + 2 * n;
+    for (let i = 0, p = 0; i < n; i++, p += 3) {
+      target[b0 + i] = lut[src[p + s0]];
+      target[b1 + i] = lut[256 + src[p + s1]];
+      target[b2 + i] = lut[512 + src[p + s2]];
     }
   } else {
-    const [s0, s1, s2] = order;
     for (let i = 0, o = offset; i < n; i++, o += 3) {
       const p = i * 3;
       target[o] = lut[src[p + s0]];
