@@ -13,7 +13,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { createHash } from 'crypto';
 import { commitTempFile, tempSibling, writeFileAtomicSync } from '../util/atomic';
-import type { Neighbours } from './search';
+import { dot, type Neighbours } from './search';
 
 /**
  * Rows from which `similar` uses the index. One exact query costs ≈ 12 µs per row on the bench machine (0.25 s at
@@ -219,10 +219,32 @@ function openIndex(
   }
 }
 
-function dot(A: Float32Array, a: number, B: Float32Array, b: number, dim: number): number {
-  let s = 0;
-  for (let j = 0; j < dim; j++) s += A[a + j]! * B[b + j]!;
-  return s;
+export interface OpenedIndex {
+  index: InstanceType<UsearchModule['Index']>;
+  /** Key i ↔ content hash hashes[i]. */
+  hashes: string[];
+  /** Content hash → the cache rows with those bytes. */
+  rowsOf: Map<string, number[]>;
+}
+
+/** The index over the cache's rows, ready to search; undefined when exact search should answer. */
+export function openRowsIndex(
+  cacheDir: string,
+  rows: IndexRows,
+  options: IndexSearchOptions = {},
+): OpenedIndex | undefined {
+  const log = options.log ?? (() => {});
+  if (rows.hashes.length < (options.minRows ?? INDEX_MIN_ROWS)) return undefined;
+  const rowsOf = new Map<string, number[]>();
+  rows.hashes.forEach((h, r) => {
+    const list = rowsOf.get(h);
+    if (list) list.push(r);
+    else rowsOf.set(h, [r]);
+  });
+  const firstRowOf = new Map<string, number>();
+  for (const [h, list] of rowsOf) firstRowOf.set(h, list[0]!);
+  const opened = openIndex(cacheDir, rows, firstRowOf, log);
+  return opened ? { ...opened, rowsOf } : undefined;
 }
 
 /**
@@ -237,19 +259,9 @@ export function indexedNearest(
   excludeRow: number,
   options: IndexSearchOptions = {},
 ): Neighbours | undefined {
-  const log = options.log ?? (() => {});
-  const n = rows.hashes.length;
-  if (n < (options.minRows ?? INDEX_MIN_ROWS)) return undefined;
-  const rowsOf = new Map<string, number[]>();
-  rows.hashes.forEach((h, r) => {
-    const list = rowsOf.get(h);
-    if (list) list.push(r);
-    else rowsOf.set(h, [r]);
-  });
-  const firstRowOf = new Map<string, number>();
-  for (const [h, list] of rowsOf) firstRowOf.set(h, list[0]!);
-  const opened = openIndex(cacheDir, rows, firstRowOf, log);
+  const opened = openRowsIndex(cacheDir, rows, options);
   if (!opened) return undefined;
+  const { rowsOf } = opened;
   const want = Math.min(opened.hashes.length, k + EXTRA_CANDIDATES);
   const found = opened.index.search(query, want, 0);
   const candidates: { row: number; score: number }[] = [];

@@ -7,6 +7,7 @@ import { spawnSync } from 'child_process';
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
+import { auditCache } from '../../src/audit/audit';
 import { similarImages } from '../../src/audit/similar';
 import { indexDir } from '../../src/audit/vectorIndex';
 import { EmbeddingStore, ListingWriter } from '../../src/cache';
@@ -20,6 +21,7 @@ interface Row {
   relPath: string;
   label: string;
   vec: Float32Array;
+  split?: 'train' | 'test';
 }
 
 /** `clusters` tight clusters of `per` rows around random centres (noise ≪ distance between centres). */
@@ -45,7 +47,13 @@ function writeCache(dir: string, rows: Row[]): void {
   rows.forEach((r, i) => X.set(r.vec, i * DIM));
   store.putBatch(hashes, X);
   rows.forEach((r, i) =>
-    listing.add({ relPath: r.relPath, path: `/data/${r.relPath}`, label: r.label, split: 'train', hash: hashes[i]! }),
+    listing.add({
+      relPath: r.relPath,
+      path: `/data/${r.relPath}`,
+      label: r.label,
+      split: r.split ?? 'train',
+      hash: hashes[i]!,
+    }),
   );
   listing.commit();
   store.close();
@@ -155,5 +163,29 @@ describe('vector index beside the cache', () => {
     expect(run.status).toBe(0);
     const out = JSON.parse(run.stdout) as { matches: { label: string }[] };
     expect(out.matches.map((m) => m.label)).toEqual(Array(3).fill(queries[2]!.split('/')[1]));
+  });
+});
+
+describe('audit through the vector index', () => {
+  test('finds the same duplicates and outliers as the exact pass', async () => {
+    const cache = path.join(tmpDir('vindex-audit'), 'cache');
+    const rows = clusterRows(12, 25, 9, 'c');
+    // A test-split copy of a train row (leakage), and a row of cluster c1 labelled c2 (its nearest rows are all of
+    // another class, so the index's candidates hold no same-class neighbour: that row is searched exactly).
+    const copy = rows[40]!.vec.map((v, j) => v + (j % 2 ? 1e-3 : -1e-3));
+    const extra: Row[] = [
+      { relPath: 'test/c1/copy.jpg', label: 'c1', vec: copy, split: 'test' },
+      { relPath: 'train/c2/odd.jpg', label: 'c2', vec: rows[30]!.vec.map((v) => v * 1.01) },
+    ];
+    writeCache(cache, rows.concat(extra));
+    const lines: string[] = [];
+    const common = { verifyPixels: false, folds: 3 };
+    const fast = await auditCache(cache, { ...common, indexMinRows: 100, log: (l) => lines.push(l) });
+    const exact = await auditCache(cache, { ...common, exact: true });
+    expect(fs.existsSync(indexDir(cache))).toBe(true);
+    expect(lines.some((l) => /searched exactly/.test(l))).toBe(true);
+    expect(fast.duplicates.length).toBeGreaterThan(0);
+    expect(fast.duplicates).toEqual(exact.duplicates);
+    expect(fast.outliers).toEqual(exact.outliers);
   });
 });
