@@ -35,7 +35,7 @@ export function indexedSelfSearch(
   for (let b0 = 0; b0 < n; b0 += BATCH) {
     const b1 = Math.min(n, b0 + BATCH);
     // A flat matrix of several rows is a batch search; a batch of one comes back as plain Matches (no counts).
-    const found = opened.index.search(Xn.subarray(b0 * dim, b1 * dim), want, 0) as {
+    const found = opened.index.search(Xn.subarray(b0 * dim, b1 * dim), want, 1) as {
       keys: BigUint64Array;
       counts?: BigUint64Array;
     };

@@ -25,13 +25,13 @@ interface Row {
 }
 
 /** `clusters` tight clusters of `per` rows around random centres (noise ≪ distance between centres). */
-function clusterRows(clusters: number, per: number, seed: number, prefix: string): Row[] {
+function clusterRows(clusters: number, per: number, seed: number, prefix: string, noise = 0.05): Row[] {
   const rnd = seededRandom(seed);
   const rows: Row[] = [];
   for (let c = 0; c < clusters; c++) {
     const centre = Float32Array.from({ length: DIM }, () => rnd() * 2 - 1);
     for (let i = 0; i < per; i++) {
-      const vec = centre.map((v) => v + (rnd() - 0.5) * 0.05);
+      const vec = centre.map((v) => v + (rnd() - 0.5) * noise);
       rows.push({ relPath: `train/${prefix}${c}/${i}.jpg`, label: `${prefix}${c}`, vec });
     }
   }
@@ -169,13 +169,15 @@ describe('vector index beside the cache', () => {
 describe('audit through the vector index', () => {
   test('finds the same duplicates and outliers as the exact pass', async () => {
     const cache = path.join(tmpDir('vindex-audit'), 'cache');
-    const rows = clusterRows(12, 25, 9, 'c');
-    // A test-split copy of a train row (leakage), and a row of cluster c1 labelled c2 (its nearest rows are all of
+    // Clusters of 60 (more than the 48 candidates the index gives each row), spread enough that only the planted
+    // copy passes the 0.85 near-duplicate threshold.
+    const rows = clusterRows(12, 60, 9, 'c', 1.6);
+    // A test-split copy of a train row (leakage), and a row of cluster c1 labelled c2 (its 48 nearest rows are all of
     // another class, so the index's candidates hold no same-class neighbour: that row is searched exactly).
-    const copy = rows[40]!.vec.map((v, j) => v + (j % 2 ? 1e-3 : -1e-3));
+    const copy = rows[100]!.vec.map((v, j) => v + (j % 2 ? 1e-3 : -1e-3));
     const extra: Row[] = [
       { relPath: 'test/c1/copy.jpg', label: 'c1', vec: copy, split: 'test' },
-      { relPath: 'train/c2/odd.jpg', label: 'c2', vec: rows[30]!.vec.map((v) => v * 1.01) },
+      { relPath: 'train/c2/odd.jpg', label: 'c2', vec: rows[70]!.vec.map((v) => v * 1.01) },
     ];
     writeCache(cache, rows.concat(extra));
     const lines: string[] = [];
@@ -184,8 +186,13 @@ describe('audit through the vector index', () => {
     const exact = await auditCache(cache, { ...common, exact: true });
     expect(fs.existsSync(indexDir(cache))).toBe(true);
     expect(lines.some((l) => /searched exactly/.test(l))).toBe(true);
-    expect(fast.duplicates.length).toBeGreaterThan(0);
+    const found = fast.duplicates.map((d) => [fast.rows[d.a]!.relPath, fast.rows[d.b]!.relPath].sort());
+    expect(found).toContainEqual(['test/c1/copy.jpg', 'train/c1/40.jpg']);
     expect(fast.duplicates).toEqual(exact.duplicates);
-    expect(fast.outliers).toEqual(exact.outliers);
+    // The index is approximate: an occasional missed neighbour moves a class median slightly, never the verdict.
+    expect(fast.outliers.map((o) => o.row)).toEqual(exact.outliers.map((o) => o.row));
+    fast.outliers.forEach((o, t) =>
+      expect(Math.abs(o.groupMedian - exact.outliers[t]!.groupMedian)).toBeLessThan(0.02),
+    );
   });
 });
