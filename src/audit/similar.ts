@@ -13,7 +13,7 @@ import { ConvfeatError, UsageError } from '../util/errors';
 import { sha256Hex } from '../util/hash';
 import { integerInRange, nonEmptyString } from '../util/validate';
 import { normalizeRows, searchNearest } from './search';
-import { indexedNearest } from './vectorIndex';
+import { indexedNearest, SIMILAR_INDEX_MIN_ROWS } from './vectorIndex';
 
 export interface SimilarOptions {
   k?: number;
@@ -25,7 +25,7 @@ export interface SimilarOptions {
   device?: string;
   /** Always scan every row, never the vector index. */
   exact?: boolean;
-  /** Use the vector index from this many rows on (default INDEX_MIN_ROWS). */
+  /** Use the vector index from this many rows on (default SIMILAR_INDEX_MIN_ROWS). */
   indexMinRows?: number;
   log?: (line: string) => void;
 }
@@ -157,7 +157,7 @@ export async function similarImages(
           kk,
           row,
           {
-            ...(options.indexMinRows !== undefined ? { minRows: options.indexMinRows } : {}),
+            minRows: options.indexMinRows ?? SIMILAR_INDEX_MIN_ROWS,
             ...(options.log ? { log: options.log } : {}),
           },
         )) ?? searchNearest(qn, base, data.dim, kk, (_, j) => j === row);

@@ -37,7 +37,7 @@ export const similarCommand: CommandModule<object, SimilarArgs> = {
       .option('device', { type: 'string', default: 'auto', describe: 'auto, cpu, cuda or cuda:N' })
       .option('exact', {
         type: 'boolean',
-        describe: 'Scan every cached row instead of the vector index (used from 20,000 rows on)',
+        describe: 'Scan every cached row instead of the vector index (used from 100,000 rows on)',
       })
       .option('json', { type: 'boolean', describe: 'Print the neighbours as JSON' })
       .option('quiet', { type: 'boolean' }) as unknown as Argv<SimilarArgs>,
