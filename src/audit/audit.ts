@@ -12,6 +12,7 @@ import { integerInRange, numberInRange } from '../util/validate';
 import { DEFAULT_NEAR_DUPLICATE_THRESHOLD, findDuplicates, leakedRows, type DuplicatePair } from './duplicates';
 import { confidentLearning, outOfFoldProbabilities, type LabelIssue } from './labels';
 import { DEFAULT_OUTLIER_Z, findOutliers, neighbourScores, type Outlier } from './outliers';
+import { indexedSelfSearch } from './indexedSelf';
 import { normalizeRows, selfSearch, type SimilarPair } from './search';
 import { DEFAULT_PIXEL_THRESHOLD, PixelVerifier } from './verify';
 
@@ -31,6 +32,10 @@ export interface AuditOptions {
   seed?: number;
   /** A fitted classifier to score the test split with and without its leaked images (default: a quick fit). */
   classifier?: LinearClassifier;
+  /** Score all N² pairs exactly, never through the vector index. */
+  exact?: boolean;
+  /** Use the vector index from this many rows on (default INDEX_MIN_ROWS). */
+  indexMinRows?: number;
   log?: (line: string) => void;
 }
 
@@ -120,13 +125,21 @@ export async function auditCache(cacheDir: string, options: AuditOptions = {}): 
   log(`searching ${n} × ${n} cosine similarities (${dim}-d)…`);
   const Xn = normalizeRows(data.X, dim);
   const hashes = data.hashes;
-  const { neighbours, pairs } = selfSearch(Xn, dim, {
+  const searchOptions = {
     k,
     pairThreshold: nearThreshold,
     // Neighbours for the outlier score: same class when labelled (an image is judged against its own class), never
     // a byte-identical copy of itself (that would make any duplicated junk look typical).
-    allowed: (i, j) => hashes[i] !== hashes[j] && (!labelled || data.y[i] === data.y[j]),
-  });
+    allowed: (i: number, j: number) => hashes[i] !== hashes[j] && (!labelled || data.y[i] === data.y[j]),
+  };
+  // Large caches go through the vector index (src/audit/vectorIndex.ts); exact search is the fallback and reference.
+  const { neighbours, pairs } =
+    (options.exact
+      ? undefined
+      : indexedSelfSearch(cacheDir, { Xn, dim, hashes, modelFingerprint: data.meta.modelFingerprint }, searchOptions, {
+          ...(options.indexMinRows !== undefined ? { minRows: options.indexMinRows } : {}),
+          log,
+        })) ?? selfSearch(Xn, dim, searchOptions);
   let candidates: Array<SimilarPair & { pixel?: number | null }> = pairs;
   let similarNotDuplicate = 0;
   if (verifyPixels) {

@@ -26,7 +26,8 @@ export function normalizeRows(X: Float32Array, dim: number): Float32Array {
   return out;
 }
 
-function dot(A: Float32Array, a: number, B: Float32Array, b: number, dim: number): number {
+/** Dot product of rows at offsets a and b (the index path uses it too, so both paths give bit-identical scores). */
+export function dot(A: Float32Array, a: number, B: Float32Array, b: number, dim: number): number {
   // Four accumulators let V8 keep independent multiply-add chains in flight.
   let s0 = 0;
   let s1 = 0;

@@ -13,6 +13,7 @@ import { ConvfeatError, UsageError } from '../util/errors';
 import { sha256Hex } from '../util/hash';
 import { integerInRange, nonEmptyString } from '../util/validate';
 import { normalizeRows, searchNearest } from './search';
+import { indexedNearest, SIMILAR_INDEX_MIN_ROWS } from './vectorIndex';
 
 export interface SimilarOptions {
   k?: number;
@@ -22,6 +23,10 @@ export interface SimilarOptions {
   preprocess?: string;
   storeDir?: string;
   device?: string;
+  /** Always scan every row, never the vector index. */
+  exact?: boolean;
+  /** Use the vector index from this many rows on (default SIMILAR_INDEX_MIN_ROWS). */
+  indexMinRows?: number;
   log?: (line: string) => void;
 }
 
@@ -139,7 +144,23 @@ export async function similarImages(
   for (const e of readListing(cacheDir) ?? []) splitOf.set(e.relPath, e.split);
   const base = normalizeRows(data.X, data.dim);
   // The query itself (a listed row) is not its own neighbour.
-  const nb = searchNearest(normalizeRows(q, data.dim), base, data.dim, Math.min(k, data.y.length), (_, j) => j === row);
+  const qn = normalizeRows(q, data.dim);
+  const kk = Math.min(k, data.y.length);
+  // Large caches go through the vector index when it is usable; exact search is the fallback and the reference.
+  const nb =
+    (options.exact
+      ? undefined
+      : indexedNearest(
+          cacheDir,
+          { Xn: base, dim: data.dim, hashes: data.hashes, modelFingerprint: data.meta.modelFingerprint },
+          qn,
+          kk,
+          row,
+          {
+            minRows: options.indexMinRows ?? SIMILAR_INDEX_MIN_ROWS,
+            ...(options.log ? { log: options.log } : {}),
+          },
+        )) ?? searchNearest(qn, base, data.dim, kk, (_, j) => j === row);
   const matches: SimilarMatch[] = [];
   for (let t = 0; t < nb.k; t++) {
     const j = nb.indices[t]!;

@@ -23,6 +23,7 @@ interface AuditArgs {
   'outlier-z': number;
   folds: number;
   seed: number;
+  exact?: boolean;
 }
 
 export const auditCommand: CommandModule<object, AuditArgs> = {
@@ -64,6 +65,10 @@ export const auditCommand: CommandModule<object, AuditArgs> = {
       })
       .option('folds', { type: 'number', default: 5, describe: 'Folds for the out-of-fold label check' })
       .option('seed', { type: 'number', default: 1 })
+      .option('exact', {
+        type: 'boolean',
+        describe: 'Score all pairs exactly instead of through the vector index (used from 20,000 rows on)',
+      })
       .option('quiet', { type: 'boolean' }) as unknown as Argv<AuditArgs>,
   handler: handler(async (args: AuditArgs) => {
     const log = logger(args);
@@ -75,6 +80,7 @@ export const auditCommand: CommandModule<object, AuditArgs> = {
       outlierZ: args['outlier-z'],
       folds: args.folds,
       seed: args.seed,
+      ...(args.exact ? { exact: true } : {}),
       ...(args.classifier !== undefined ? { classifier: loadClassifier(args.classifier) } : {}),
       log,
     });

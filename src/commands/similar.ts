@@ -13,6 +13,7 @@ interface SimilarArgs {
   layer?: string;
   preprocess?: string;
   device: string;
+  exact?: boolean;
 }
 
 export const similarCommand: CommandModule<object, SimilarArgs> = {
@@ -34,6 +35,10 @@ export const similarCommand: CommandModule<object, SimilarArgs> = {
       .option('layer', { type: 'string', describe: 'The --layer the cache was extracted with, if any' })
       .option('preprocess', { type: 'string', describe: 'The --preprocess the cache was extracted with, if any' })
       .option('device', { type: 'string', default: 'auto', describe: 'auto, cpu, cuda or cuda:N' })
+      .option('exact', {
+        type: 'boolean',
+        describe: 'Scan every cached row instead of the vector index (used from 100,000 rows on)',
+      })
       .option('json', { type: 'boolean', describe: 'Print the neighbours as JSON' })
       .option('quiet', { type: 'boolean' }) as unknown as Argv<SimilarArgs>,
   handler: handler(async (args: SimilarArgs) => {
@@ -43,6 +48,7 @@ export const similarCommand: CommandModule<object, SimilarArgs> = {
       ...(args.layer !== undefined ? { layer: args.layer } : {}),
       ...(args.preprocess !== undefined ? { preprocess: args.preprocess } : {}),
       device: args.device,
+      ...(args.exact ? { exact: true } : {}),
       log: logger(args),
     });
     if (args.json) printJson(result);
