@@ -4,14 +4,11 @@
  * An existing DIR is replaced only when it is an earlier convfeat report (it holds our report.json); anything else
  * is refused rather than deleted.
  */
-import * as fs from 'fs';
 import * as path from 'path';
-import sharp from 'sharp';
 import type { CacheIdentity } from '../cache';
 import type { LinearClassifier } from '../linear';
-import { ConvfeatError } from '../util/errors';
-import { isNoSpace, noSpaceError } from '../util/fsErrors';
-import { recoverInterruptedSwap, stageDir, swapIntoPlace } from '../util/swapDir';
+import { thumbnailDataUri } from '../preprocess/thumbnail';
+import { writeOutputFolder } from '../util/swapDir';
 import { integerInRange, invalid, nonEmptyString } from '../util/validate';
 import { confusionView } from './confusion';
 import { renderConfusionChart } from './confusionChart';
@@ -25,7 +22,8 @@ import { renderReliability } from './reliabilityChart';
 import { predictionsCsv } from './predictionsCsv';
 
 export const REPORT_FORMAT = 'convfeat-report';
-export const THUMBNAIL_SIZE = 96;
+const REPORT_KIND = { noun: 'report', marker: 'report.json', format: REPORT_FORMAT };
+export { THUMBNAIL_SIZE } from '../preprocess/thumbnail';
 
 export interface WriteReportOptions {
   evaluation: EvaluationResult;
@@ -47,53 +45,6 @@ export interface WriteReportResult {
   files: string[];
   /** Why curves.png is absent, when it is. */
   curvesNote: string | null;
-}
-
-function cannotWrite(dir: string, e: unknown): ConvfeatError {
-  if (e instanceof ConvfeatError) return e;
-  if (isNoSpace(e)) return noSpaceError(dir, e);
-  const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
-  return new ConvfeatError(
-    `Cannot write the report to ${dir} (${code}); choose a directory you can write to with --report.`,
-  );
-}
-
-/** Refuses to replace a folder that is not an earlier report; returns whether DIR exists. */
-function checkTarget(dir: string): boolean {
-  let stat: fs.Stats;
-  try {
-    stat = fs.statSync(dir);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw cannotWrite(dir, e);
-  }
-  if (!stat.isDirectory())
-    throw new ConvfeatError(`${dir} exists and is not a directory; choose another --report directory.`);
-  const entries = fs.readdirSync(dir);
-  if (entries.length === 0) return true;
-  try {
-    const json = JSON.parse(fs.readFileSync(path.join(dir, 'report.json'), 'utf8')) as { format?: string };
-    if (json.format === REPORT_FORMAT) return true;
-  } catch {
-    // not one of ours: refused below
-  }
-  throw new ConvfeatError(
-    `${dir} already holds other files and is not a convfeat report; choose an empty or new --report directory.`,
-  );
-}
-
-async function thumbnail(file: string): Promise<string | null> {
-  try {
-    const jpeg = await sharp(file, { failOn: 'none' })
-      .rotate() // upright by EXIF, as a person expects to see the photo
-      .resize(THUMBNAIL_SIZE, THUMBNAIL_SIZE, { fit: 'cover' })
-      .flatten({ background: '#ffffff' })
-      .jpeg({ quality: 72 })
-      .toBuffer();
-    return `data:image/jpeg;base64,${jpeg.toString('base64')}`;
-  } catch {
-    return null; // moved or unreadable since extraction: the page says so instead of showing a broken image
-  }
 }
 
 /** Off-diagonal cells, largest first; each with its most confident mistakes. */
@@ -118,7 +69,7 @@ export async function confusedPairs(
     const thumbs: ReportThumb[] = [];
     for (const i of rows.slice(0, perPair)) {
       thumbs.push({
-        src: thumbnails ? await thumbnail(paths[i]) : null,
+        src: thumbnails ? await thumbnailDataUri(paths[i]) : null,
         name: path.basename(paths[i]),
         path: paths[i],
         trueLabel: metrics.classes[t],
@@ -157,7 +108,7 @@ export async function leastConfidentCorrect(
     for (let k = 0; k < K; k++)
       if (k !== yTrue[i] && (second < 0 || probabilities[i * K + k] > probabilities[i * K + second])) second = k;
     out.push({
-      src: thumbnails ? await thumbnail(paths[i]) : null,
+      src: thumbnails ? await thumbnailDataUri(paths[i]) : null,
       name: path.basename(paths[i]),
       path: paths[i],
       trueLabel: metrics.classes[yTrue[i]],
@@ -236,17 +187,8 @@ export async function writeReport(dir: string, options: WriteReportOptions): Pro
   const maxPairs = integerInRange('maxPairs', options.maxPairs ?? 6, 0, 100);
   const perPair = integerInRange('perPair', options.perPair ?? 8, 1, 100);
   const thumbnails = options.thumbnails !== false;
-  const target = path.resolve(dir);
-  recoverInterruptedSwap(target); // a report a killed run left aside is put back before it is checked
-  checkTarget(target);
-
-  let staging: string;
-  try {
-    staging = stageDir(target);
-  } catch (e) {
-    throw cannotWrite(dir, e);
-  }
-  try {
+  let curvesNote: string | null = null;
+  const written = await writeOutputFolder(dir, REPORT_KIND, async () => {
     const m = evaluation.metrics;
     const version = convfeatVersion();
     // Above 40 classes the heatmap shows the most-confused ones (the page's pairs table lists the top confusions).
@@ -255,7 +197,7 @@ export async function writeReport(dir: string, options: WriteReportOptions): Pro
       subtitle: `${evaluation.split} split · ${m.n} images · accuracy ${(100 * m.accuracy).toFixed(2)} %${view.note ? ` · ${view.note}` : ''}`,
     });
     const curves = await renderCurves(clf);
-    const curvesNote = missingCurvesReason(clf);
+    curvesNote = missingCurvesReason(clf);
     const pairs = await confusedPairs(evaluation, maxPairs, perPair, thumbnails);
     const calibration = calibrationSummary(evaluation.probabilities, evaluation.yTrue, m.classes.length);
     const reliability = await renderReliability(calibration);
@@ -295,17 +237,7 @@ export async function writeReport(dir: string, options: WriteReportOptions): Pro
     // report.json last among the contents: it marks the folder as ours and carries the numbers for machines.
     files['report.json'] =
       `${JSON.stringify({ format: REPORT_FORMAT, version, split: evaluation.split, curvesNote, metrics: metricsToJson(m), calibration: calibrationToJson(calibration), files: Object.keys(files) }, null, 1)}\n`;
-    for (const [name, data] of Object.entries(files)) fs.writeFileSync(path.join(staging, name), data);
-
-    // The swap: the old report steps aside, the new one takes its name, then the old one goes.
-    swapIntoPlace(staging, target);
-    return { dir: target, files: Object.keys(files).map((f) => path.join(target, f)), curvesNote };
-  } catch (e) {
-    fs.rmSync(staging, { recursive: true, force: true });
-    if (e instanceof ConvfeatError) throw e;
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS' || isNoSpace(e) || code === 'ENOTDIR')
-      throw cannotWrite(dir, e);
-    throw e;
-  }
+    return files;
+  });
+  return { ...written, curvesNote };
 }

@@ -10,6 +10,8 @@ import * as path from 'path';
 import { tempSibling } from './atomic';
 import { ensureParentDir } from './dirs';
 import { ownerAlive, removeDeadTemps } from './owner';
+import { ConvfeatError } from './errors';
+import { isNoSpace, noSpaceError } from './fsErrors';
 
 const OLD_SUFFIX = '-old';
 
@@ -67,4 +69,79 @@ export function swapIntoPlace(staging: string, target: string): void {
     throw e;
   }
   if (old) fs.rmSync(old, { recursive: true, force: true });
+}
+
+/** What a replaceable output folder is: its noun in messages and the JSON file that marks it as convfeat's. */
+export interface OutputFolderKind {
+  noun: string;
+  marker: string;
+  format: string;
+}
+
+/** One sentence for a folder that cannot be written (full disk, permissions, a file in the way). */
+export function cannotWriteFolder(dir: string, e: unknown, kind: OutputFolderKind): ConvfeatError {
+  if (e instanceof ConvfeatError) return e;
+  if (isNoSpace(e)) return noSpaceError(dir, e);
+  const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+  return new ConvfeatError(
+    `Cannot write the ${kind.noun} to ${dir} (${code}); choose a directory you can write to with --report.`,
+  );
+}
+
+/** Refuses to replace a folder that is neither empty nor an earlier output of this kind; returns whether it exists. */
+export function checkReplaceableFolder(dir: string, kind: OutputFolderKind): boolean {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw cannotWriteFolder(dir, e, kind);
+  }
+  if (!stat.isDirectory())
+    throw new ConvfeatError(`${dir} exists and is not a directory; choose another --report directory.`);
+  if (fs.readdirSync(dir).length === 0) return true;
+  try {
+    const json = JSON.parse(fs.readFileSync(path.join(dir, kind.marker), 'utf8')) as { format?: string };
+    if (json.format === kind.format) return true;
+  } catch {
+    // not one of ours: refused below
+  }
+  throw new ConvfeatError(
+    `${dir} already holds other files and is not a convfeat ${kind.noun}; choose an empty or new --report directory.`,
+  );
+}
+
+const WRITE_FAILURES = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'ENOSPC', 'EDQUOT']);
+
+/**
+ * Writes a whole output folder as one step: checks the target, stages the files `build` returns (the marker file
+ * last), swaps the folder into place. A failed run leaves the previous folder as it was; filesystem failures are one
+ * sentence, anything else stays a bug.
+ */
+export async function writeOutputFolder(
+  dir: string,
+  kind: OutputFolderKind,
+  build: () => Promise<Record<string, string | Uint8Array>>,
+): Promise<{ dir: string; files: string[] }> {
+  const target = path.resolve(dir);
+  recoverInterruptedSwap(target); // a folder a killed run left aside is put back before it is checked
+  checkReplaceableFolder(target, kind);
+  let staging: string;
+  try {
+    staging = stageDir(target);
+  } catch (e) {
+    throw cannotWriteFolder(dir, e, kind);
+  }
+  try {
+    const files = await build();
+    for (const [name, data] of Object.entries(files)) fs.writeFileSync(path.join(staging, name), data);
+    swapIntoPlace(staging, target);
+    return { dir: target, files: Object.keys(files).map((f) => path.join(target, f)) };
+  } catch (e) {
+    fs.rmSync(staging, { recursive: true, force: true });
+    if (e instanceof ConvfeatError) throw e;
+    if (WRITE_FAILURES.has((e as NodeJS.ErrnoException).code ?? '') || isNoSpace(e))
+      throw cannotWriteFolder(dir, e, kind);
+    throw e;
+  }
 }
