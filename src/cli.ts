@@ -4,7 +4,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { commands } from './commands';
 import { getInterruptNote } from './commands/run';
-import { reexecWithCudaLibraries } from './backbone/gpu/reexec';
+import { reexecWithCudaLibraries } from './backbone/runtime/gpu/reexec';
 import { unknownFlags, withHelp } from './commands/help';
 import { isConvfeatError } from './util/errors';
 

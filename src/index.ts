@@ -18,21 +18,21 @@ export * from './preprocess';
 // backbone
 export { prepareBackbone, openBackbone, modelStoreDir, PREPROCESS_PRESETS } from './backbone/load';
 export type { BackboneRequest, PreparedBackbone, OpenOptions, OpenBackbone } from './backbone/load';
-export type { EmbeddingBackbone, BackboneIdentity } from './backbone/extractor';
-export { cutAtEmbedding, findEmbeddingCandidates } from './backbone/cut';
-export { inspectModel, inspectModelBytes, formatModelInfo } from './backbone/inspect';
-export type { ModelInfo } from './backbone/inspect';
-export { modelFingerprint } from './backbone/fingerprint';
-export { createSession, runBatch, parseDevice } from './backbone/session';
+export type { EmbeddingBackbone, BackboneIdentity } from './backbone/runtime/extractor';
+export { cutAtEmbedding, findEmbeddingCandidates } from './backbone/graph/cut';
+export { inspectModel, inspectModelBytes, formatModelInfo } from './backbone/graph/inspect';
+export type { ModelInfo } from './backbone/graph/inspect';
+export { modelFingerprint } from './backbone/graph/fingerprint';
+export { createSession, runBatch, parseDevice } from './backbone/runtime/session';
 // the CUDA provider: install it (npm registry) and diagnose what it needs
-export { installCudaProvider } from './backbone/gpu/install';
-export type { InstallOptions, InstallResult } from './backbone/gpu/install';
-export { diagnoseGpu, formatDiagnosis } from './backbone/gpu/check';
-export type { GpuDiagnosis, LibraryStatus } from './backbone/gpu/check';
-export type { SessionHandle, SessionOptions } from './backbone/session';
+export { installCudaProvider } from './backbone/runtime/gpu/install';
+export type { InstallOptions, InstallResult } from './backbone/runtime/gpu/install';
+export { diagnoseGpu, formatDiagnosis } from './backbone/runtime/gpu/check';
+export type { GpuDiagnosis, LibraryStatus } from './backbone/runtime/gpu/check';
+export type { SessionHandle, SessionOptions } from './backbone/runtime/session';
 export { fetchModel, listModels, loadManifest, resolveModel } from './backbone/store';
 export type { ModelEntry, Manifest } from './backbone/store';
-export { convertKerasModel } from './backbone/keras';
+export { convertKerasModel } from './backbone/store/keras';
 // int8 backbones (issue 14)
 export {
   quantizeModel,
@@ -65,8 +65,8 @@ export type { FitFromCacheOptions, FitFromCacheResult } from './linear/fitCache'
 // report
 export { evaluateOnCache, assertCompatible } from './report/evaluate';
 export type { EvaluationResult } from './report/evaluate';
-export { predictDataset, backboneForClassifier } from './report/predict';
-export type { Prediction, PredictOptions, PredictSummary } from './report/predict';
+export { predictDataset, backboneForClassifier } from './deploy/predict';
+export type { Prediction, PredictOptions, PredictSummary } from './deploy/predict';
 export {
   accuracy,
   topKAccuracy,

@@ -7,14 +7,14 @@
  * Usage: node <compiled>/bench/extract/overhead.js [N=200] [REPS=3] [CONFIGS=w0b8,w1b8,w1b32]
  */
 import * as fs from 'fs';
-import type { EmbeddingBackbone } from '../../src/backbone/extractor';
+import type { EmbeddingBackbone } from '../../src/backbone/runtime/extractor';
 import type { Dataset } from '../../src/dataset';
 import { fromDist, intArg, machineLine, median, requireDataRoot, runMain, sampleDistinct, tempDir } from './common';
 
 const { prepareBackbone, openBackbone } = fromDist<typeof import('../../src/backbone/load')>('backbone/load');
 const { extractDataset } = fromDist<typeof import('../../src/cache/extract')>('cache/extract');
 const { EmbeddingStore } = fromDist<typeof import('../../src/cache/store')>('cache/store');
-const { scanDataset } = fromDist<typeof import('../../src/dataset')>('dataset/index');
+const { scanDataset } = fromDist<typeof import('../../src/dataset')>('dataset');
 
 let storeSeconds = 0;
 const storeProto = EmbeddingStore.prototype as unknown as { putBatch: (...a: unknown[]) => number };

@@ -33,10 +33,10 @@ import {
 
 const { openBackbone, prepareBackbone } = fromDist<typeof import('../../src/backbone/load')>('backbone/load');
 const { extractDataset } = fromDist<typeof import('../../src/cache/extract')>('cache/extract');
-const { scanDataset } = fromDist<typeof import('../../src/dataset')>('dataset/index');
-const { runBatch } = fromDist<typeof import('../../src/backbone/session')>('backbone/session');
+const { scanDataset } = fromDist<typeof import('../../src/dataset')>('dataset');
+const { runBatch } = fromDist<typeof import('../../src/backbone/runtime/session')>('backbone/runtime/session');
 const { PreprocessPool } = fromDist<typeof import('../../src/preprocess/pool')>('preprocess/pool');
-const { preprocess } = fromDist<typeof import('../../src/preprocess')>('preprocess/index');
+const { preprocess } = fromDist<typeof import('../../src/preprocess')>('preprocess');
 
 interface Config {
   name: string;

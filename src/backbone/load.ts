@@ -5,7 +5,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import type { BackboneIdentity, EmbeddingBackbone } from './extractor';
+import type { BackboneIdentity, EmbeddingBackbone } from './runtime/extractor';
 import {
   preprocessFingerprint,
   TORCHVISION_IMAGENET,
@@ -17,12 +17,12 @@ import {
 import { validateSpec } from '../preprocess/options';
 import { ConvfeatError, UsageError } from '../util/errors';
 import { nonEmptyString } from '../util/validate';
-import { encodeModel, loadModel } from './onnx/proto';
+import { encodeModel, loadModel } from './graph/proto';
 import { writeFileAtomicSync } from '../util/atomic';
 import { canonicalJson, sha256Hex } from '../util/hash';
-import { cutAtEmbedding } from './cut';
-import { modelFingerprint } from './fingerprint';
-import { createSession, cudaUnavailableReason, parseDevice, runBatch, type SessionHandle } from './session';
+import { cutAtEmbedding } from './graph/cut';
+import { modelFingerprint } from './graph/fingerprint';
+import { createSession, cudaUnavailableReason, parseDevice, runBatch, type SessionHandle } from './runtime/session';
 import { defaultManifestPath, defaultStoreDir, fetchModel, loadManifest, type ModelEntry } from './store';
 import {
   int8Cut,

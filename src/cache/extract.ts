@@ -15,7 +15,7 @@ import { outputSize } from '../preprocess/spec';
 import { describeError, UsageError } from '../util/errors';
 import { integerInRange } from '../util/validate';
 import { EmbeddingStore } from './store';
-import type { EmbeddingBackbone } from '../backbone/extractor';
+import type { EmbeddingBackbone } from '../backbone/runtime/extractor';
 export type { EmbeddingBackbone };
 import { ListingWriter, type FailureEntry } from './listing';
 import { shardFilter, type WorkShard } from './work-shard';

@@ -2,10 +2,10 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Argv, CommandModule } from 'yargs';
-import { decodeModel } from '../backbone/onnx/proto';
+import { decodeModel } from '../backbone/graph/proto';
 import { loadClassifier } from '../linear';
-import { exportFusedOnnx } from '../report/fusedExport';
-import { backboneForClassifier } from '../report/predict';
+import { exportFusedOnnx } from '../deploy/fusedExport';
+import { backboneForClassifier } from '../deploy/predict';
 import { removeDeadTemps } from '../util/atomic';
 import { ensureParentDir } from '../util/dirs';
 import { UsageError } from '../util/errors';

@@ -1,8 +1,8 @@
 /** `convfeat gpu install | check`: put ONNX Runtime's CUDA provider in place without NuGet, and say what is missing. */
 import type { Argv, CommandModule } from 'yargs';
-import { diagnoseGpu, formatDiagnosis } from '../backbone/gpu/check';
-import { installCudaProvider } from '../backbone/gpu/install';
-import { NPM_CUDA_PROVIDER } from '../backbone/gpu/runtime';
+import { diagnoseGpu, formatDiagnosis } from '../backbone/runtime/gpu/check';
+import { installCudaProvider } from '../backbone/runtime/gpu/install';
+import { NPM_CUDA_PROVIDER } from '../backbone/runtime/gpu/runtime';
 import { formatBytes } from '../backbone/store/download';
 import { handler, logger, printJson } from './run';
 

@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Argv, CommandModule } from 'yargs';
 import { modelStoreDir } from '../backbone/load';
-import { formatModelInfo, inspectModel } from '../backbone/inspect';
+import { formatModelInfo, inspectModel } from '../backbone/graph/inspect';
 import { fetchModel, listModels, resolveModel } from '../backbone/store';
 import { handler, logger, printJson, say } from './run';
 import { quantizeCommand } from './modelsQuantize';

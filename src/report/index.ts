@@ -24,6 +24,4 @@ export {
 } from './recommend';
 export type { Recommendation } from './recommend';
 export { adviceChartSpec, renderAdviceChart, writeAdvicePlot, formatAdvice } from './adviceChart';
-export { buildFusedModel, exportFusedOnnx } from './fusedExport';
-export type { FusedExportOptions, FusedModel } from './fusedExport';
 export { convfeatVersion } from './version';

@@ -1,9 +1,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as ort from 'onnxruntime-node';
-import { cutAtEmbedding, EMBEDDING_OUTPUT, findEmbeddingCandidates } from '../../src/backbone/cut';
-import { modelFingerprint } from '../../src/backbone/fingerprint';
-import { decodeModel, dimsOf, encodeModel, loadModel, onnx } from '../../src/backbone/onnx/proto';
+import { cutAtEmbedding, EMBEDDING_OUTPUT, findEmbeddingCandidates } from '../../src/backbone/graph/cut';
+import { modelFingerprint } from '../../src/backbone/graph/fingerprint';
+import { decodeModel, dimsOf, encodeModel, loadModel, onnx } from '../../src/backbone/graph/proto';
 import { ConvfeatError, UsageError } from '../../src/util/errors';
 import {
   convOnlyClassifier,

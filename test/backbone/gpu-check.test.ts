@@ -6,10 +6,10 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { diagnoseGpu, formatDiagnosis } from '../../src/backbone/gpu/check';
-import { cudaLibraryCandidates, type LoaderView } from '../../src/backbone/gpu/libraries';
-import { deviceArgument, reexecLibraryPath, REEXEC_MARK } from '../../src/backbone/gpu/reexec';
-import { ortRuntime, PROVIDER_MANIFEST_FILE } from '../../src/backbone/gpu/runtime';
+import { diagnoseGpu, formatDiagnosis } from '../../src/backbone/runtime/gpu/check';
+import { cudaLibraryCandidates, type LoaderView } from '../../src/backbone/runtime/gpu/libraries';
+import { deviceArgument, reexecLibraryPath, REEXEC_MARK } from '../../src/backbone/runtime/gpu/reexec';
+import { ortRuntime, PROVIDER_MANIFEST_FILE } from '../../src/backbone/runtime/gpu/runtime';
 import { buildElf } from '../support/elf';
 import { photos, REPO_ROOT, tmpDir } from '../support/data';
 

@@ -2,8 +2,8 @@
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { readElfDynamic } from '../../src/backbone/gpu/elf';
-import { ortRuntime } from '../../src/backbone/gpu/runtime';
+import { readElfDynamic } from '../../src/backbone/runtime/gpu/elf';
+import { ortRuntime } from '../../src/backbone/runtime/gpu/runtime';
 import { ConvfeatError } from '../../src/util/errors';
 import { buildElf } from '../support/elf';
 import { tmpDir } from '../support/data';

@@ -1,8 +1,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { cutAtEmbedding } from '../../src/backbone/cut';
-import { formatModelInfo, inspectModel, inspectModelBytes } from '../../src/backbone/inspect';
-import { encodeModel, saveModel } from '../../src/backbone/onnx/proto';
+import { cutAtEmbedding } from '../../src/backbone/graph/cut';
+import { formatModelInfo, inspectModel, inspectModelBytes } from '../../src/backbone/graph/inspect';
+import { encodeModel, saveModel } from '../../src/backbone/graph/proto';
 import { ConvfeatError } from '../../src/util/errors';
 import { tmpDir } from '../support/data';
 import {

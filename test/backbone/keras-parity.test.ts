@@ -10,7 +10,7 @@ import * as ort from 'onnxruntime-node';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { loadModel } from '../../src/backbone/onnx/proto';
+import { loadModel } from '../../src/backbone/graph/proto';
 import { photos } from '../support/data';
 import { realResnet50, realResnet50Keras } from '../support/model';
 

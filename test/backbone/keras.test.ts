@@ -8,8 +8,8 @@ import * as path from 'path';
 import * as ort from 'onnxruntime-node';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { convertKerasModel } from '../../src/backbone/keras';
-import { dimsOf, encodeModel, onnx } from '../../src/backbone/onnx/proto';
+import { convertKerasModel } from '../../src/backbone/store/keras';
+import { dimsOf, encodeModel, onnx } from '../../src/backbone/graph/proto';
 import { tmpDir } from '../support/data';
 import {
   maxAbsDiff,

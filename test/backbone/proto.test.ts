@@ -1,5 +1,5 @@
 import * as ort from 'onnxruntime-node';
-import { decodeModel, encodeModel, floatTensor, makeModel, node, valueInfo } from '../../src/backbone/onnx/proto';
+import { decodeModel, encodeModel, floatTensor, makeModel, node, valueInfo } from '../../src/backbone/graph/proto';
 
 describe('onnx proto builder', () => {
   test('a tiny Gemm graph built in TS runs in onnxruntime with the expected numbers', async () => {

@@ -6,7 +6,7 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { loadModel } from '../../src/backbone/onnx/proto';
+import { loadModel } from '../../src/backbone/graph/proto';
 import { photos, REPO_ROOT, tmpDir } from '../support/data';
 import { writeTinyBackbone } from '../support/tinyBackbone';
 

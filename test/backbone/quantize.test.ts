@@ -22,7 +22,7 @@ import {
   type RangeTable,
   type RangeTableFile,
 } from '../../src/backbone/quantize';
-import { ElemType, encodeModel, node, onnx } from '../../src/backbone/onnx/proto';
+import { ElemType, encodeModel, node, onnx } from '../../src/backbone/graph/proto';
 import { IMAGE_SIZE, randomImages, resnetLike, vggLike, withInitializersAsInputs } from '../support/graphs';
 
 const N = 16;

@@ -2,8 +2,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as ort from 'onnxruntime-node';
-import { cutAtEmbedding } from '../../src/backbone/cut';
-import { encodeModel } from '../../src/backbone/onnx/proto';
+import { cutAtEmbedding } from '../../src/backbone/graph/cut';
+import { encodeModel } from '../../src/backbone/graph/proto';
 import {
   createSession,
   CUDA_INSTALL_COMMAND,
@@ -12,7 +12,7 @@ import {
   openCudaSession,
   parseDevice,
   runBatch,
-} from '../../src/backbone/session';
+} from '../../src/backbone/runtime/session';
 import { ConvfeatError, UsageError } from '../../src/util/errors';
 import { tmpDir } from '../support/data';
 import { IMAGE_SIZE, randomImages, resnetLike, RESNET_EMBEDDING_DIM, withExtraOutput } from '../support/graphs';

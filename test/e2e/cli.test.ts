@@ -9,7 +9,7 @@
 import { ChildProcess, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { loadModel } from '../../src/backbone/onnx/proto';
+import { loadModel } from '../../src/backbone/graph/proto';
 import { EmbeddingStore, loadSplit, readListing } from '../../src/cache';
 import { loadClassifier } from '../../src/linear/io';
 import { photos, REPO_ROOT, tmpDir } from '../support/data';

@@ -7,7 +7,7 @@ import { spawnSync } from 'child_process';
 import { parse } from 'csv-parse/sync';
 import * as fs from 'fs';
 import * as path from 'path';
-import { loadModel } from '../../src/backbone/onnx/proto';
+import { loadModel } from '../../src/backbone/graph/proto';
 import { EmbeddingStore, readMeta } from '../../src/cache';
 import { ListingWriter } from '../../src/cache/listing';
 import { Prng } from '../../src/linear/prng';

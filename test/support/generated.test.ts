@@ -16,17 +16,17 @@ describe('code hashes of generated models', () => {
   test('the converter key covers the Keras converter, the protobuf writer and the unpacking; the cutter key its analysis', () => {
     const converter = converterSources();
     for (const f of [
-      'src/backbone/keras/convert.ts',
-      'src/backbone/keras/layers-conv.ts',
-      'src/backbone/onnx/proto.ts',
+      'src/backbone/store/keras/convert.ts',
+      'src/backbone/store/keras/layers-conv.ts',
+      'src/backbone/graph/proto.ts',
       'src/backbone/store/npm.ts',
       'onnx/models.json',
     ])
       expect(converter).toContain(f);
     const cutter = cutterSources();
-    for (const f of ['src/backbone/cut.ts', 'src/backbone/head.ts', 'src/backbone/shapes.ts', 'src/backbone/load.ts'])
+    for (const f of ['src/backbone/graph/cut.ts', 'src/backbone/graph/head.ts', 'src/backbone/graph/shapes.ts', 'src/backbone/load.ts'])
       expect(cutter).toContain(f);
-    expect(cutter).not.toContain('src/backbone/keras/convert.ts'); // a converter change re-cuts through the new file
+    expect(cutter).not.toContain('src/backbone/store/keras/convert.ts'); // a converter change re-cuts through the new file
   });
 
   test('the import closure follows relative imports through folders and index files, and a new file changes the key', () => {

@@ -41,7 +41,7 @@ export function converterSources(root = REPO_ROOT): string[] {
 
 /** What writes onnx/cut/: the cutter and what it imports, and load.ts, which keys and records the cuts. */
 export function cutterSources(root = REPO_ROOT): string[] {
-  return [...importClosure(['src/backbone/cut.ts'], root), 'src/backbone/load.ts'];
+  return [...importClosure(['src/backbone/graph/cut.ts'], root), 'src/backbone/load.ts'];
 }
 
 function filesUnder(abs: string): string[] {

@@ -13,7 +13,7 @@ import {
   onnx,
   valueInfo,
   AttrValue,
-} from '../../src/backbone/onnx/proto';
+} from '../../src/backbone/graph/proto';
 
 export interface TinyGraph {
   model: onnx.ModelProto;

@@ -4,7 +4,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { encodeModel, floatTensor, makeModel, node, valueInfo } from '../../src/backbone/onnx/proto';
+import { encodeModel, floatTensor, makeModel, node, valueInfo } from '../../src/backbone/graph/proto';
 
 export const TINY_DIM = 8;
 

@@ -14,7 +14,7 @@ import type { PreprocessSpec } from '../../preprocess/spec';
 import { BOW_SPEC, SMALL_SPEC } from './specs';
 import { canonicalJson, sha256Hex } from '../../util/hash';
 import { ConvfeatError, UsageError } from '../../util/errors';
-import { FINGERPRINT_LENGTH } from '../fingerprint';
+import { FINGERPRINT_LENGTH } from '../graph/fingerprint';
 import { DALAL_TRIGGS, hog, hogDimension } from './hog';
 import { COLOR_HIST_DEFAULT, colorHistDimension, colorHistogram } from './colorHist';
 import { bowDimension, codebookDigest, looksLikeCodebook, readCodebook, WordAssigner, type Codebook } from './codebook';

@@ -5,7 +5,7 @@
  * values that occur). Both range methods come from the same statistics, so they can be compared on one run.
  */
 import * as ort from 'onnxruntime-node';
-import { encodeModel, ElemType, onnx } from '../onnx/proto';
+import { encodeModel, ElemType, onnx } from '../graph/proto';
 import { ConvfeatError } from '../../util/errors';
 import type { RangeTable } from './qdq';
 

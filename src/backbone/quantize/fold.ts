@@ -3,7 +3,7 @@
  * the weights the quantiser rounds to int8 are the ones the network really applies. onnxruntime does this fusion itself
  * for fp32 graphs, but not once a DequantizeLinear sits between the weight and the Conv.
  */
-import { floatTensor, onnx, tensorToFloat32 } from '../onnx/proto';
+import { floatTensor, onnx, tensorToFloat32 } from '../graph/proto';
 
 export interface FoldResult {
   model: onnx.ModelProto;

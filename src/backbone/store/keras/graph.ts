@@ -5,7 +5,7 @@
  * batch excluded) lives in the graph as NCHW; every other rank keeps Keras's own axis order. Shapes are tracked in
  * Keras order (batch excluded, null = unknown) because padding and flatten arithmetic is written in Keras terms.
  */
-import { floatTensor, int64Tensor, node, onnx, type AttrValue } from '../onnx/proto';
+import { floatTensor, int64Tensor, node, onnx, type AttrValue } from '../../graph/proto';
 
 export type Dim = number | null;
 

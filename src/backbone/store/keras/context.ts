@@ -1,5 +1,5 @@
 /** What a layer translator sees: the graph, the layer's config, its input tensors and its weights. */
-import { ConvfeatError } from '../../util/errors';
+import { ConvfeatError } from '../../../util/errors';
 import type { GraphBuilder, KTensor } from './graph';
 import type { KerasWeight } from './weights';
 

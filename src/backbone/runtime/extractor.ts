@@ -1,5 +1,5 @@
 /** What later stages need of an opened backbone: its identity, its input transform, and batched inference. */
-import type { TransformOptions } from '../preprocess/options';
+import type { TransformOptions } from '../../preprocess/options';
 
 export interface BackboneIdentity {
   model: string;

@@ -7,9 +7,9 @@
  * into ONNX nodes by the translators in layers-*.ts.
  */
 import * as path from 'path';
-import { ConvfeatError } from '../../util/errors';
-import { nonEmptyString, invalid } from '../../util/validate';
-import { DEFAULT_OPSET, makeModel, onnx, valueInfo } from '../onnx/proto';
+import { ConvfeatError } from '../../../util/errors';
+import { nonEmptyString, invalid } from '../../../util/validate';
+import { DEFAULT_OPSET, makeModel, onnx, valueInfo } from '../../graph/proto';
 import type { KerasConfig, KerasLayer, LayerContext, Translator } from './context';
 import { GraphBuilder, type Dim, type KTensor } from './graph';
 import { CONV_LAYERS } from './layers-conv';

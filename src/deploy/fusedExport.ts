@@ -14,11 +14,11 @@
 import * as fs from 'fs';
 import { ConvfeatError, UsageError } from '../util/errors';
 import { invalid, nonEmptyString } from '../util/validate';
-import { floatTensor, int64Tensor, makeModel, node, onnx, saveModel, valueInfo, dimsOf } from '../backbone/onnx/proto';
+import { floatTensor, int64Tensor, makeModel, node, onnx, saveModel, valueInfo, dimsOf } from '../backbone/graph/proto';
 import { outputSize, type PreprocessSpec } from '../preprocess/spec';
 import { validateSpec } from '../preprocess/options';
 import type { LinearClassifier } from '../linear';
-import { convfeatVersion } from './version';
+import { convfeatVersion } from '../report/version';
 
 /** The tensor a cut backbone exposes (src/backbone/cut.ts). */
 const EMBEDDING = 'embedding';

@@ -3,7 +3,7 @@
  * OWASP neutralisation of formula-leading cells.
  */
 import { parse } from 'csv-parse/sync';
-import { csvCell, csvRow, neutraliseCell } from '../../src/report/csvWriter';
+import { csvCell, csvRow, neutraliseCell } from '../../src/util/csv';
 
 const HOSTILE = [
   'plain',

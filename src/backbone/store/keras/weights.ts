@@ -5,7 +5,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { ConvfeatError } from '../../util/errors';
+import { ConvfeatError } from '../../../util/errors';
 
 export interface KerasWeight {
   /** Manifest name, e.g. "conv1/kernel". */

@@ -3,8 +3,8 @@
  * models must never be mixed. It hashes the bytes of the cut model (weights, graph and the chosen embedding layer), so
  * the same classifier file cut at two layers gives two fingerprints.
  */
-import { sha256Hex } from '../util/hash';
-import { invalid } from '../util/validate';
+import { sha256Hex } from '../../util/hash';
+import { invalid } from '../../util/validate';
 
 export const FINGERPRINT_LENGTH = 16;
 

@@ -2,8 +2,8 @@
  * Read-only index over an ONNX graph: who produces and who consumes each tensor, which tensors are constants, and the
  * image input. The head cutter, the shape inference and `models inspect` all ask these questions.
  */
-import { ConvfeatError } from '../util/errors';
-import { dimsOf, ElemType, onnx } from './onnx/proto';
+import { ConvfeatError } from '../../util/errors';
+import { dimsOf, ElemType, onnx } from './proto';
 
 export type Dim = number | string;
 

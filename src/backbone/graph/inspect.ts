@@ -4,8 +4,8 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { nonEmptyString } from '../util/validate';
-import { decodeModel, dimsOf, ElemType, loadModel, onnx } from './onnx/proto';
+import { nonEmptyString } from '../../util/validate';
+import { decodeModel, dimsOf, ElemType, loadModel, onnx } from './proto';
 import { Dim, elemTypeName, tensorDims } from './graph-index';
 import { analyseHead, EmbeddingCandidate, embeddingOrigin, perImageDim } from './head';
 

@@ -5,7 +5,7 @@
  * integer tensors (Shape → Gather → Unsqueeze → Concat, as old `x.view(x.size(0), -1)` exports compute a Reshape
  * target) are evaluated symbolically so that such a Reshape still gets its shape.
  */
-import { dimsOf, onnx } from './onnx/proto';
+import { dimsOf, onnx } from './proto';
 import { Dim, GraphIndex, intAttr, intsAttr, intValues, stringAttr, tensorDims } from './graph-index';
 
 export type Shape = Dim[];

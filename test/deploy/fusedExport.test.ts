@@ -5,10 +5,10 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as ort from 'onnxruntime-node';
-import { encodeModel, floatTensor, loadModel, makeModel, node, onnx, valueInfo } from '../../src/backbone/onnx/proto';
+import { encodeModel, floatTensor, loadModel, makeModel, node, onnx, valueInfo } from '../../src/backbone/graph/proto';
 import { LinearClassifier } from '../../src/linear';
 import { preprocess, KERAS_CAFFE, TORCHVISION_IMAGENET, type PreprocessSpec } from '../../src/preprocess';
-import { buildFusedModel, exportFusedOnnx } from '../../src/report/fusedExport';
+import { buildFusedModel, exportFusedOnnx } from '../../src/deploy/fusedExport';
 import { ConvfeatError, UsageError } from '../../src/util/errors';
 import { photos, tmpDir } from '../support/data';
 import { seededRandom } from '../support/graphs';

@@ -5,11 +5,11 @@
  */
 import * as fs from 'fs';
 import * as ort from 'onnxruntime-node';
-import { loadModel, encodeModel } from '../../src/backbone/onnx/proto';
+import { loadModel, encodeModel } from '../../src/backbone/graph/proto';
 import { resolveModel } from '../../src/backbone/store/manifest';
 import { LinearClassifier } from '../../src/linear';
 import { preprocess, type PreprocessSpec } from '../../src/preprocess';
-import { buildFusedModel } from '../../src/report/fusedExport';
+import { buildFusedModel } from '../../src/deploy/fusedExport';
 import { photos } from '../support/data';
 import { realResnet50 } from '../support/model';
 

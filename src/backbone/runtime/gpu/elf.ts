@@ -8,7 +8,7 @@
  * table is found through DT_STRTAB, a virtual address, mapped back to a file offset through the PT_LOAD segments.
  */
 import * as fs from 'fs';
-import { ConvfeatError } from '../../util/errors';
+import { ConvfeatError } from '../../../util/errors';
 
 export interface ElfDynamicInfo {
   /** 32 or 64. */

@@ -1,5 +1,5 @@
 /** Keras activation functions as ONNX nodes (shared by Activation layers and fused conv/dense activations). */
-import { ConvfeatError } from '../../util/errors';
+import { ConvfeatError } from '../../../util/errors';
 import { graphAxis, type GraphBuilder, type KTensor } from './graph';
 
 /** Applies a Keras activation by name; returns the tensor unchanged for "linear". */

@@ -12,8 +12,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as ort from 'onnxruntime-node';
-import { ConvfeatError, describeError } from '../util/errors';
-import { integerInRange, invalid } from '../util/validate';
+import { ConvfeatError, describeError } from '../../util/errors';
+import { integerInRange, invalid } from '../../util/validate';
 import { diagnoseGpu, type GpuDiagnosis } from './gpu/check';
 import { ortRuntime } from './gpu/runtime';
 

@@ -12,11 +12,11 @@ import * as https from 'https';
 import * as os from 'os';
 import * as path from 'path';
 import * as tar from 'tar';
-import { ConvfeatError, describeError } from '../../util/errors';
-import { writeFileAtomicSync, commitTempFile, tempSibling } from '../../util/atomic';
-import { sha256File } from '../../util/hash';
-import { downloadResumable, parseIntegrity } from '../store/download';
-import { npmRegistry } from '../store/npm';
+import { ConvfeatError, describeError } from '../../../util/errors';
+import { writeFileAtomicSync, commitTempFile, tempSibling } from '../../../util/atomic';
+import { sha256File } from '../../../util/hash';
+import { downloadResumable, parseIntegrity } from '../../store/download';
+import { npmRegistry } from '../../store/npm';
 import { readElfDynamic } from './elf';
 import {
   CUDA_PROVIDER_FILE,

@@ -4,8 +4,8 @@
  * Dropout and Identity, which are no-ops at inference. Fully connected means Gemm, or MatMul (+Add), whose weight is a
  * 2-D constant: that is how torch.onnx.export writes nn.Linear.
  */
-import { UsageError } from '../util/errors';
-import { onnx } from './onnx/proto';
+import { UsageError } from '../../util/errors';
+import { onnx } from './proto';
 import { Dim, findImageInput, GraphIndex, ImageInput, intAttr, tensorDims } from './graph-index';
 import { inferShapes, Shape } from './shapes';
 

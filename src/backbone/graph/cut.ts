@@ -3,9 +3,9 @@
  * The cut keeps only the nodes the embedding depends on, drops the weights it no longer needs and makes the batch axis
  * dynamic, because torch.onnx.export fixes batch = 1 unless it was given dynamic_axes.
  */
-import { UsageError } from '../util/errors';
-import { nonEmptyString } from '../util/validate';
-import { int64Tensor, onnx } from './onnx/proto';
+import { UsageError } from '../../util/errors';
+import { nonEmptyString } from '../../util/validate';
+import { int64Tensor, onnx } from './proto';
 import { Dim, GraphIndex, intAttr, intValues } from './graph-index';
 import {
   analyseHead,

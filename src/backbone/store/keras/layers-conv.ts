@@ -16,7 +16,7 @@ import {
   type Translator,
 } from './context';
 import { transposeData, type Dim, type KTensor } from './graph';
-import type { AttrValue } from '../onnx/proto';
+import type { AttrValue } from '../../graph/proto';
 import type { KerasWeight } from './weights';
 
 interface Window {

@@ -6,7 +6,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { describeError } from '../../util/errors';
+import { describeError } from '../../../util/errors';
 import { readElfDynamic } from './elf';
 import { cudaLibraryCandidates, findIn, findOnLoaderPath, loaderView, type LoaderView } from './libraries';
 import {
