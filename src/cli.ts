@@ -7,6 +7,7 @@ import { getInterruptNote } from './commands/run';
 import { reexecWithCudaLibraries } from './backbone/runtime/gpu/reexec';
 import { unknownFlags, withHelp } from './commands/help';
 import { isConvfeatError } from './util/errors';
+import { useCliParamNames } from './commands/flags';
 
 /** yargs reads a lone `-` as a positional; `--out -` (stdout) is what users type, so bind it to its option. */
 export function bindDashValues(argv: string[]): string[] {
@@ -50,7 +51,9 @@ function withFlagSuggestion(msg: string, argv: string[], y: unknown): string {
 }
 
 async function main(): Promise<void> {
-  // CUDA libraries found outside the loader's path need a restart with LD_LIBRARY_PATH set (backbone/gpu/reexec.ts).
+  // Library messages name API options; this process speaks to a CLI user, who typed flags.
+  useCliParamNames();
+  // CUDA libraries found outside the loader's path need a restart with LD_LIBRARY_PATH set (backbone/runtime/gpu/reexec.ts).
   const childCode = await reexecWithCudaLibraries((line) => process.stderr.write(`${line}\n`));
   if (childCode !== null) {
     process.exitCode = childCode;

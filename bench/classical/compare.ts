@@ -28,7 +28,7 @@ import {
 const { openBackbone, prepareBackbone } = fromDist<typeof import('../../src/backbone/load')>('backbone/load');
 const { extractDataset } = fromDist<typeof import('../../src/cache/extract')>('cache/extract');
 const { loadSplit } = fromDist<typeof import('../../src/cache/load')>('cache/load');
-const { scanDataset } = fromDist<typeof import('../../src/dataset')>('dataset');
+const { scanDataset } = fromDist<typeof import('../../src/dataset')>('dataset/index');
 const { fitFromCache } = fromDist<typeof import('../../src/linear/fitCache')>('linear/fitCache');
 const { accuracy } = fromDist<typeof import('../../src/report/metrics')>('report/metrics');
 const { advise } = fromDist<typeof import('../../src/report/advise')>('report/advise');

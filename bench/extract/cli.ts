@@ -30,7 +30,7 @@ import {
   tempDir,
 } from './common';
 
-const { scanDataset } = fromDist<typeof import('../../src/dataset')>('dataset');
+const { scanDataset } = fromDist<typeof import('../../src/dataset')>('dataset/index');
 
 const TIME = process.env.CONVFEAT_GNU_TIME ?? '/usr/bin/time';
 const SMALL = 200;

@@ -14,7 +14,7 @@ import { fromDist, intArg, machineLine, median, requireDataRoot, runMain, sample
 const { prepareBackbone, openBackbone } = fromDist<typeof import('../../src/backbone/load')>('backbone/load');
 const { extractDataset } = fromDist<typeof import('../../src/cache/extract')>('cache/extract');
 const { EmbeddingStore } = fromDist<typeof import('../../src/cache/store')>('cache/store');
-const { scanDataset } = fromDist<typeof import('../../src/dataset')>('dataset');
+const { scanDataset } = fromDist<typeof import('../../src/dataset')>('dataset/index');
 
 let storeSeconds = 0;
 const storeProto = EmbeddingStore.prototype as unknown as { putBatch: (...a: unknown[]) => number };

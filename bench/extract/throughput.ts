@@ -33,10 +33,10 @@ import {
 
 const { openBackbone, prepareBackbone } = fromDist<typeof import('../../src/backbone/load')>('backbone/load');
 const { extractDataset } = fromDist<typeof import('../../src/cache/extract')>('cache/extract');
-const { scanDataset } = fromDist<typeof import('../../src/dataset')>('dataset');
+const { scanDataset } = fromDist<typeof import('../../src/dataset')>('dataset/index');
 const { runBatch } = fromDist<typeof import('../../src/backbone/runtime/session')>('backbone/runtime/session');
 const { PreprocessPool } = fromDist<typeof import('../../src/preprocess/pool')>('preprocess/pool');
-const { preprocess } = fromDist<typeof import('../../src/preprocess')>('preprocess');
+const { preprocess } = fromDist<typeof import('../../src/preprocess')>('preprocess/index');
 
 interface Config {
   name: string;

@@ -49,7 +49,7 @@ async function prepared(precision: 'fp32' | 'int8') {
 }
 
 async function photoSample(n: number) {
-  const { scanDataset } = fromDist<typeof Dataset>('dataset');
+  const { scanDataset } = fromDist<typeof Dataset>('dataset/index');
   const dataset = await scanDataset(requireDataRoot());
   return sampleDistinct(dataset.items, n);
 }
@@ -59,7 +59,7 @@ async function raw(): Promise<unknown> {
   const rounds = intFlag('rounds', 5);
   const threads = intFlag('threads', 2);
   const batch = intFlag('batch', 8);
-  const { preprocess } = fromDist<typeof Preprocess>('preprocess');
+  const { preprocess } = fromDist<typeof Preprocess>('preprocess/index');
   const fp32 = await prepared('fp32');
   const int8 = await prepared('int8');
   const items = await photoSample(n);
@@ -171,7 +171,7 @@ function cosine(): unknown {
   const a = flag('fp32');
   const b = flag('int8');
   if (!a || !b) throw new BenchUsageError('cosine needs --fp32 CACHE and --int8 CACHE');
-  const { loadSplit } = fromDist<typeof Cache>('cache');
+  const { loadSplit } = fromDist<typeof Cache>('cache/index');
   const out: Record<string, { images: number; mean: number; min: number; below099: number }> = {};
   for (const split of ['train', 'val', 'test']) {
     const x = loadSplit(a, split);
@@ -209,7 +209,7 @@ function cosine(): unknown {
 
 async function quantize(): Promise<unknown> {
   const rounds = intFlag('rounds', 3);
-  const q = fromDist<typeof Quantize>('backbone/quantize');
+  const q = fromDist<typeof Quantize>('backbone/quantize/index');
   const proto = fromDist<typeof Proto>('backbone/graph/proto');
   const fp32 = await prepared('fp32');
   const entry = fp32.entry!;

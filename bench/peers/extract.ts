@@ -44,9 +44,9 @@ const { openBackbone, prepareBackbone } = fromDist<typeof import('../../src/back
 const proto = fromDist<typeof import('../../src/backbone/graph/proto')>('backbone/graph/proto');
 const { extractDataset } = fromDist<typeof import('../../src/cache/extract')>('cache/extract');
 const { loadSplit } = fromDist<typeof import('../../src/cache/load')>('cache/load');
-const { scanDataset } = fromDist<typeof import('../../src/dataset')>('dataset');
-const { preprocess } = fromDist<typeof import('../../src/preprocess')>('preprocess');
-const { LinearClassifier } = fromDist<typeof import('../../src/linear')>('linear');
+const { scanDataset } = fromDist<typeof import('../../src/dataset')>('dataset/index');
+const { preprocess } = fromDist<typeof import('../../src/preprocess')>('preprocess/index');
+const { LinearClassifier } = fromDist<typeof import('../../src/linear')>('linear/index');
 const { accuracy } = fromDist<typeof import('../../src/report/metrics')>('report/metrics');
 
 type Extractor = (images: string[], options: { pool: boolean }) => Promise<{ data: Float32Array; dims: number[] }>;

@@ -10,7 +10,11 @@ import * as http from 'http';
 import type { AddressInfo } from 'net';
 import * as path from 'path';
 import * as tar from 'tar';
-import { installCudaProvider, providerOrtVersion, resolveRegistryTarball } from '../../src/backbone/runtime/gpu/install';
+import {
+  installCudaProvider,
+  providerOrtVersion,
+  resolveRegistryTarball,
+} from '../../src/backbone/runtime/gpu/install';
 import { NPM_CUDA_PROVIDER, readProviderManifest } from '../../src/backbone/runtime/gpu/runtime';
 import { partialFile } from '../../src/backbone/store/download';
 import { ConvfeatError } from '../../src/util/errors';

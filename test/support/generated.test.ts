@@ -24,7 +24,12 @@ describe('code hashes of generated models', () => {
     ])
       expect(converter).toContain(f);
     const cutter = cutterSources();
-    for (const f of ['src/backbone/graph/cut.ts', 'src/backbone/graph/head.ts', 'src/backbone/graph/shapes.ts', 'src/backbone/load.ts'])
+    for (const f of [
+      'src/backbone/graph/cut.ts',
+      'src/backbone/graph/head.ts',
+      'src/backbone/graph/shapes.ts',
+      'src/backbone/load.ts',
+    ])
       expect(cutter).toContain(f);
     expect(cutter).not.toContain('src/backbone/store/keras/convert.ts'); // a converter change re-cuts through the new file
   });
