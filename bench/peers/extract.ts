@@ -197,8 +197,9 @@ async function probe(
   classes: string[],
 ): Promise<ProbeResult> {
   const clf = new LinearClassifier({ solver: 'svm', scale: 'none' });
-  await clf.fit(X.train!, y.train!, { dim, classes, val: { X: X.val!, y: y.val! } });
-  const predicted = clf.predict(X.test!, dim);
+  const rows = (data: Float32Array) => ({ data, rows: data.length / dim, dim });
+  await clf.fit(rows(X.train!), y.train!, { classes, val: { X: rows(X.val!), y: y.val! } });
+  const predicted = clf.predict(rows(X.test!));
   const correct = Math.round(accuracy(y.test!, predicted) * predicted.length);
   return { testAccuracy: correct / predicted.length, testCorrect: correct, testImages: predicted.length, C: clf.C };
 }

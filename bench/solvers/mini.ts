@@ -26,17 +26,18 @@ async function main(): Promise<void> {
   let clf: LinearClassifier | undefined;
   for (let r = 0; r < repeats; r++) {
     const t = process.hrtime.bigint();
-    clf = await new LinearClassifier({ solver, C: 'auto', scale: 'l2', seed: 1 + r, threads }).fit(X, y, {
-      dim: 2048,
-      val,
-    });
+    clf = await new LinearClassifier({ solver, C: 'auto', scale: 'l2', seed: 1 + r, threads }).fit(
+      { data: X, rows: 1022, dim: 2048 },
+      y,
+      { val: { X: { data: val.X, rows: val.y.length, dim: 2048 }, y: val.y } },
+    );
     times.push(Number(process.hrtime.bigint() - t) / 1e6);
   }
-  const pred = clf!.predict(val.X);
+  const pred = clf!.predict({ data: val.X, rows: val.y.length, dim: 2048 });
   const acc = pred.reduce((s, p, k) => s + (p === val.y[k] ? 1 : 0), 0) / pred.length;
   const sorted = [...times].sort((a, b) => a - b);
   console.log(
-    `${solver} fit with C search (${clf!.cSearch!.table.length} values of C, on val), 1022 × 2048, 8 classes, ${clf!.params.threads} threads`,
+    `${solver} fit with C search (${clf!.cSearch!.table.length} values of C, on val), 1022 × 2048, 8 classes, ${clf!.getParams().threads ?? 'auto'} threads`,
   );
   console.log(
     `  wall times (ms): ${times.map((t) => t.toFixed(0)).join(', ')}; median ${sorted[Math.floor(repeats / 2)].toFixed(0)} ms`,

@@ -24,15 +24,15 @@ async function main(): Promise<void> {
     let clf: LinearClassifier | undefined;
     for (let r = 0; r < (solver === 'softmax' ? 1 : repeats); r++) {
       const t0 = process.hrtime.bigint();
-      clf = await new LinearClassifier({ solver, scale: 'none', threads }).fit(train.X, train.y, {
-        dim: train.dim,
-        classes: train.classes,
-        val: { X: val.X, y: val.y },
-      });
+      clf = await new LinearClassifier({ solver, scale: 'none', threads }).fit(
+        { data: train.X, rows: train.y.length, dim: train.dim },
+        train.y,
+        { classes: train.classes, val: { X: { data: val.X, rows: val.y.length, dim: val.dim }, y: val.y } },
+      );
       times.push(Number(process.hrtime.bigint() - t0) / 1e9);
     }
     times.sort((a, b) => a - b);
-    const pred = clf!.predict(test.X, test.dim);
+    const pred = clf!.predict({ data: test.X, rows: test.y.length, dim: test.dim });
     let hits = 0;
     for (let i = 0; i < pred.length; i++) if (pred[i] === test.y[i]) hits++;
     console.log(

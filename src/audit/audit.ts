@@ -6,6 +6,7 @@
  */
 import { loadSplit, readListing } from '../cache';
 import { LinearClassifier } from '../linear';
+import { toEmbeddings } from '../util/embeddings';
 import { accuracy } from '../linear/data';
 import { defaultCGrid } from '../linear/search';
 import { integerInRange, numberInRange } from '../util/validate';
@@ -183,11 +184,15 @@ export async function auditCache(cacheDir: string, options: AuditOptions = {}): 
     const clf = new LinearClassifier({ solver: 'svm', C: 'auto', scale: 'none', seed });
     const yFit = Int32Array.from(fitRows, (r) => data.y[r]!);
     if (trainCounts.every((c) => c > 0)) {
-      await clf.fit(rowsOf(data.X, dim, fitRows), yFit, {
-        dim,
+      await clf.fit(toEmbeddings(rowsOf(data.X, dim, fitRows), dim), yFit, {
         classes: data.classes,
         ...(valRows.length > 0 && trainRows.length > 0
-          ? { val: { X: rowsOf(data.X, dim, valRows), y: Int32Array.from(valRows, (r) => data.y[r]!) } }
+          ? {
+              val: {
+                X: toEmbeddings(rowsOf(data.X, dim, valRows), dim),
+                y: Int32Array.from(valRows, (r) => data.y[r]!),
+              },
+            }
           : {}),
       });
       quick = {
@@ -233,7 +238,7 @@ export async function auditCache(cacheDir: string, options: AuditOptions = {}): 
           ? null
           : accuracy(
               Int32Array.from(rs, (r) => ids.get(data.classes[data.y[r]!]!)!),
-              chosen.clf.predict(rowsOf(data.X, dim, rs), dim),
+              chosen.clf.predict(toEmbeddings(rowsOf(data.X, dim, rs), dim)),
             );
       const kept = evalRows.filter((r) => !leaked.has(r));
       leakage = {

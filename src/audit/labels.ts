@@ -6,6 +6,7 @@
  * label issues, ranked by self-confidence p(ỹ | x) (lowest first, the paper's and cleanlab's default ranking).
  */
 import { LinearClassifier } from '../linear';
+import { toEmbeddings } from '../util/embeddings';
 import { stratifiedFolds } from '../linear/search';
 
 export interface LabelIssue {
@@ -102,18 +103,17 @@ export async function outOfFoldProbabilities(
     for (let i = 0; i < y.length; i++) (fold[i] === f ? testIdx : trainIdx).push(i);
     if (testIdx.length === 0) continue;
     const clf = new LinearClassifier({ solver: 'svm', C: options.C, scale: 'none', seed: options.seed });
-    const Xtest = gather(testIdx.map((i) => labelledRows[i]!));
+    const Xtest = toEmbeddings(gather(testIdx.map((i) => labelledRows[i]!)), dim);
     const ytest = Int32Array.from(testIdx, (i) => y[i]!);
     await clf.fit(
-      gather(trainIdx.map((i) => labelledRows[i]!)),
+      toEmbeddings(gather(trainIdx.map((i) => labelledRows[i]!)), dim),
       Int32Array.from(trainIdx, (i) => y[i]!),
       {
-        dim,
         classes: Array.from({ length: K }, (_, k) => String(k)),
         val: { X: Xtest, y: ytest },
       },
     );
-    const p = clf.predictProba(Xtest, dim);
+    const p = clf.predictProba(Xtest);
     testIdx.forEach((i, t) => out.set(p.subarray(t * K, (t + 1) * K), labelledRows[i]! * K));
   }
   return out;

@@ -1,20 +1,20 @@
 /**
- * Door checks for the linear stage: features are a finite Float32Array N×dim, labels an Int32Array of class ids.
+ * Door checks for the linear stage: embeddings hold finite numbers, labels are an Int32Array of class ids.
  * The messages name the first bad row so a user can find it in their cache.
  */
-import { ConvfeatError, UsageError } from '../util/errors';
+import type { Embeddings } from '../util/embeddings';
+import { UsageError } from '../util/errors';
 import { invalid } from '../util/validate';
 
-export function checkFeatures(name: string, X: unknown, dim: number): number {
-  if (!(X instanceof Float32Array)) throw invalid(name, 'a Float32Array of N×D embeddings', X);
-  if (X.length === 0) throw new UsageError(`Expected ${name} to hold at least one embedding but it is empty.`);
-  if (X.length % dim !== 0) {
-    throw new ConvfeatError(
-      `Expected ${name} to hold ${dim}-d embeddings but its length ${X.length} is not a multiple of ${dim}; the embeddings come from a different backbone or layer.`,
-    );
-  }
-  for (let i = 0; i < X.length; i++) {
-    const v = X[i];
+/**
+ * Rows of checked Embeddings (see util/embeddings' checkEmbeddings): at least one, every number finite. Returns the
+ * row count.
+ */
+export function checkFeatures(name: string, X: Embeddings): number {
+  const { data, dim } = X;
+  if (data.length === 0) throw new UsageError(`Expected ${name} to hold at least one embedding but it is empty.`);
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
     if (v - v !== 0) {
       const row = Math.floor(i / dim);
       throw new UsageError(
@@ -22,7 +22,7 @@ export function checkFeatures(name: string, X: unknown, dim: number): number {
       );
     }
   }
-  return X.length / dim;
+  return X.rows;
 }
 
 export function checkLabels(name: string, y: unknown, n: number, classes: number): Int32Array {

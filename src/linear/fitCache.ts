@@ -6,8 +6,12 @@
 import { loadSplit, readListing, type SplitData } from '../cache';
 import { ConvfeatError } from '../util/errors';
 import { LinearClassifier, type LinearClassifierOptions } from './classifier';
-import { accuracy } from './data';
+import type { DeepReadonly, FitMetrics } from './fitted';
+import { toEmbeddings } from '../util/embeddings';
+import { param } from '../util/params';
+import { invalid } from '../util/validate';
 
+/** Hyper-parameters as LinearClassifier's (defaults = `convfeat fit-linear`'s), plus what to read from the cache. */
 export interface FitFromCacheOptions extends LinearClassifierOptions {
   /** Use the val split for C selection and calibration when the cache has one (default true). */
   useVal?: boolean;
@@ -38,6 +42,8 @@ function assertLabelled(data: SplitData, what: string, cacheDir: string): void {
 
 export async function fitFromCache(cacheDir: string, options: FitFromCacheOptions = {}): Promise<FitFromCacheResult> {
   const started = Date.now();
+  if (typeof cacheDir !== 'string' || cacheDir === '') throw invalid(param('cache'), 'a cache directory', cacheDir);
+  if (options === null || typeof options !== 'object') throw invalid('options', 'an object of fit options', options);
   const listing = readListing(cacheDir) ?? [];
   const splits = new Set(listing.map((e) => e.split).filter((s) => s !== undefined));
   const hasSplits = splits.size > 0;
@@ -64,32 +70,21 @@ export async function fitFromCache(cacheDir: string, options: FitFromCacheOption
   const { useVal: _ignored, exclude: _excluded, ...clfOptions } = options;
   void _ignored;
   void _excluded;
-  const clf = new LinearClassifier(clfOptions);
-  await clf.fit(train.X, train.y, {
-    dim: train.dim,
+  const clf = await new LinearClassifier(clfOptions).fit(toEmbeddings(train.X, train.dim), train.y, {
     classes: train.classes,
-    ...(val ? { val: { X: val.X, y: val.y } } : {}),
+    ...(val ? { val: { X: toEmbeddings(val.X, val.dim), y: val.y } } : {}),
+    backbone: { fingerprint: train.meta.modelFingerprint, model: train.meta.model },
+    preprocessFingerprint: train.meta.preprocessFingerprint,
   });
-  clf.backbone = { fingerprint: train.meta.modelFingerprint, model: train.meta.model };
-  clf.preprocessFingerprint = train.meta.preprocessFingerprint;
-  const trainAccuracy = accuracy(train.y, clf.predict(train.X, train.dim));
-  const valAccuracy = val ? accuracy(val.y, clf.predict(val.X, val.dim)) : null;
-  const cSelection = options.C !== undefined && options.C !== 'auto' ? 'fixed' : val ? 'val' : 'cv';
-  clf.metrics = {
-    trainAccuracy,
-    valAccuracy,
-    trainSize: train.y.length,
-    valSize: val?.y.length ?? 0,
-    cSelection,
-  };
+  const metrics = clf.metrics as DeepReadonly<FitMetrics>;
   return {
     classifier: clf,
     trainSplit: hasSplits ? 'train' : 'all',
     trainSize: train.y.length,
     valSize: val?.y.length ?? 0,
-    cSelection,
-    trainAccuracy,
-    valAccuracy,
+    cSelection: metrics.cSelection,
+    trainAccuracy: metrics.trainAccuracy,
+    valAccuracy: metrics.valAccuracy,
     seconds: (Date.now() - started) / 1000,
   };
 }

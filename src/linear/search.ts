@@ -10,6 +10,7 @@
  */
 import { fitTemperature, meanLogLoss } from './calibration';
 import { Prng } from './prng';
+import type { DeepReadonly } from './fitted';
 import type { TrainingCurvePoint } from './softmax';
 import { createStepper, decisionValues, EngineData, EngineOptions, SolverKind } from './train';
 
@@ -222,7 +223,7 @@ export async function searchC(
 }
 
 /** The C search as an aligned text table (chosen row marked) followed by the reason it won. */
-export function formatCSearch(search: CSearchResult): string {
+export function formatCSearch(search: DeepReadonly<CSearchResult>): string {
   const on = search.method === 'val' ? 'val' : `${search.folds ?? ''}-fold CV`;
   const head = `${'C'.padStart(10)}  ${`${on} accuracy`.padStart(16)}  ${`${on} log-loss`.padStart(16)}`;
   const rows = search.table.map(

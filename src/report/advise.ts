@@ -7,22 +7,30 @@
  * small data + similar domain → keep fixed features; large data or a dissimilar domain → fine-tune.
  */
 import { loadSplit, readListing, type SplitData } from '../cache';
-import { LinearClassifier, SOLVERS, stratifiedFolds, type ScaleKind, type SolverKind } from '../linear';
+import { LinearClassifier, SCALE_KINDS, SOLVERS, stratifiedFolds, type ScaleKind, type SolverKind } from '../linear';
+import { toEmbeddings, type Embeddings } from '../util/embeddings';
+import { param } from '../util/params';
 import { Prng } from '../linear/prng';
 import { ConvfeatError } from '../util/errors';
 import { integerInRange, invalid, oneOf, positiveNumber } from '../util/validate';
 import { accuracy } from './metrics';
 import { recommend, type Recommendation } from './recommend';
 
+/** Every default is `convfeat advise`'s (and the classifier's are `convfeat fit-linear`'s), so code and CLI agree. */
 export interface AdviseOptions {
+  /** Default DEFAULT_FRACTIONS: 0.05, 0.1, 0.2, 0.5, 1. */
   fractions?: number[];
+  /** Default 3. */
   seeds?: number;
+  /** Default 'svm'. */
   solver?: SolverKind;
   /** A fixed C; default: chosen once on the full train split (val or CV) and kept for every subset; 'auto': re-chosen per subset (slower). */
   C?: number | 'auto';
+  /** Default 'none', as fit-linear's. */
   scale?: ScaleKind;
   /** Folds for CV when the cache has no val split (default 5, fewer when a class has fewer images). */
   folds?: number;
+  /** Default: in-process for small subsets, else one per core (as fit-linear). */
   threads?: number;
 }
 
@@ -50,6 +58,7 @@ export interface Advice extends Recommendation {
 }
 
 export const DEFAULT_FRACTIONS = [0.05, 0.1, 0.2, 0.5, 1];
+export const DEFAULT_SEEDS = 3;
 const IN_PROCESS_ROWS = 20000;
 
 /** The linear stage's seeded PRNG (mulberry32), as a plain function. */
@@ -91,7 +100,7 @@ function checkFractions(fractions: unknown): number[] {
     fractions.length < 2 ||
     fractions.some((f) => typeof f !== 'number' || !(f > 0 && f <= 1))
   ) {
-    throw invalid('fractions', 'a list of at least two numbers in (0, 1]', fractions);
+    throw invalid(param('fractions'), 'a list of at least two numbers in (0, 1]', fractions);
   }
   return [...new Set(fractions as number[])].sort((a, b) => a - b);
 }
@@ -127,9 +136,10 @@ export async function learningCurve(
 ): Promise<Advice> {
   const started = Date.now();
   const fractions = checkFractions(options.fractions ?? DEFAULT_FRACTIONS);
-  const seeds = integerInRange('seeds', options.seeds ?? 3, 1, 100);
-  const solver = oneOf('solver', options.solver ?? 'svm', SOLVERS);
-  if (options.C !== undefined && options.C !== 'auto') positiveNumber('C', options.C);
+  const seeds = integerInRange(param('seeds'), options.seeds ?? DEFAULT_SEEDS, 1, 100);
+  const solver = oneOf(param('solver'), options.solver ?? 'svm', SOLVERS);
+  const scale = oneOf(param('scale'), options.scale ?? 'none', SCALE_KINDS);
+  if (options.C !== undefined && options.C !== 'auto') positiveNumber(param('C'), options.C);
   const { X, y, classes, dim } = train;
   const K = classes.length;
   const counts = new Array<number>(K).fill(0);
@@ -145,16 +155,17 @@ export async function learningCurve(
   }
   const sorted = present.map((e) => e.c).sort((a, b) => a - b);
   const perClass = { min: sorted[0], median: sorted[Math.floor(sorted.length / 2)], max: sorted[sorted.length - 1] };
-  const folds = val ? 0 : Math.min(integerInRange('folds', options.folds ?? 5, 2, 100), perClass.min);
-  const base = { solver, scale: options.scale, threads: options.threads };
+  const folds = val ? 0 : Math.min(integerInRange(param('folds'), options.folds ?? 5, 2, 100), perClass.min);
+  const base = { solver, scale, threads: options.threads };
+  const trainX = toEmbeddings(X, dim, 'train.X');
+  const valX = val && toEmbeddings(val.X, dim, 'val.X');
 
   // One C for the whole curve (chosen on all of train), so the curve shows data, not a moving hyper-parameter.
   let C: number | 'auto';
   if (options.C === undefined) {
-    const full = await new LinearClassifier({ ...base, C: 'auto', folds: Math.max(2, folds || 5) }).fit(X, y, {
-      dim,
+    const full = await new LinearClassifier({ ...base, C: 'auto', folds: Math.max(2, folds || 5) }).fit(trainX, y, {
       classes,
-      ...(val ? { val: { X: val.X, y: val.y } } : {}),
+      ...(val && valX ? { val: { X: valX, y: val.y } } : {}),
     });
     C = full.C;
   } else C = options.C;
@@ -162,12 +173,16 @@ export async function learningCurve(
   const n = y.length;
   const all = Int32Array.from({ length: n }, (_, i) => i);
   // Evaluation sets: val once, or the k folds (re-dealt per seed).
-  const runs = (seed: number): Array<{ pool: Int32Array; X: Float32Array; y: Int32Array }> => {
-    if (val) return [{ pool: all, X: val.X, y: val.y }];
+  const runs = (seed: number): Array<{ pool: Int32Array; X: Embeddings; y: Int32Array }> => {
+    if (val && valX) return [{ pool: all, X: valX, y: val.y }];
     const fold = stratifiedFolds(y, K, folds, seed);
     return Array.from({ length: folds }, (_, f) => {
       const test = all.filter((i) => fold[i] === f);
-      return { pool: all.filter((i) => fold[i] !== f), X: gather(X, dim, test), y: y.filter((_, i) => fold[i] === f) };
+      return {
+        pool: all.filter((i) => fold[i] !== f),
+        X: toEmbeddings(gather(X, dim, test), dim),
+        y: y.filter((_, i) => fold[i] === f),
+      };
     });
   };
 
@@ -187,11 +202,11 @@ export async function learningCurve(
         // Worker threads cost ~0.3 s to start, more than a fit on a few thousand rows: small subsets train in-process.
         const threads = rows.length < IN_PROCESS_ROWS ? 1 : options.threads;
         const clf = await new LinearClassifier({ ...base, threads, C, seed: s + 1, folds: 2 }).fit(
-          gather(X, dim, rows),
+          toEmbeddings(gather(X, dim, rows), dim),
           Int32Array.from(rows, (r) => y[r]),
-          { dim, classes },
+          { classes },
         );
-        point.accuracies.push(accuracy(run.y, clf.predict(run.X, dim)));
+        point.accuracies.push(accuracy(run.y, clf.predict(run.X)));
         point.trainSize += rows.length;
         point.minPerClass = Math.min(
           ...groups.filter((g) => g.length).map((g) => Math.max(1, Math.round(point.fraction * g.length))),
@@ -227,7 +242,7 @@ export async function learningCurve(
 
 /** The learning curve of a cache's train split, scored on its val split (or by CV), with a recommendation. */
 export async function advise(cacheDir: string, options: AdviseOptions = {}): Promise<Advice> {
-  if (typeof cacheDir !== 'string' || !cacheDir) throw invalid('--cache', 'a cache directory', cacheDir);
+  if (typeof cacheDir !== 'string' || !cacheDir) throw invalid(param('cache'), 'a cache directory', cacheDir);
   const { train, val } = loadTrainVal(cacheDir);
   return learningCurve(train, val && { X: val.X, y: val.y }, options);
 }

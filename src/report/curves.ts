@@ -4,12 +4,13 @@
  * (from `classifier.cSearch`). Panels sit side by side; a classifier with neither has no curves, and says why.
  */
 import type { CSearchResult, LinearClassifier, TrainingCurvePoint } from '../linear';
+import type { DeepReadonly } from '../linear/fitted';
 import { percentAxis, renderChart, SERIES_COLORS, type RenderedChart, type TopLevelSpec } from './charts';
 
 const PANEL = { width: 320, height: 240 };
 const SPLIT_COLORS = { scale: { domain: ['train', 'val'], range: SERIES_COLORS.slice(0, 2) }, title: 'Split' };
 
-function historyRows(history: TrainingCurvePoint[]): Array<Record<string, unknown>> {
+function historyRows(history: readonly TrainingCurvePoint[]): Array<Record<string, unknown>> {
   const rows: Array<Record<string, unknown>> = [];
   for (const p of history) {
     rows.push({ iteration: p.iteration, split: 'train', loss: p.trainLoss, accuracy: p.trainAccuracy });
@@ -32,7 +33,7 @@ function percentY(field: string, title: string, values: number[]): Record<string
   };
 }
 
-function historyPanel(history: TrainingCurvePoint[], metric: 'loss' | 'accuracy'): Record<string, unknown> {
+function historyPanel(history: readonly TrainingCurvePoint[], metric: 'loss' | 'accuracy'): Record<string, unknown> {
   const accuracies = history.flatMap((p) =>
     p.valAccuracy === undefined ? [p.trainAccuracy] : [p.trainAccuracy, p.valAccuracy],
   );
@@ -82,7 +83,7 @@ function historyPanel(history: TrainingCurvePoint[], metric: 'loss' | 'accuracy'
   };
 }
 
-function cSearchPanel(search: CSearchResult): Record<string, unknown> {
+function cSearchPanel(search: DeepReadonly<CSearchResult>): Record<string, unknown> {
   const how = search.method === 'val' ? 'Validation accuracy' : `${search.folds ?? ''}-fold CV accuracy`.trim();
   const rows = search.table.map((r) => ({ C: r.C, score: r.score, chosen: r.C === search.C }));
   return {

@@ -4,6 +4,7 @@
  */
 import { loadSplit, readListing } from '../cache';
 import { LinearClassifier } from '../linear';
+import { toEmbeddings } from '../util/embeddings';
 import { ConvfeatError, UsageError } from '../util/errors';
 import { classificationMetrics, type ClassificationMetrics } from './metrics';
 
@@ -75,7 +76,7 @@ export function evaluateOnCache(
     }
     yTrue[i] = id;
   }
-  const probabilities = clf.predictProba(data.X, data.dim);
+  const probabilities = clf.predictProba(toEmbeddings(data.X, data.dim));
   const K = clf.classes.length;
   const yPred = new Int32Array(yTrue.length);
   for (let i = 0; i < yPred.length; i++) {

@@ -62,7 +62,7 @@ export function topKAccuracy(yTrue: Int32Array, scores: Float32Array, classes: n
 export function classificationMetrics(
   yTrue: Int32Array,
   yPred: Int32Array,
-  classes: string[],
+  classes: readonly string[],
   options: { scores?: Float32Array; topK?: number[] } = {},
 ): ClassificationMetrics {
   const K = classes.length;

@@ -7,6 +7,7 @@ import * as path from 'path';
 import * as ort from 'onnxruntime-node';
 import { encodeModel, floatTensor, loadModel, makeModel, node, onnx, valueInfo } from '../../src/backbone/graph/proto';
 import { LinearClassifier } from '../../src/linear';
+import { toEmbeddings } from '../../src/util/embeddings';
 import { preprocess, KERAS_CAFFE, TORCHVISION_IMAGENET, type PreprocessSpec } from '../../src/preprocess';
 import { buildFusedModel, exportFusedOnnx } from '../../src/deploy/fusedExport';
 import { ConvfeatError, UsageError } from '../../src/util/errors';
@@ -131,11 +132,11 @@ describe('exportFusedOnnx', () => {
       ] as const)(
         '%s with %s scaling: fused probabilities equal predictProba within 1e-5, labels agree',
         async (solver, scale) => {
-          const clf = await new LinearClassifier({ solver, scale, C: 1, threads: 1 }).fit(embeddings, batch.y, {
-            dim: CHANNELS,
-            classes: CLASSES,
-          });
-          clf.backbone = { fingerprint: 'a'.repeat(64), model: 'tiny' };
+          const clf = await new LinearClassifier({ solver, scale, C: 1, threads: 1 }).fit(
+            toEmbeddings(embeddings, CHANNELS),
+            batch.y,
+            { classes: CLASSES, backbone: { fingerprint: 'a'.repeat(64), model: 'tiny' } },
+          );
           if (solver === 'svm') expect(clf.temperature).not.toBe(1); // the temperature step is exercised
           const expected = clf.predictProba(embeddings, CHANNELS);
           const expectedLabels = clf.predict(embeddings, CHANNELS);
@@ -167,11 +168,11 @@ describe('exportFusedOnnx', () => {
     const emb = (
       await runModel(backbone, { input: new ort.Tensor('float32', batch.network, [batch.n, 3, SIZE, SIZE]) })
     ).embedding.data as Float32Array;
-    const clf = await new LinearClassifier({ solver: 'softmax', C: 1, threads: 1 }).fit(emb, batch.y, {
-      dim: CHANNELS,
-      classes: CLASSES,
-    });
-    clf.backbone = { fingerprint: 'b'.repeat(64), model: 'tiny' };
+    const clf = await new LinearClassifier({ solver: 'softmax', scale: 'l2', C: 1, threads: 1 }).fit(
+      toEmbeddings(emb, CHANNELS),
+      batch.y,
+      { classes: CLASSES, backbone: { fingerprint: 'b'.repeat(64), model: 'tiny' } },
+    );
     const out = path.join(tmpDir('fused'), 'classifier.onnx');
     const result = exportFusedOnnx({ backboneModel: backbone, spec, classifier: clf, out });
     expect(result.file).toBe(out);
@@ -201,7 +202,9 @@ describe('exportFusedOnnx', () => {
       const rand = seededRandom(3);
       const X = Float32Array.from({ length: 30 * CHANNELS }, () => rand());
       const y = Int32Array.from({ length: 30 }, (_, i) => i % 3);
-      clf = await new LinearClassifier({ C: 1, threads: 1 }).fit(X, y, { dim: CHANNELS, classes: CLASSES });
+      clf = await new LinearClassifier({ C: 1, scale: 'l2', threads: 1 }).fit(toEmbeddings(X, CHANNELS), y, {
+        classes: CLASSES,
+      });
     });
 
     test('a backbone without an embedding output is refused with a sentence', () => {
@@ -216,10 +219,12 @@ describe('exportFusedOnnx', () => {
     });
 
     test('an embedding of another width than the classifier is refused', async () => {
-      const other = await new LinearClassifier({ C: 1, threads: 1 }).fit(
-        new Float32Array(30 * 4).map((_, i) => (i * 7919) % 13),
+      const other = await new LinearClassifier({ C: 1, scale: 'l2', threads: 1 }).fit(
+        toEmbeddings(
+          new Float32Array(30 * 4).map((_, i) => (i * 7919) % 13),
+          4,
+        ),
         Int32Array.from({ length: 30 }, (_, i) => i % 3),
-        { dim: 4 },
       );
       expect(() => buildFusedModel({ backboneModel: tinyBackbone('NCHW'), spec, classifier: other })).toThrow(
         ConvfeatError,

@@ -8,6 +8,7 @@ import * as ort from 'onnxruntime-node';
 import { loadModel, encodeModel } from '../../src/backbone/graph/proto';
 import { resolveModel } from '../../src/backbone/store/manifest';
 import { LinearClassifier } from '../../src/linear';
+import { toEmbeddings } from '../../src/util/embeddings';
 import { preprocess, type PreprocessSpec } from '../../src/preprocess';
 import { buildFusedModel } from '../../src/deploy/fusedExport';
 import { photos } from '../support/data';
@@ -56,10 +57,13 @@ describe('fused ONNX export with the real ResNet50', () => {
       ['svm', 'l2'],
       ['softmax', 'standard'],
     ] as const) {
-      const clf = await new LinearClassifier({ solver, scale, C: 1, threads: 1 }).fit(embeddings, y, {
-        dim: 2048,
-        classes: CLASSES,
-      });
+      const clf = await new LinearClassifier({ solver, scale, C: 1, threads: 1 }).fit(
+        toEmbeddings(embeddings, 2048),
+        y,
+        {
+          classes: CLASSES,
+        },
+      );
       const expected = clf.predictProba(embeddings, 2048);
       const labels = clf.predict(embeddings, 2048);
       // buildFusedModel drops the ImageNet head itself (it keeps only what `embedding` depends on).

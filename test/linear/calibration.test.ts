@@ -5,6 +5,7 @@
  */
 import { fitTemperature, softmaxRows } from '../../src/linear/calibration';
 import { LinearClassifier } from '../../src/linear/classifier';
+import { toEmbeddings } from '../../src/util/embeddings';
 import { Prng } from '../../src/linear/prng';
 import { blobs } from './helpers';
 
@@ -89,10 +90,13 @@ describe('temperature scaling on scores with known probabilities', () => {
     const train = blobs(300, 6, K, 41, 1.2, 2);
     const val = blobs(300, 6, K, 42, 1.2, 2);
     const test = blobs(600, 6, K, 43, 1.2, 2);
-    const clf = await new LinearClassifier({ solver: 'svm', C: 1, scale: 'none', threads: 1 }).fit(train.X, train.y, {
-      dim: 6,
-      val: { X: val.X, y: val.y },
-    });
+    const clf = await new LinearClassifier({ solver: 'svm', C: 1, scale: 'none', threads: 1 }).fit(
+      toEmbeddings(train.X, 6),
+      train.y,
+      {
+        val: { X: toEmbeddings(val.X, 6), y: val.y },
+      },
+    );
     expect(clf.calibratedOn).toBe('val');
     const raw = clf.decisionFunction(test.X);
     const P = clf.predictProba(test.X);

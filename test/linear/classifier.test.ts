@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { LinearClassifier } from '../../src/linear/classifier';
+import { toEmbeddings } from '../../src/util/embeddings';
 import { loadClassifier, saveClassifier } from '../../src/linear/io';
 import { ConvfeatError, UsageError } from '../../src/util/errors';
 import { tmpDir } from '../support/data';
@@ -13,12 +14,15 @@ describe('LinearClassifier', () => {
   test.each(['svm', 'softmax', 'ml-svm'] as const)(
     '%s: JSON round trip gives identical scores and predictions',
     async (solver) => {
-      const clf = await new LinearClassifier({ solver, C: 1, scale: 'standard', threads: 1 }).fit(train.X, train.y, {
-        dim: 12,
-        classes: ['a', 'b', 'c', 'd'],
-        val: { X: val.X, y: val.y },
-      });
-      clf.backbone = { fingerprint: 'f'.repeat(64), model: 'resnet50' };
+      const clf = await new LinearClassifier({ solver, C: 1, scale: 'standard', threads: 1 }).fit(
+        toEmbeddings(train.X, 12),
+        train.y,
+        {
+          classes: ['a', 'b', 'c', 'd'],
+          val: { X: toEmbeddings(val.X, 12), y: val.y },
+          backbone: { fingerprint: 'f'.repeat(64), model: 'resnet50' },
+        },
+      );
       const json = JSON.parse(JSON.stringify(clf.toJSON()));
       expect(json.format).toBe('convfeat-classifier');
       const back = LinearClassifier.fromJSON(json);
@@ -33,10 +37,13 @@ describe('LinearClassifier', () => {
 
   test('C auto: chosen on val when given, else by stratified CV; ties go to the lower log-loss; early stop', async () => {
     const grid = [1e-3, 0.01, 0.1, 1, 10];
-    const onVal = await new LinearClassifier({ C: 'auto', cGrid: grid, threads: 1 }).fit(train.X, train.y, {
-      dim: 12,
-      val: { X: val.X, y: val.y },
-    });
+    const onVal = await new LinearClassifier({ C: 'auto', cGrid: grid, threads: 1 }).fit(
+      toEmbeddings(train.X, 12),
+      train.y,
+      {
+        val: { X: toEmbeddings(val.X, 12), y: val.y },
+      },
+    );
     expect(onVal.cSearch?.method).toBe('val');
     const tried = onVal.cSearch!.table.map((r) => r.C);
     expect(tried).toEqual(grid.slice(0, tried.length)); // the walk goes up the grid, maybe stopping early
@@ -45,9 +52,11 @@ describe('LinearClassifier', () => {
     expect(onVal.C).toBe(top.reduce((a, r) => (r.logLoss! < a.logLoss! ? r : a)).C);
     // Far-apart blobs: every C scores 100 % in every fold, so the tie goes to the lowest out-of-fold log-loss.
     const easy = blobs(90, 12, 3, 5, 0.05, 2);
-    const cv = await new LinearClassifier({ C: 'auto', cGrid: grid, folds: 3, threads: 1 }).fit(easy.X, easy.y, {
-      dim: 12,
-    });
+    const cv = await new LinearClassifier({ C: 'auto', cGrid: grid, folds: 3, threads: 1 }).fit(
+      toEmbeddings(easy.X, 12),
+      easy.y,
+      {},
+    );
     expect(cv.cSearch?.method).toBe('cv');
     expect(cv.cSearch?.folds).toBe(3);
     const table = cv.cSearch!.table;
@@ -61,9 +70,8 @@ describe('LinearClassifier', () => {
     const bestAt = table.findIndex((r) => r.C === cv.C);
     expect(table.length).toBe(Math.min(grid.length, bestAt + 4));
     // The default grid is used without cGrid, and the history is absent for the SVM.
-    const auto = await new LinearClassifier({ threads: 1 }).fit(train.X, train.y, {
-      dim: 12,
-      val: { X: val.X, y: val.y },
+    const auto = await new LinearClassifier({ scale: 'l2', threads: 1 }).fit(toEmbeddings(train.X, 12), train.y, {
+      val: { X: toEmbeddings(val.X, 12), y: val.y },
     });
     expect(auto.cSearch!.table.length).toBeGreaterThanOrEqual(4);
     expect(auto.cSearch!.table[0].C).toBe(2 ** -6); // l2 rows: the default svm grid starts at 2^-6
@@ -81,7 +89,7 @@ describe('LinearClassifier', () => {
       X[i] = (y[i] ? 1 : 0) + g[i];
     }
     const fit = (classWeight: 'none' | 'balanced') =>
-      new LinearClassifier({ C: 1, scale: 'none', classWeight, threads: 1 }).fit(X, y, { dim: 1 });
+      new LinearClassifier({ C: 1, scale: 'none', classWeight, threads: 1 }).fit(toEmbeddings(X, 1), y);
     const plain = await fit('none');
     const balanced = await fit('balanced');
     const positives = (p: Int32Array) => p.reduce((s, v) => s + v, 0);
@@ -92,19 +100,19 @@ describe('LinearClassifier', () => {
   test('bad input: NaN row named, one class, dimension mismatch, unknown solver, not our file', async () => {
     const X = Float32Array.from(train.X);
     X[5 * 12 + 3] = NaN;
-    await expect(new LinearClassifier({ C: 1 }).fit(X, train.y, { dim: 12 })).rejects.toThrow(
+    await expect(new LinearClassifier({ C: 1 }).fit(toEmbeddings(X, 12), train.y)).rejects.toThrow(
       new UsageError(
         'Expected X to contain only finite numbers but received NaN at row 5 (column 3); re-extract that embedding.',
       ),
     );
     await expect(
-      new LinearClassifier({ C: 1 }).fit(train.X, new Int32Array(240), { dim: 12, classes: ['cat', 'dog'] }),
+      new LinearClassifier({ C: 1 }).fit(toEmbeddings(train.X, 12), new Int32Array(240), { classes: ['cat', 'dog'] }),
     ).rejects.toThrow(
       new ConvfeatError(
         'The training data has only one class ("cat"); a classifier needs embeddings of at least two classes.',
       ),
     );
-    const clf = await new LinearClassifier({ C: 1, threads: 1 }).fit(train.X, train.y, { dim: 12 });
+    const clf = await new LinearClassifier({ C: 1, threads: 1 }).fit(toEmbeddings(train.X, 12), train.y);
     expect(() => clf.predict(new Float32Array(24), 8)).toThrow(
       new ConvfeatError(
         'The classifier expects 12-d embeddings but received 8-d ones; extract with the backbone it was trained on.',
@@ -121,14 +129,16 @@ describe('LinearClassifier', () => {
     expect(() => LinearClassifier.fromJSON(broken, 'clf.json')).toThrow(
       /clf.json is a damaged convfeat classifier file/,
     );
-    clf.backbone = { fingerprint: 'a'.repeat(64), model: 'resnet50' };
-    expect(() => clf.assertBackbone('b'.repeat(64), 'resnet18')).toThrow(/trained on embeddings of resnet50/);
-    expect(() => clf.assertBackbone('a'.repeat(64))).not.toThrow();
+    const known = await clf.clone().fit(toEmbeddings(train.X, 12), train.y, {
+      backbone: { fingerprint: 'a'.repeat(64), model: 'resnet50' },
+    });
+    expect(() => known.assertBackbone('b'.repeat(64), 'resnet18')).toThrow(/trained on embeddings of resnet50/);
+    expect(() => known.assertBackbone('a'.repeat(64))).not.toThrow();
   });
 
   test('files: atomic save, load, and a sentence for a file that is not JSON', async () => {
     const dir = tmpDir('linear');
-    const clf = await new LinearClassifier({ solver: 'softmax', C: 1 }).fit(train.X, train.y, { dim: 12 });
+    const clf = await new LinearClassifier({ solver: 'softmax', C: 1 }).fit(toEmbeddings(train.X, 12), train.y);
     const file = path.join(dir, 'clf.json');
     saveClassifier(file, clf);
     expect(Array.from(loadClassifier(file).predict(val.X))).toEqual(Array.from(clf.predict(val.X)));

@@ -6,6 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { LinearClassifier } from '../../src/linear/classifier';
+import { toEmbeddings } from '../../src/util/embeddings';
 import type { ClassifierJson } from '../../src/linear/format';
 import { loadClassifier, saveClassifier } from '../../src/linear/io';
 import { ConvfeatError } from '../../src/util/errors';
@@ -137,10 +138,13 @@ describe('damaged classifier files are refused at load, naming the field', () =>
 
   beforeAll(async () => {
     for (const solver of ['svm', 'softmax'] as const) {
-      const clf = await new LinearClassifier({ solver, C: 1, scale: 'standard', threads: 1 }).fit(train.X, train.y, {
-        dim: 12,
-        classes,
-      });
+      const clf = await new LinearClassifier({ solver, C: 1, scale: 'standard', threads: 1 }).fit(
+        toEmbeddings(train.X, 12),
+        train.y,
+        {
+          classes,
+        },
+      );
       const file = path.join(dir, `${solver}.json`);
       saveClassifier(file, clf);
       texts[solver] = fs.readFileSync(file, 'utf8');
@@ -184,9 +188,11 @@ describe('damaged classifier files are refused at load, naming the field', () =>
 describe('non-finite outputs are refused', () => {
   test('embeddings that overflow the scores give one sentence naming the row, not NaN probabilities', async () => {
     const train = blobs(80, 6, 2, 5, 1.0, 2);
-    const clf = await new LinearClassifier({ solver: 'svm', C: 1, scale: 'none', threads: 1 }).fit(train.X, train.y, {
-      dim: 6,
-    });
+    const clf = await new LinearClassifier({ solver: 'svm', C: 1, scale: 'none', threads: 1 }).fit(
+      toEmbeddings(train.X, 6),
+      train.y,
+      {},
+    );
     const json = clf.toJSON() as ClassifierJson;
     json.weights = json.weights.map((w) => (w >= 0 ? 1e12 : -1e12)); // at the accepted limit, valid on load
     const big = LinearClassifier.fromJSON(json);

@@ -1,4 +1,5 @@
 import { LinearClassifier } from '../../src/linear/classifier';
+import { toEmbeddings } from '../../src/util/embeddings';
 import { fitMlSvm, ML_SVM_MAX_ROWS } from '../../src/linear/mlsvm';
 import { ConvfeatError, UsageError } from '../../src/util/errors';
 import { accuracyOf, blobs } from './helpers';
@@ -7,12 +8,16 @@ describe('ml-svm adapter', () => {
   test('agrees with our dual CD SVM on small 3-class data', async () => {
     const train = blobs(150, 6, 3, 21, 0.8, 2);
     const test = blobs(300, 6, 3, 22, 0.8, 2);
-    const ours = await new LinearClassifier({ solver: 'svm', C: 1, scale: 'none', threads: 1 }).fit(train.X, train.y, {
-      dim: 6,
-    });
-    const theirs = await new LinearClassifier({ solver: 'ml-svm', C: 1, scale: 'none' }).fit(train.X, train.y, {
-      dim: 6,
-    });
+    const ours = await new LinearClassifier({ solver: 'svm', C: 1, scale: 'none', threads: 1 }).fit(
+      toEmbeddings(train.X, 6),
+      train.y,
+      {},
+    );
+    const theirs = await new LinearClassifier({ solver: 'ml-svm', C: 1, scale: 'none' }).fit(
+      toEmbeddings(train.X, 6),
+      train.y,
+      {},
+    );
     const a = ours.predict(test.X);
     const b = theirs.predict(test.X);
     expect(accuracyOf(a, test.y)).toBeGreaterThan(0.95);
@@ -36,7 +41,7 @@ describe('ml-svm adapter', () => {
     const n = ML_SVM_MAX_ROWS + 1;
     const X = new Float32Array(n * 2).map((_, i) => i % 7);
     const y = new Int32Array(n).map((_, i) => i % 2);
-    await expect(new LinearClassifier({ solver: 'ml-svm', C: 1 }).fit(X, y, { dim: 2 })).rejects.toThrow(
+    await expect(new LinearClassifier({ solver: 'ml-svm', C: 1 }).fit(toEmbeddings(X, 2), y)).rejects.toThrow(
       new ConvfeatError(
         `The ml-svm solver handles at most ${ML_SVM_MAX_ROWS} training rows (it builds an N×N kernel) but received ${n}; use --solver svm.`,
       ),

@@ -3,6 +3,7 @@
  * known before the search runs, and cross-validation that must not see a fold's test rows while training on it.
  */
 import { LinearClassifier } from '../../src/linear/classifier';
+import { toEmbeddings } from '../../src/util/embeddings';
 import { stratifiedFolds } from '../../src/linear/search';
 import { Prng } from '../../src/linear/prng';
 
@@ -75,7 +76,9 @@ describe('C search', () => {
       scale: 'none',
       tol: 1e-10,
       maxIter: 1000,
-    }).fit(Float32Array.from(xTrain), Int32Array.from(yTrain), { dim: 1, val: { X: xVal, y: yVal } });
+    }).fit(toEmbeddings(Float32Array.from(xTrain), 1), Int32Array.from(yTrain), {
+      val: { X: toEmbeddings(xVal, 1), y: yVal },
+    });
 
     expect(clf.cSearch?.method).toBe('val');
     expect(clf.C).toBe(grid[best]);
@@ -129,9 +132,8 @@ describe('cross-validation folds', () => {
     }
     for (const solver of ['svm', 'softmax'] as const) {
       const clf = await new LinearClassifier({ solver, C: 'auto', cGrid: [1, 10, 100], folds: 5, threads: 1 }).fit(
-        X,
+        toEmbeddings(X, dim),
         y,
-        { dim },
       );
       expect(clf.cSearch?.method).toBe('cv');
       const training = clf.predict(X).reduce((s, p, i) => s + (p === y[i] ? 1 : 0), 0) / n;

@@ -2,6 +2,7 @@ import { minimizeLbfgs } from '../../src/linear/lbfgs';
 import { fitSoftmax, softmaxObjective } from '../../src/linear/softmax';
 import { allRows } from '../../src/linear/data';
 import { LinearClassifier } from '../../src/linear/classifier';
+import { toEmbeddings } from '../../src/util/embeddings';
 import { accuracyOf, blobs } from './helpers';
 import sklearnFixture from './fixtures/sklearn-softmax.json';
 
@@ -79,7 +80,7 @@ describe('softmax (multinomial logistic regression)', () => {
   });
 
   test('predictProba rows sum to 1 and argmax equals predict', async () => {
-    const clf = await new LinearClassifier({ solver: 'softmax', C: 10, scale: 'standard' }).fit(X, y, { dim: 5 });
+    const clf = await new LinearClassifier({ solver: 'softmax', C: 10, scale: 'standard' }).fit(toEmbeddings(X, 5), y);
     const P = clf.predictProba(X);
     const pred = clf.predict(X);
     expect(accuracyOf(pred, y)).toBeGreaterThan(0.95);

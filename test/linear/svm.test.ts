@@ -1,5 +1,6 @@
 import { solveL2rL2Svc } from '../../src/linear/svm';
 import { LinearClassifier } from '../../src/linear/classifier';
+import { toEmbeddings } from '../../src/util/embeddings';
 import { allRows } from '../../src/linear/data';
 import { accuracyOf, blobs } from './helpers';
 
@@ -50,7 +51,10 @@ describe('dual coordinate descent (L2-loss SVM)', () => {
 
   test('separable blobs: 100 % training accuracy, one-vs-rest over 4 classes', async () => {
     const { X, y } = blobs(400, 8, 4, 11, 0.4);
-    const clf = await new LinearClassifier({ solver: 'svm', C: 1, scale: 'none', threads: 1 }).fit(X, y, { dim: 8 });
+    const clf = await new LinearClassifier({ solver: 'svm', C: 1, scale: 'none', threads: 1 }).fit(
+      toEmbeddings(X, 8),
+      y,
+    );
     expect(accuracyOf(clf.predict(X), y)).toBe(1);
     expect(clf.converged).toBe(true);
   });
@@ -58,7 +62,7 @@ describe('dual coordinate descent (L2-loss SVM)', () => {
   test('the same seed gives identical weights; the seed drives the permutation', async () => {
     const { X, y } = blobs(300, 10, 3, 2, 1.2);
     const fit = (seed: number) =>
-      new LinearClassifier({ solver: 'svm', C: 10, scale: 'none', seed, threads: 1 }).fit(X, y, { dim: 10 });
+      new LinearClassifier({ solver: 'svm', C: 10, scale: 'none', seed, threads: 1 }).fit(toEmbeddings(X, 10), y);
     const a = await fit(7);
     const b = await fit(7);
     const c = await fit(8);

@@ -87,7 +87,7 @@ describe('evaluateOnCache', () => {
       expect(result.metrics.accuracy).toBe(plain.metrics.accuracy);
       expect(result.paths).toEqual(plain.paths);
       // The same truth and the same predictions, as names.
-      const names = (ids: Int32Array, classes: string[]) => Array.from(ids, (k) => classes[k]);
+      const names = (ids: Int32Array, classes: readonly string[]) => Array.from(ids, (k) => classes[k]);
       expect(names(result.yTrue, other.classes)).toEqual(names(plain.yTrue, clf.classes));
       expect(names(result.yPred, other.classes)).toEqual(names(plain.yPred, clf.classes));
       const byName = (m: typeof plain.metrics) => Object.fromEntries(m.perClass.map((c) => [c.label, c]));

@@ -6,6 +6,7 @@
  */
 import sharp from 'sharp';
 import { LinearClassifier } from '../../src/linear';
+import { toEmbeddings } from '../../src/util/embeddings';
 import type { Advice } from '../../src/report/advise';
 import { adviceChartSpec } from '../../src/report/adviceChart';
 import { calibrationSummary } from '../../src/report/calibration';
@@ -56,9 +57,8 @@ async function expectRendered(spec: TopLevelSpec, scene: SceneText): Promise<voi
 async function fitted(solver: 'svm' | 'softmax'): Promise<LinearClassifier> {
   const train = blobs(240, 12, 4, 31, 1.0, 2);
   const val = blobs(120, 12, 4, 32, 1.0, 2);
-  return new LinearClassifier({ solver, threads: 1 }).fit(train.X, train.y, {
-    dim: 12,
-    val: { X: val.X, y: val.y },
+  return new LinearClassifier({ solver, scale: 'l2', threads: 1 }).fit(toEmbeddings(train.X, 12), train.y, {
+    val: { X: toEmbeddings(val.X, 12), y: val.y },
   });
 }
 

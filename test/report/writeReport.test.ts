@@ -8,6 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import sharp from 'sharp';
 import { LinearClassifier } from '../../src/linear';
+import { toEmbeddings } from '../../src/util/embeddings';
 import type { EvaluationResult } from '../../src/report/evaluate';
 import { classificationMetrics } from '../../src/report/metrics';
 import { writeReport } from '../../src/report/writeReport';
@@ -41,12 +42,15 @@ async function fixture(
 ): Promise<{ clf: LinearClassifier; evaluation: EvaluationResult }> {
   const train = blobs(160, 1);
   const val = blobs(80, 2);
-  const clf = await new LinearClassifier({ solver, C, threads: 1 }).fit(train.X, train.y, {
-    dim: DIM,
-    classes: CLASSES,
-    val: { X: val.X, y: val.y },
-  });
-  clf.backbone = { fingerprint: 'c0ffee'.repeat(10) + 'abcd', model: 'resnet50' };
+  const clf = await new LinearClassifier({ solver, C, scale: 'l2', threads: 1 }).fit(
+    toEmbeddings(train.X, DIM),
+    train.y,
+    {
+      classes: CLASSES,
+      val: { X: toEmbeddings(val.X, DIM), y: val.y },
+      backbone: { fingerprint: 'c0ffee'.repeat(10) + 'abcd', model: 'resnet50' },
+    },
+  );
   // The "test split": 6 real photos per class, so thumbnails come from real JPEGs.
   const paths = CLASSES.flatMap((cls) => photos('test', cls, 6));
   const test = blobs(paths.length, 3);
