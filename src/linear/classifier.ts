@@ -263,8 +263,9 @@ export class LinearClassifier {
       throw invalid('options', 'an object such as { classes, val }', options);
     const { dim, data } = train;
     const n = checkFeatures('X', train);
+    if (!(y instanceof Int32Array)) throw invalid('y', 'an Int32Array of class ids', y);
     let K = 0;
-    if (y instanceof Int32Array) for (let i = 0; i < y.length; i++) K = Math.max(K, y[i] + 1);
+    for (let i = 0; i < y.length; i++) K = Math.max(K, y[i] + 1);
     const classes = options.classes ?? Array.from({ length: K }, (_, k) => String(k));
     if (!Array.isArray(classes) || classes.length === 0 || classes.some((c) => typeof c !== 'string' || !c.trim()))
       throw invalid('classes', 'a list of class names', classes);

@@ -42,7 +42,7 @@ function assertLabelled(data: SplitData, what: string, cacheDir: string): void {
 
 export async function fitFromCache(cacheDir: string, options: FitFromCacheOptions = {}): Promise<FitFromCacheResult> {
   const started = Date.now();
-  if (typeof cacheDir !== 'string' || cacheDir === '') throw invalid(param('cache'), 'a cache directory', cacheDir);
+  if (typeof cacheDir !== 'string' || cacheDir === '') throw invalid(param('cacheDir'), 'a cache directory', cacheDir);
   if (options === null || typeof options !== 'object') throw invalid('options', 'an object of fit options', options);
   const listing = readListing(cacheDir) ?? [];
   const splits = new Set(listing.map((e) => e.split).filter((s) => s !== undefined));

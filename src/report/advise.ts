@@ -7,14 +7,15 @@
  * small data + similar domain → keep fixed features; large data or a dissimilar domain → fine-tune.
  */
 import { loadSplit, readListing, type SplitData } from '../cache';
-import { LinearClassifier, SCALE_KINDS, SOLVERS, stratifiedFolds, type ScaleKind, type SolverKind } from '../linear';
-import { toEmbeddings, type Embeddings } from '../util/embeddings';
-import { param } from '../util/params';
+import { LinearClassifier, SOLVERS, stratifiedFolds, type ScaleKind, type SolverKind } from '../linear';
 import { Prng } from '../linear/prng';
 import { ConvfeatError } from '../util/errors';
 import { integerInRange, invalid, oneOf, positiveNumber } from '../util/validate';
 import { accuracy } from './metrics';
 import { recommend, type Recommendation } from './recommend';
+import { SCALE_KINDS } from '../linear/scaler';
+import { toEmbeddings, type Embeddings } from '../util/embeddings';
+import { param } from '../util/params';
 
 /** Every default is `convfeat advise`'s (and the classifier's are `convfeat fit-linear`'s), so code and CLI agree. */
 export interface AdviseOptions {
@@ -242,7 +243,7 @@ export async function learningCurve(
 
 /** The learning curve of a cache's train split, scored on its val split (or by CV), with a recommendation. */
 export async function advise(cacheDir: string, options: AdviseOptions = {}): Promise<Advice> {
-  if (typeof cacheDir !== 'string' || !cacheDir) throw invalid(param('cache'), 'a cache directory', cacheDir);
+  if (typeof cacheDir !== 'string' || !cacheDir) throw invalid(param('cacheDir'), 'a cache directory', cacheDir);
   const { train, val } = loadTrainVal(cacheDir);
   return learningCurve(train, val && { X: val.X, y: val.y }, options);
 }

@@ -4,9 +4,9 @@
  */
 import { loadSplit, readListing } from '../cache';
 import { LinearClassifier } from '../linear';
-import { toEmbeddings } from '../util/embeddings';
 import { ConvfeatError, UsageError } from '../util/errors';
 import { classificationMetrics, type ClassificationMetrics } from './metrics';
+import { toEmbeddings } from '../util/embeddings';
 
 export interface EvaluationResult {
   split: string;
