@@ -1,6 +1,18 @@
 /** The linear stage's public surface. */
 export { LinearClassifier } from './classifier';
-export type { LinearClassifierOptions, FitOptions, ClassWeightKind } from './classifier';
+export type {
+  LinearClassifierOptions,
+  LinearClassifierParams,
+  FitOptions,
+  ClassWeightKind,
+  BackboneIdentity,
+  FitMetrics,
+} from './classifier';
+export type { DeepReadonly } from './fitted';
+export { toEmbeddings } from '../util/embeddings';
+export type { Embeddings } from '../util/embeddings';
+export { fitFromCache } from './fitCache';
+export type { FitFromCacheOptions, FitFromCacheResult } from './fitCache';
 export { Scaler, SCALE_KINDS } from './scaler';
 export type { ScaleKind, ScalerJson } from './scaler';
 export { SOLVERS } from './train';
