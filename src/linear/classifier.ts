@@ -8,90 +8,30 @@
  * multinomial model).
  * `fit` is async because SVM classes train in worker threads; the rest is synchronous.
  */
-import { createHash } from 'crypto';
 import { checkEmbeddings, toEmbeddings, type Embeddings } from '../util/embeddings';
-import { ConvfeatError, UsageError } from '../util/errors';
-import { param } from '../util/params';
-import { integerInRange, invalid, oneOf, positiveNumber } from '../util/validate';
-import { convfeatVersion } from '../util/version';
-import { fitTemperature, softmaxRows } from './calibration';
-import { allRows, checkFeatures, checkLabels, classCounts, classWeights } from './data';
-import {
-  deepFreeze,
-  packWeights,
-  plainCopy,
-  UNFITTED,
-  type BackboneIdentity,
-  type DeepReadonly,
-  type FitMetrics,
-  type FittedState,
-} from './fitted';
+import { ConvfeatError } from '../util/errors';
+import { invalid } from '../util/validate';
+import { softmaxRows } from './calibration';
+import { checkFeatures, checkLabels, classCounts } from './data';
+import { packWeights, plainCopy, UNFITTED, type BackboneIdentity, type DeepReadonly, type FittedState } from './fitted';
 import { ClassifierJson, CLASSIFIER_FORMAT, CLASSIFIER_VERSION, parseClassifierJson, type Provenance } from './format';
-import { assertMlSvmSize } from './mlsvm';
-import { defaultThreads } from './pool';
-import { Scaler, ScaleKind, SCALE_KINDS } from './scaler';
-import { CSearchResult, defaultCGrid, searchC } from './search';
-import { TrainingCurvePoint } from './softmax';
-import { decisionValues, EngineData, EngineOptions, SolverKind, SOLVERS, trainPaths } from './train';
+import {
+  checkParams,
+  DEFAULT_MAX_ITER,
+  DEFAULT_TOL,
+  type LinearClassifierOptions,
+  type LinearClassifierParams,
+} from './hyperparams';
+import { accuracyOf, argmaxRows, finiteOutputs, freezeState, learn } from './learn';
+import { Scaler } from './scaler';
+import type { CSearchResult } from './search';
+import type { TrainingCurvePoint } from './softmax';
+import { decisionValues, type SolverKind } from './train';
 
 export type { Embeddings } from '../util/embeddings';
 export type { BackboneIdentity, FitMetrics } from './fitted';
-
-/**
- * sha256 of exactly what was trained on: dim, class names, then each row's float32 bytes and its int32 label in
- * order. Two classifiers with the same digest saw the same rows; a re-extracted or re-split cache shows up as a
- * different digest.
- */
-export function trainingDigest(X: Float32Array, y: Int32Array, dim: number, classes: readonly string[]): string {
-  const h = createHash('sha256');
-  h.update(JSON.stringify({ dim, classes }));
-  h.update(Buffer.from(X.buffer, X.byteOffset, X.byteLength));
-  h.update(Buffer.from(y.buffer, y.byteOffset, y.byteLength));
-  return h.digest('hex');
-}
-
-/** Below this many feature values (rows × dim) fitting runs in-process unless threads are given explicitly. */
-const IN_PROCESS_CELLS = 16_000_000;
-
-export type ClassWeightKind = 'none' | 'balanced';
-
-/** Hyper-parameters. Every default is `convfeat fit-linear`'s, so code and CLI fit the same classifier. */
-export interface LinearClassifierOptions {
-  /** Default 'svm'. */
-  solver?: SolverKind;
-  /** A fixed C, or 'auto' (default) to select it on val (else by stratified k-fold CV). */
-  C?: number | 'auto';
-  /** Default 'none': measured best on ResNet50 features (README). */
-  scale?: ScaleKind;
-  /** Default 'none'. */
-  classWeight?: ClassWeightKind;
-  /** Default 1. */
-  seed?: number;
-  /** Solver tolerance; default per solver: svm eps 0.1 (LIBLINEAR), softmax gtol 1e-4 (scikit-learn), ml-svm 1e-4. */
-  tol?: number;
-  /** Default per solver: svm 1000 (LIBLINEAR), softmax 500, ml-svm 10000. */
-  maxIter?: number;
-  /** Worker threads for the SVM's one-vs-rest problems; default: in-process for small problems, else one per core. */
-  threads?: number;
-  /** k of the cross-validation that chooses C when there is no val split; default 5. */
-  folds?: number;
-  /** Explicit C grid for 'auto' (default: search.ts's per-solver grid). */
-  cGrid?: readonly number[];
-}
-
-/** Every hyper-parameter, as `getParams()` returns it; undefined = the solver's (or the machine's) default. */
-export interface LinearClassifierParams {
-  solver: SolverKind;
-  C: number | 'auto';
-  scale: ScaleKind;
-  classWeight: ClassWeightKind;
-  seed: number;
-  tol: number | undefined;
-  maxIter: number | undefined;
-  threads: number | undefined;
-  folds: number;
-  cGrid: number[] | undefined;
-}
+export type { ClassWeightKind, LinearClassifierOptions, LinearClassifierParams } from './hyperparams';
+export { trainingDigest } from './learn';
 
 /** What `fit` needs besides X and y: names, a val split, and where the embeddings came from. */
 export interface FitOptions {
@@ -103,76 +43,6 @@ export interface FitOptions {
   backbone?: BackboneIdentity;
   /** The preprocessing that made X (cache meta's preprocessFingerprint). */
   preprocessFingerprint?: string | null;
-}
-
-/**
- * Finite inputs and a validated file still can overflow (huge embeddings times large weights): a NaN or ±∞ score
- * would silently become the same argmax for every row, so it is refused with the row it happened on.
- */
-function finiteOutputs(values: Float32Array, K: number, what: string): Float32Array {
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    if (v - v !== 0) {
-      throw new ConvfeatError(
-        `The classifier gave a non-finite value (${v}) among the ${what} of row ${Math.floor(i / K)}; its weights or that embedding are out of range, so check the embeddings (re-extract) or refit the classifier.`,
-      );
-    }
-  }
-  return values;
-}
-
-/** Row-wise argmax of N × K scores (the first of equal maxima). */
-function argmaxRows(scores: Float32Array, K: number): Int32Array {
-  const out = new Int32Array(scores.length / K);
-  for (let i = 0; i < out.length; i++) {
-    let best = 0;
-    for (let k = 1; k < K; k++) if (scores[i * K + k] > scores[i * K + best]) best = k;
-    out[i] = best;
-  }
-  return out;
-}
-
-function accuracyOf(pred: Int32Array, y: Int32Array): number {
-  let c = 0;
-  for (let i = 0; i < y.length; i++) if (pred[i] === y[i]) c++;
-  return y.length ? c / y.length : 0;
-}
-
-const DEFAULT_TOL: Record<SolverKind, number> = { svm: 0.1, softmax: 1e-4, 'ml-svm': 1e-4 };
-const DEFAULT_MAX_ITER: Record<SolverKind, number> = { svm: 1000, softmax: 500, 'ml-svm': 10000 };
-
-/** Validates options once, at the door; the message names the option as the reader knows it (util/params). */
-function checkParams(options: LinearClassifierOptions): LinearClassifierParams {
-  if (options === null || typeof options !== 'object' || Array.isArray(options))
-    throw invalid('options', 'an object of hyper-parameters', options);
-  const solver = oneOf(param('solver'), options.solver ?? 'svm', SOLVERS);
-  const C = options.C ?? 'auto';
-  if (C !== 'auto') positiveNumber(param('C'), C);
-  const classWeight = oneOf(param('classWeight'), options.classWeight ?? 'none', ['none', 'balanced'] as const);
-  if (solver === 'ml-svm' && classWeight !== 'none') {
-    throw new UsageError(
-      `The ml-svm solver has one C for all samples and cannot use class weights; use ${param('solver')} svm with ${param('classWeight')} balanced.`,
-    );
-  }
-  const cGrid = options.cGrid;
-  if (
-    cGrid !== undefined &&
-    (!Array.isArray(cGrid) || cGrid.length === 0 || cGrid.some((c) => !(c > 0 && Number.isFinite(c))))
-  ) {
-    throw invalid(param('cGrid'), 'a non-empty list of positive numbers', cGrid);
-  }
-  return {
-    solver,
-    C,
-    scale: oneOf(param('scale'), options.scale ?? 'none', SCALE_KINDS),
-    classWeight,
-    seed: integerInRange(param('seed'), options.seed ?? 1, 0, 2 ** 31 - 1),
-    tol: options.tol === undefined ? undefined : positiveNumber(param('tol'), options.tol),
-    maxIter: options.maxIter === undefined ? undefined : integerInRange(param('maxIter'), options.maxIter, 1, 1e7),
-    threads: options.threads === undefined ? undefined : integerInRange(param('threads'), options.threads, 1, 1024),
-    folds: integerInRange(param('folds'), options.folds ?? 5, 2, 100),
-    cGrid: cGrid ? [...cGrid].sort((a, b) => a - b) : undefined,
-  };
 }
 
 export class LinearClassifier {
@@ -294,102 +164,9 @@ export class LinearClassifier {
     if (typeof preprocessFingerprint !== 'string' && preprocessFingerprint !== null)
       throw invalid('preprocessFingerprint', 'a string or null', preprocessFingerprint);
 
-    const solver = this.solver;
-    const p = this.#params;
-    if (solver === 'ml-svm') assertMlSvmSize(n);
-    const scaler = new Scaler(p.scale).fit(data, dim);
-    // Scaled straight into shared memory so the SVM worker threads read it without a copy.
-    const Xs = scaler.transform(data, new Float32Array(new SharedArrayBuffer(data.byteLength)));
-    const valScaled = val && { X: scaler.transform(val.X), labels: val.labels };
-    const engineData: EngineData = {
-      X: Xs,
-      dim,
-      labels: y,
-      classes: K,
-      classWeight: classWeights(p.classWeight, y, K),
-    };
-    // threads auto: starting worker threads costs ≈ 0.3 s, more than small problems take in-process
-    // (1,022 × 2,048, 8 classes with the C search: 0.65 s in-process vs 0.97 s on 2 workers; bench/README.md).
-    const threads = p.threads ?? (n * dim < IN_PROCESS_CELLS ? 1 : defaultThreads());
-    const engine: EngineOptions = {
-      tol: p.tol ?? DEFAULT_TOL[solver],
-      maxIter: p.maxIter ?? DEFAULT_MAX_ITER[solver],
-      seed: p.seed,
-      threads,
-    };
-
-    let W: Float64Array;
-    let C: number;
-    let cSearch: CSearchResult | null = null;
-    let history: TrainingCurvePoint[] | null;
-    let converged: boolean;
-    if (p.C === 'auto') {
-      const grid = p.cGrid ?? defaultCGrid(solver, Xs, dim);
-      // No more folds than the rarest class has rows, so every fold sees every class when it can.
-      const folds = Math.min(p.folds, Math.max(2, Math.min(...counts.filter((c) => c > 0))));
-      const out = await searchC(solver, engineData, grid, { ...engine, folds }, valScaled);
-      W = out.weights;
-      C = out.search.C;
-      cSearch = out.search;
-      history = out.history;
-      converged = !out.hitMaxIter;
-    } else {
-      const out = await trainPaths(solver, engineData, [allRows(n)], [p.C], engine, valScaled);
-      W = out.weights[0][0];
-      C = p.C;
-      history = out.history?.[0]?.[0] ?? null;
-      converged = out.hitMaxIter !== true;
-    }
-    const weights = new Float64Array(K * dim);
-    const bias = new Float64Array(K);
-    for (let k = 0; k < K; k++) {
-      weights.set(W.subarray(k * (dim + 1), k * (dim + 1) + dim), k * dim);
-      bias[k] = W[k * (dim + 1) + dim];
-    }
-    const trainScores = finiteOutputs(decisionValues(Xs, dim, W, K), K, 'scores');
-    const valScores = valScaled && finiteOutputs(decisionValues(valScaled.X, dim, W, K), K, 'scores');
-    // softmax is a probability model already, but its C is chosen for accuracy and its L2 penalty shrinks every
-    // probability toward 1/K (on 8 photos per class: correct top scores of 0.16–0.25); one temperature fitted on val
-    // repairs that without changing a prediction. Without val it stays native: on its own training rows a fit
-    // would only make it over-confident. The SVMs always need one (their scores are margins, not logits).
-    let temperature = 1;
-    let calibratedOn: FittedState['calibratedOn'] = 'native';
-    if (valScaled && valScores) {
-      temperature = fitTemperature(valScores, K, valScaled.labels);
-      calibratedOn = 'val';
-    } else if (solver !== 'softmax') {
-      temperature = fitTemperature(trainScores, K, y);
-      calibratedOn = 'train';
-    }
-    const metrics: FitMetrics = {
-      trainAccuracy: accuracyOf(argmaxRows(trainScores, K), y),
-      valAccuracy: valScaled && valScores ? accuracyOf(argmaxRows(valScores, K), valScaled.labels) : null,
-      trainSize: n,
-      valSize: valScaled?.labels.length ?? 0,
-      cSelection: p.C !== 'auto' ? 'fixed' : valScaled ? 'val' : 'cv',
-    };
-    const provenance: Provenance = {
-      convfeatVersion: convfeatVersion(),
-      createdAt: new Date().toISOString(),
-      trainingRows: { count: n, sha256: trainingDigest(data, y, dim, classes) },
-    };
-    this.#state = freezeState({
-      classes: [...classes],
-      dim,
-      scaler,
-      weights,
-      bias,
-      packed: W.slice(),
-      C,
-      temperature,
-      calibratedOn,
-      converged,
-      cSearch: plainCopy(cSearch),
-      history: plainCopy(history),
+    this.#state = await learn(this.#params, { X: data, dim, y, classes, counts }, val, {
       backbone,
       preprocessFingerprint,
-      metrics: { ...metrics } as Record<string, unknown>,
-      provenance,
     });
     return this;
   }
@@ -546,9 +323,4 @@ function checkBackbone(backbone: unknown): BackboneIdentity {
   if (typeof backbone !== 'object' || !ok(b.fingerprint) || !ok(b.model))
     throw invalid('backbone', 'an object { fingerprint, model } of strings or null', backbone);
   return { fingerprint: b.fingerprint ?? null, model: b.model ?? null };
-}
-
-/** The frozen form of a state (see fitted.ts: plain data deep-frozen, typed arrays private). */
-function freezeState(state: FittedState): FittedState {
-  return deepFreeze(state) as unknown as FittedState;
 }
