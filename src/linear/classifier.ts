@@ -61,7 +61,11 @@ export class LinearClassifier {
     return { ...p, cGrid: p.cGrid && [...p.cGrid] };
   }
 
-  /** A new, unfitted estimator with the same hyper-parameters (and `overrides` on top): scikit-learn's clone. */
+  /**
+   * A new, unfitted estimator with the same hyper-parameters (and `overrides` on top): scikit-learn's clone. It also
+   * stands in for set_params: changing a hyper-parameter of a fitted model in place would leave its file and its
+   * weights disagreeing, so hyper-parameters are fixed at construction and a change makes a new estimator.
+   */
   clone(overrides: LinearClassifierOptions = {}): LinearClassifier {
     return new LinearClassifier({ ...this.getParams(), ...overrides });
   }
