@@ -1,16 +1,12 @@
 /** `convfeat predict`: score images with a classifier, streaming CSV or JSONL rows. */
-import * as fs from 'fs';
-import * as path from 'path';
 import type { Argv, CommandModule } from 'yargs';
 import { scanDataset, type LayoutOption } from '../dataset';
 import { loadClassifier } from '../linear';
 import { printablePath } from '../dataset/names';
-import { csvRow } from '../util/csv';
-import { predictDataset, type Prediction } from '../deploy/predict';
-import { commitTempFile, fsyncFileSync, removeDeadTemps, tempSibling, writeAllSync } from '../util/atomic';
-import { ensureParentDir } from '../util/dirs';
-import { translateFsError } from '../util/fsErrors';
-import { ConvfeatError, UsageError } from '../util/errors';
+import { predictDataset } from '../deploy/predict';
+import { openPredictionWriter } from '../deploy/writers';
+import { param } from '../util/params';
+import { ConvfeatError } from '../util/errors';
 import { integerInRange, nonEmptyString } from '../util/validate';
 import { defaultPreprocessThreads } from '../preprocess';
 import { createProgress } from './progress';
@@ -37,24 +33,6 @@ interface PredictArgs {
   json?: boolean;
   quiet?: boolean;
   'max-file-size'?: number;
-}
-
-/** Version of the predict CSV columns and JSONL fields (docs/formats.md); every row carries it. */
-export const PREDICTIONS_FORMAT_VERSION = 1;
-
-function formatRow(p: Prediction, format: 'csv' | 'jsonl', topK: number): string {
-  if (format === 'jsonl') return `${JSON.stringify({ ...p, formatVersion: PREDICTIONS_FORMAT_VERSION })}\n`;
-  const cells = [p.path, p.label ?? ''];
-  for (let k = 0; k < topK; k++) cells.push(p.top[k]?.label ?? '', p.top[k] ? p.top[k]!.score.toFixed(6) : '');
-  cells.push(String(PREDICTIONS_FORMAT_VERSION));
-  return csvRow(cells);
-}
-
-function csvHeader(topK: number): string {
-  const cells = ['path', 'label'];
-  for (let k = 1; k <= topK; k++) cells.push(`pred${k}`, `score${k}`);
-  cells.push('format_version');
-  return csvRow(cells);
 }
 
 export const predictCommand: CommandModule<object, PredictArgs> = {
@@ -100,41 +78,19 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
     setInterruptNote(
       `no predictions were written and the previous ${args.out} is untouched${args.cache !== undefined ? `; embeddings stored in ${args.cache} are kept` : ''}; rerun the command`,
     );
-    nonEmptyString('--out', args.out);
+    nonEmptyString(param('out'), args.out);
     const clf = loadClassifier(args.classifier);
-    const topK = integerInRange('--top-k', args['top-k'], 1, clf.classes.length);
+    const topK = integerInRange(param('topK'), args['top-k'], 1, clf.classes.length);
     const toStdout = args.out === '-';
-    const format = args.format ?? (/\.jsonl?$/i.test(args.out) ? 'jsonl' : 'csv');
     const dataset = await scanDataset(args.data, { layout: args.layout });
     for (const note of dataset.notes ?? []) log(`note: ${printablePath(note.path)}: ${note.reason}`);
     // Rows stream into a temporary file renamed at the end: a failed run never replaces an earlier output.
-    const target = toStdout ? undefined : path.resolve(args.out);
-    if (target && fs.existsSync(target) && fs.statSync(target).isDirectory()) {
-      throw new UsageError(
-        `--out ${args.out} is a directory; give a file name such as ${path.join(args.out, 'preds.csv')}.`,
-      );
-    }
-    const tmp = target ? tempSibling(target) : undefined;
-    if (target) {
-      ensureParentDir(target, `--out ${args.out}`);
-      removeDeadTemps(target); // what a killed earlier run left
-    }
-    let fd = 1;
-    if (tmp) {
-      try {
-        fd = fs.openSync(tmp, 'w');
-      } catch (e) {
-        throw translateFsError(e, target) ?? e;
-      }
-    }
-    const write = (text: string): void => {
-      if (fd === 1) process.stdout.write(text);
-      else writeAllSync(fd, text, target!);
-    };
+    const writer = openPredictionWriter(args.out, {
+      topK,
+      ...(args.format !== undefined ? { format: args.format } : {}),
+    });
     const progress = createProgress({ total: dataset.items.length, label: 'predict', quiet: args.quiet || toStdout });
-    let ok = false;
     try {
-      if (format === 'csv') write(csvHeader(topK));
       const summary = await predictDataset(clf, dataset, {
         ...(args.model !== undefined ? { model: args.model } : {}),
         ...(args.layer !== undefined ? { layer: args.layer } : {}),
@@ -142,13 +98,15 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
         ...(args.precision !== undefined ? { precision: parsePrecision(args.precision) } : {}),
         ...(args.cache !== undefined ? { cacheDir: args.cache } : {}),
         device: args.device,
-        ...(args.threads !== undefined ? { threads: integerInRange('--threads', args.threads, 1, 1024) } : {}),
-        batchSize: integerInRange('--batch-size', args['batch-size'], 1, 1024),
+        ...(args.threads !== undefined ? { threads: integerInRange(param('threads'), args.threads, 1, 1024) } : {}),
+        batchSize: integerInRange(param('batchSize'), args['batch-size'], 1, 1024),
         workers:
-          args.workers === undefined ? defaultPreprocessThreads() : integerInRange('--workers', args.workers, 0, 64),
+          args.workers === undefined
+            ? defaultPreprocessThreads()
+            : integerInRange(param('workers'), args.workers, 0, 64),
         topK,
         ...(args['max-file-size'] !== undefined ? { maxFileMB: args['max-file-size'] } : {}),
-        onPrediction: (p) => write(formatRow(p, format, topK)),
+        onPrediction: (p) => writer.write(p),
         onFailure: (f) => log(`skipped ${printablePath(f.path)}: ${f.reason}`),
         onProgress: (done) => progress.tick(done),
         log,
@@ -159,11 +117,10 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
           `No image could be scored (${summary.failed} failed${args.quiet ? '; rerun without --quiet to see why' : '; see the skipped lines above'}).`,
         );
       }
-      if (fd !== 1) fsyncFileSync(fd, target!);
-      ok = true;
+      writer.commit();
       const result = {
         out: args.out,
-        format,
+        format: writer.format,
         predicted: summary.predicted,
         failed: summary.failed,
         fromCache: summary.fromCache,
@@ -175,22 +132,10 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
       if (args.json && !toStdout) printJson(result);
       else
         log(
-          `${summary.predicted} images scored, ${summary.failed} failed, ${summary.seconds.toFixed(1)} s on ${summary.provider}${target ? `; wrote ${args.out}` : ''}`,
+          `${summary.predicted} images scored, ${summary.failed} failed, ${summary.seconds.toFixed(1)} s on ${summary.provider}${writer.file ? `; wrote ${args.out}` : ''}`,
         );
     } finally {
-      if (fd !== 1) fs.closeSync(fd);
-      if (tmp && target) {
-        try {
-          if (ok) commitTempFile(tmp, target);
-        } catch (e) {
-          throw (
-            translateFsError(e, target) ??
-            new ConvfeatError(`Cannot write ${args.out} (${(e as Error).message}); choose a writable file path.`)
-          );
-        } finally {
-          fs.rmSync(tmp, { force: true });
-        }
-      }
+      writer.abort();
     }
   }),
 };
