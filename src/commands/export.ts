@@ -1,14 +1,7 @@
 /** `convfeat export`: one deployable ONNX file — normalisation, frozen backbone, scaler, linear head, softmax. */
-import * as fs from 'fs';
-import * as path from 'path';
 import type { Argv, CommandModule } from 'yargs';
-import { decodeModel } from '../backbone/graph/proto';
 import { loadClassifier } from '../linear';
-import { exportFusedOnnx } from '../deploy/fusedExport';
-import { backboneForClassifier } from '../deploy/predict';
-import { removeDeadTemps } from '../util/atomic';
-import { ensureParentDir } from '../util/dirs';
-import { UsageError } from '../util/errors';
+import { exportClassifier } from '../deploy/exportClassifier';
 import { handler, logger, printJson, say, setInterruptNote } from './run';
 import { PRECISION_OPTION } from './backboneOptions';
 import { parsePrecision } from '../backbone/quantize/variant';
@@ -43,32 +36,20 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
   handler: handler(async (args: ExportArgs) => {
     setInterruptNote('nothing-written');
     const clf = loadClassifier(args.classifier);
-    if (fs.statSync(args.out, { throwIfNoEntry: false })?.isDirectory())
-      throw new UsageError(
-        `--out ${args.out} is a folder; give a file name such as ${path.join(args.out, 'model.onnx')}.`,
-      );
-    ensureParentDir(args.out, `--out ${args.out}`);
-    removeDeadTemps(args.out); // a killed export leaves a temp as large as the model
-    const { prepared } = await backboneForClassifier(clf, {
+    const result = await exportClassifier(clf, {
+      out: args.out,
       model: args.model,
       layer: args.layer,
       preprocess: args.preprocess,
       ...(args.precision !== undefined ? { precision: parsePrecision(args.precision) } : {}),
       log: logger(args),
     });
-    const result = exportFusedOnnx({
-      backboneModel: decodeModel(prepared.cutBytes(), prepared.name),
-      spec: prepared.spec,
-      classifier: clf,
-      backboneFingerprint: prepared.fingerprint,
-      out: args.out,
-    });
     const summary = {
       out: result.file,
       bytes: result.bytes,
       input: result.inputShape,
       classes: result.classes,
-      backbone: prepared.name,
+      backbone: result.backbone,
     };
     if (args.json) printJson(summary);
     else
