@@ -18,6 +18,7 @@ import { loadManifest } from '../backbone/store';
 import type { LinearClassifier } from '../linear';
 import { preprocessFingerprint, type ExifMode } from '../preprocess/spec';
 import { ConvfeatError } from '../util/errors';
+import { param } from '../util/params';
 
 export interface MatchOptions {
   /** The backbone file, when the classifier was trained on a user ONNX model rather than a known one. */
@@ -40,7 +41,7 @@ export async function backboneForClassifier(clf: LinearClassifier, opts: MatchOp
   const trainedOn = clf.backbone.model;
   if (opts.model === undefined && trainedOn === 'classical:orb-bow') {
     throw new ConvfeatError(
-      'The classifier was trained on classical:orb-bow features; pass the codebook it was extracted with: --model CODEBOOK.json.',
+      `The classifier was trained on classical:orb-bow features; pass the codebook it was extracted with: ${param('model')} CODEBOOK.json.`,
     );
   }
   // An int8 backbone is recorded as NAME@int8; unless told otherwise, use the precision the classifier was fitted on.
@@ -55,7 +56,7 @@ export async function backboneForClassifier(clf: LinearClassifier, opts: MatchOp
     (opts.model !== undefined && splitModelPrecision(opts.model).precision ? undefined : trained?.precision);
   if (!model) {
     throw new ConvfeatError(
-      `The classifier was trained on embeddings of ${trainedOn ?? 'an unnamed model'}, which is not a known model; pass the same ONNX file with --model FILE.onnx.`,
+      `The classifier was trained on embeddings of ${trainedOn ?? 'an unnamed model'}, which is not a known model; pass the same ONNX file with ${param('model')} FILE.onnx.`,
     );
   }
   const prepared = await prepareBackbone({
@@ -68,8 +69,8 @@ export async function backboneForClassifier(clf: LinearClassifier, opts: MatchOp
   if (clf.backbone.fingerprint && prepared.fingerprint !== clf.backbone.fingerprint) {
     throw new ConvfeatError(
       trained !== undefined && prepared.precision !== (trained.precision ?? 'fp32')
-        ? `The classifier was fitted on ${trained.precision ?? 'fp32'} embeddings (${trainedOn}) but --precision ${prepared.precision} was asked for; drop --precision, or refit the classifier on a cache extracted with --precision ${prepared.precision}.`
-        : `--model ${model} cut at ${prepared.layer} (fingerprint ${prepared.fingerprint}) is not the backbone the classifier was trained on (${trainedOn}, ${clf.backbone.fingerprint}); pass the same model and --layer, or refit the classifier.`,
+        ? `The classifier was fitted on ${trained.precision ?? 'fp32'} embeddings (${trainedOn}) but ${param('precision')} ${prepared.precision} was asked for; drop ${param('precision')}, or refit the classifier on a cache extracted with ${param('precision')} ${prepared.precision}.`
+        : `${param('model')} ${model} cut at ${prepared.layer} (fingerprint ${prepared.fingerprint}) is not the backbone the classifier was trained on (${trainedOn}, ${clf.backbone.fingerprint}); pass the same model and ${param('layer')}, or refit the classifier.`,
     );
   }
   // The classifier records the preprocessing fingerprint; EXIF handling is the one choice the user makes per run.

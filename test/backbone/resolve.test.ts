@@ -7,6 +7,8 @@ import * as path from 'path';
 import { resolveBackbone, PREPROCESS_PRESETS } from '../../src/backbone/load';
 import { KERAS_CAFFE, TORCHVISION_IMAGENET } from '../../src/preprocess';
 import { UsageError } from '../../src/util/errors';
+import { useParamNames } from '../../src/util/params';
+import { flagFor } from '../../src/commands/flags';
 import { tmpDir } from '../support/data';
 import { realResnet50, STORE_DIR } from '../support/model';
 import { writeTinyBackbone } from '../support/tinyBackbone';
@@ -33,10 +35,10 @@ test('a manifest name resolves to its file in the store, its own preprocessing a
     precision: 'int8',
   });
   await expect(resolveBackbone({ model: 'resnet50@int8', precision: 'fp32', storeDir: STORE_DIR })).rejects.toThrow(
-    '--model resnet50@int8 names precision int8 but --precision is fp32; drop one of them.',
+    'model resnet50@int8 names precision int8 but precision is fp32; drop one of them.',
   );
   await expect(resolveBackbone({ model: 'resnet50', preprocess: 'caffe', storeDir: STORE_DIR })).rejects.toThrow(
-    /^--preprocess applies to your own ONNX files; resnet50 carries its own preprocessing/,
+    /^preprocess applies to your own ONNX files; resnet50 carries its own preprocessing/,
   );
 });
 
@@ -51,7 +53,7 @@ test('a user file gets torchvision preprocessing unless a preset or JSON spec is
     /is neither a known model \(convfeat models list\) nor an existing \.onnx file\.$/,
   );
   await expect(resolveBackbone({ model: file, preprocess: 'pytorch' })).rejects.toThrow(
-    'Expected --preprocess to be one of torchvision, caffe or a JSON file but received "pytorch"',
+    'Expected preprocess to be one of torchvision, caffe or a JSON file but received "pytorch"',
   );
 });
 
@@ -60,7 +62,24 @@ test('classical extractors resolve without a graph and refuse ONNX-only options'
   expect(r.kind).toBe('classical');
   await expect(resolveBackbone({ model: 'classical:hog', layer: 'x' })).rejects.toThrow(UsageError);
   await expect(resolveBackbone({ model: 'classical:hog', precision: 'int8' })).rejects.toThrow(
-    '--precision int8 applies to ONNX backbones; classical:hog has no network to quantise.',
+    'precision int8 applies to ONNX backbones; classical:hog has no network to quantise.',
   );
-  await expect(resolveBackbone({ model: 'resnet5' })).rejects.toThrow(/^Expected --model to be one of .*resnet50/);
+  await expect(resolveBackbone({ model: 'resnet5' })).rejects.toThrow(/^Expected model to be one of .*resnet50/);
+});
+
+test('the same refusals name the flag a CLI user typed once the CLI installs its names', async () => {
+  useParamNames(flagFor);
+  try {
+    await expect(resolveBackbone({ model: 'classical:hog', precision: 'int8' })).rejects.toThrow(
+      '--precision int8 applies to ONNX backbones; classical:hog has no network to quantise.',
+    );
+    await expect(resolveBackbone({ model: '' })).rejects.toThrow(
+      'Expected --model to be a non-empty string but received ""',
+    );
+  } finally {
+    useParamNames();
+  }
+  await expect(resolveBackbone({ model: '' })).rejects.toThrow(
+    'Expected model to be a non-empty string but received ""',
+  );
 });

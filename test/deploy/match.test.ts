@@ -89,11 +89,11 @@ test('another network, an unknown model without a file, and another embedding si
   const clf = await classifierFor({ model: 'tiny', fingerprint: prepared.fingerprint });
   await expect(backboneForClassifier(clf, { model: other })).rejects.toThrow(
     new RegExp(
-      `^--model ${other.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} cut at .* is not the backbone the classifier was trained on \\(tiny, ${prepared.fingerprint}\\)`,
+      `^model ${other.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} cut at .* is not the backbone the classifier was trained on \\(tiny, ${prepared.fingerprint}\\)`,
     ),
   );
   await expect(backboneForClassifier(clf, {})).rejects.toThrow(
-    'The classifier was trained on embeddings of tiny, which is not a known model; pass the same ONNX file with --model FILE.onnx.',
+    'The classifier was trained on embeddings of tiny, which is not a known model; pass the same ONNX file with model FILE.onnx.',
   );
   // No fingerprint recorded (an older or hand-made classifier): the size check still stops it before any image.
   const wide = await classifierFor({ model: 'tiny', fingerprint: null }, TINY_DIM + 4);

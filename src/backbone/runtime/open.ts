@@ -7,6 +7,7 @@
 import type { BackboneIdentity, EmbeddingBackbone } from './extractor';
 import { preprocessFingerprint, outputSize, type ExifMode, type PreprocessSpec } from '../../preprocess/spec';
 import { ConvfeatError, UsageError } from '../../util/errors';
+import { param } from '../../util/params';
 import { createSession, cudaUnavailableReason, parseDevice, runBatch, type SessionHandle } from './session';
 import type { ModelEntry } from '../store';
 import type { Int8Summary, Precision } from '../quantize/variant';
@@ -54,7 +55,7 @@ async function openClassical(prepared: PreparedBackbone, opts: OpenOptions): Pro
   const m = prepared.classical!;
   if (parseDevice(opts.device ?? 'auto').kind === 'cuda') {
     throw new UsageError(
-      `--device cuda: ${m.name} is computed on the CPU (hand-engineered features); use --device cpu or auto.`,
+      `${param('device')} cuda: ${m.name} is computed on the CPU (hand-engineered features); use ${param('device')} cpu or auto.`,
     );
   }
   const embed = await classicalEmbedder(m);
@@ -104,7 +105,7 @@ export async function openBackbone(prepared: PreparedBackbone, opts: OpenOptions
     const declared = handle.inputShape.slice(1);
     if (declared.every((d) => typeof d === 'number') && declared.join(',') !== expected.join(',')) {
       throw new ConvfeatError(
-        `${prepared.name} takes images of [${declared.join(', ')}] but its preprocessing makes [${expected.join(', ')}]; fix the preprocessing (--preprocess) to match the model.`,
+        `${prepared.name} takes images of [${declared.join(', ')}] but its preprocessing makes [${expected.join(', ')}]; fix the preprocessing (${param('preprocess')}) to match the model.`,
       );
     }
     return handle;

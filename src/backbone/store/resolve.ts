@@ -10,6 +10,7 @@ import { TORCHVISION_IMAGENET, KERAS_CAFFE, outputSize, type PreprocessSpec } fr
 import { validateSpec } from '../../preprocess/options';
 import { UsageError } from '../../util/errors';
 import { nonEmptyString } from '../../util/validate';
+import { param } from '../../util/params';
 import { splitModelPrecision, userRangeTablePath, type Precision } from '../quantize/variant';
 import { isClassicalRequest, resolveClassical, type ClassicalModel } from '../classical';
 import { fetchModel } from './fetch';
@@ -48,16 +49,16 @@ function userPreprocess(option: string | undefined): PreprocessSpec {
   if (preset) return preset;
   if (!fs.existsSync(option)) {
     throw new UsageError(
-      `Expected --preprocess to be one of ${Object.keys(PREPROCESS_PRESETS).join(', ')} or a JSON file but received ${JSON.stringify(option)}`,
+      `Expected ${param('preprocess')} to be one of ${Object.keys(PREPROCESS_PRESETS).join(', ')} or a JSON file but received ${JSON.stringify(option)}`,
     );
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(fs.readFileSync(option, 'utf8'));
   } catch (e) {
-    throw new UsageError(`--preprocess ${option} is not valid JSON (${(e as Error).message}).`);
+    throw new UsageError(`${param('preprocess')} ${option} is not valid JSON (${(e as Error).message}).`);
   }
-  return validateSpec(parsed, `--preprocess ${option}`);
+  return validateSpec(parsed, `${param('preprocess')} ${option}`);
 }
 
 /** A request resolved to an ONNX file (fetched when it is a manifest model), or to a classical feature extractor. */
@@ -79,22 +80,27 @@ export type ResolvedBackbone =
 
 function resolveClassicalRequest(req: BackboneRequest): ResolvedBackbone {
   if (req.precision === 'int8')
-    throw new UsageError(`--precision int8 applies to ONNX backbones; ${req.model} has no network to quantise.`);
+    throw new UsageError(
+      `${param('precision')} int8 applies to ONNX backbones; ${req.model} has no network to quantise.`,
+    );
   const m = resolveClassical(req.model);
-  if (req.layer !== undefined) throw new UsageError(`--layer applies to ONNX models; ${m.name} has no layers to cut.`);
+  if (req.layer !== undefined)
+    throw new UsageError(`${param('layer')} applies to ONNX models; ${m.name} has no layers to cut.`);
   if (req.preprocess !== undefined) {
-    throw new UsageError(`--preprocess applies to your own ONNX files; ${m.name} carries its own preprocessing.`);
+    throw new UsageError(
+      `${param('preprocess')} applies to your own ONNX files; ${m.name} carries its own preprocessing.`,
+    );
   }
   return { kind: 'classical', model: m };
 }
 
 export async function resolveBackbone(request: BackboneRequest): Promise<ResolvedBackbone> {
-  nonEmptyString('--model', request.model);
+  nonEmptyString(param('model'), request.model);
   if (isClassicalRequest(request.model)) return resolveClassicalRequest(request);
   const named = splitModelPrecision(request.model);
   if (named.precision && request.precision && named.precision !== request.precision) {
     throw new UsageError(
-      `--model ${request.model} names precision ${named.precision} but --precision is ${request.precision}; drop one of them.`,
+      `${param('model')} ${request.model} names precision ${named.precision} but ${param('precision')} is ${request.precision}; drop one of them.`,
     );
   }
   const precision = named.precision ?? request.precision ?? 'fp32';
@@ -111,7 +117,7 @@ export async function resolveBackbone(request: BackboneRequest): Promise<Resolve
     name = req.model;
     if (req.preprocess !== undefined) {
       throw new UsageError(
-        `--preprocess applies to your own ONNX files; ${name} carries its own preprocessing in onnx/models.json.`,
+        `${param('preprocess')} applies to your own ONNX files; ${name} carries its own preprocessing in onnx/models.json.`,
       );
     }
     const fetched = await fetchModel(name, { storeDir, log: req.log });
@@ -122,14 +128,14 @@ export async function resolveBackbone(request: BackboneRequest): Promise<Resolve
     file = path.resolve(req.model);
     if (!fs.existsSync(file)) {
       throw new UsageError(
-        `--model ${req.model} is neither a known model (convfeat models list) nor an existing .onnx file.`,
+        `${param('model')} ${req.model} is neither a known model (convfeat models list) nor an existing .onnx file.`,
       );
     }
     name = path.basename(file).replace(/\.onnx$/i, '');
     spec = userPreprocess(req.preprocess);
   } else {
     throw new UsageError(
-      `Expected --model to be one of ${Object.keys(manifest.models).join(', ')} or a path to an .onnx file but received ${JSON.stringify(req.model)}`,
+      `Expected ${param('model')} to be one of ${Object.keys(manifest.models).join(', ')} or a path to an .onnx file but received ${JSON.stringify(req.model)}`,
     );
   }
   if (!outputSize(spec)) {
