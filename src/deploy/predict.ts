@@ -9,6 +9,7 @@ import type { Precision } from '../backbone/quantize/variant';
 import { extractDataset, type ExtractSummary } from '../cache';
 import type { Dataset, DatasetItem } from '../dataset';
 import type { LinearClassifier } from '../linear';
+import { defaultPreprocessThreads } from '../preprocess';
 import { ownerTag, removeDeadTempDirs } from '../util/owner';
 import { integerInRange } from '../util/validate';
 import { param } from '../util/params';
@@ -36,6 +37,7 @@ export interface PredictOptions {
   device?: string;
   threads?: number;
   batchSize?: number;
+  /** Preprocessing workers; default: the CLI's (cores − 1). */
   workers?: number;
   topK?: number;
   /** Files over this many MB are refused before they are read (default 256). */
@@ -101,7 +103,8 @@ export async function predictDataset(
     const summary = await extractDataset(dataset, backbone, {
       cacheDir,
       ...(opts.batchSize !== undefined ? { batchSize: opts.batchSize } : {}),
-      ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
+      // The CLI's default (cores − 1 decoding workers), so a library call scores as fast as `convfeat predict`.
+      workers: opts.workers ?? defaultPreprocessThreads(),
       writeListing: false,
       ...(opts.maxFileMB !== undefined ? { maxFileMB: opts.maxFileMB } : {}),
       onEmbedded: score,
