@@ -1,4 +1,4 @@
-/** The report stage's public surface: metrics, evaluation, pictures, the HTML report, learning-curve advice, fused export. */
+/** The report stage's public surface: metrics, evaluation, pictures, the HTML report, learning-curve advice (the root exports it as `report`). */
 export * from './metrics';
 export { confusionMatrix, formatConfusionMatrix } from './confusion';
 export { evaluateOnCache, assertCompatible } from './evaluate';
