@@ -104,7 +104,7 @@ test('a classifier trained on another backbone is refused with one sentence', as
   const other = path.join(work, 'other.json');
   fs.writeFileSync(other, JSON.stringify(json));
   await expect(classifierPipeline(other, { device: 'cpu' })).rejects.toThrow(
-    /is not the backbone the classifier was trained on \(resnet50, 0123456789abcdef\); pass the same model and --layer, or refit the classifier\.$/,
+    /is not the backbone the classifier was trained on \(resnet50, 0123456789abcdef\)/,
   );
   await expect(classifierPipeline(clfFile, { topK: 0 })).rejects.toThrow(UsageError);
   await expect(classifierPipeline(path.join(work, 'missing.json'))).rejects.toThrow(
