@@ -41,6 +41,10 @@ test('embed() of three photos gives the floats extract() caches for them; Buffer
     expect(buffers.map((b) => b.length)).toEqual(lengths);
     expect(Buffer.from(fromBuffers.data.buffer).equals(Buffer.from(fromPaths.data.buffer))).toBe(true);
 
+    // A row does not depend on the batch it was computed in (onnxruntime CPU): one image alone, the same floats.
+    const alone = await fx.embed([three[2]!]);
+    expect(Buffer.from(alone.data.buffer).equals(Buffer.from(fromPaths.data.slice(2 * 2048).buffer))).toBe(true);
+
     const summary = await fx.extract(folder, { cache });
     expect(summary).toMatchObject({ extracted: 3, failed: 0, model: 'resnet50', dim: 2048 });
     const cached = loadSplit(cache);
