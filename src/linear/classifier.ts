@@ -89,8 +89,8 @@ export class LinearClassifier {
   dim = 0;
   scaler: Scaler;
   /** K × dim, row-major, in scaled-feature space. */
-  weights = new Float64Array(0);
-  bias = new Float64Array(0);
+  weights: Float64Array = new Float64Array(0);
+  bias: Float64Array = new Float64Array(0);
   /** The C the model was trained with (chosen by the search when C is 'auto'). */
   C = NaN;
   temperature = 1;
