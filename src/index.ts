@@ -64,6 +64,8 @@ export type {
 export { predictDataset, backboneForClassifier } from './deploy/predict';
 export type { Prediction, PredictOptions, PredictSummary } from './deploy/predict';
 export { exportFusedOnnx, buildFusedModel } from './deploy/fusedExport';
+export { exportClassifier } from './deploy/exportClassifier';
+export type { ExportClassifierOptions, ExportedClassifier } from './deploy/exportClassifier';
 export type { FusedExportOptions, FusedModel } from './deploy/fusedExport';
 
 // What the embeddings say about the data.
@@ -77,5 +79,6 @@ export * as backbone from './backbone';
 export * as cache from './cache';
 export * as linear from './linear';
 export * as report from './report';
+export * as deploy from './deploy';
 export * as audit from './audit';
 export * as npy from './util/npy';

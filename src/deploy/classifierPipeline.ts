@@ -27,6 +27,8 @@ export interface ClassifierPipelineOptions {
   preprocess?: string;
   /** fp32 or int8; unset: the precision the classifier was trained with. */
   precision?: Precision;
+  /** Where manifest models are stored (default: the package's onnx/ folder, or CONVFEAT_MODEL_DIR). */
+  storeDir?: string;
   /** auto (default), cpu, cuda or cuda:N. */
   device?: string;
   threads?: number;
@@ -109,6 +111,7 @@ export async function classifierPipeline(
     ...(options.layer !== undefined ? { layer: options.layer } : {}),
     ...(options.preprocess !== undefined ? { preprocess: options.preprocess } : {}),
     ...(options.precision !== undefined ? { precision: options.precision } : {}),
+    ...(options.storeDir !== undefined ? { storeDir: options.storeDir } : {}),
     ...(options.log ? { log: options.log } : {}),
   });
   const extractor = await featureExtractorFor(prepared, {

@@ -27,6 +27,8 @@ export interface MatchOptions {
   preprocess?: string;
   /** fp32 or int8; unset: the precision the classifier was trained with. */
   precision?: Precision;
+  /** Where manifest models are stored (default: the package's onnx/ folder, or CONVFEAT_MODEL_DIR). */
+  storeDir?: string;
   log?: (line: string) => void;
 }
 
@@ -64,6 +66,7 @@ export async function backboneForClassifier(clf: LinearClassifier, opts: MatchOp
     layer: opts.layer,
     preprocess: opts.preprocess,
     ...(precision !== undefined ? { precision } : {}),
+    ...(opts.storeDir !== undefined ? { storeDir: opts.storeDir } : {}),
     log: opts.log,
   });
   if (clf.backbone.fingerprint && prepared.fingerprint !== clf.backbone.fingerprint) {

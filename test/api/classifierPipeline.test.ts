@@ -67,7 +67,7 @@ test('clf(images) gives the labels and probabilities convfeat predict writes for
     .map((line) => JSON.parse(line) as { path: string; top: Array<{ label: string; score: number }> });
   expect(expected).toHaveLength(4);
 
-  await using clf = await classifierPipeline(clfFile, { device: 'cpu', topK: 2 });
+  await using clf = await classifierPipeline(clfFile, { storeDir: STORE_DIR, device: 'cpu', topK: 2 });
   expect(clf.classes).toEqual(CLASSES);
   const inputs = expected.map((e) => e.path);
   const got = await clf(inputs);

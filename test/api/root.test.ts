@@ -23,9 +23,10 @@ test('the root offers the doors and the stage namespaces, not the internals', ()
     'scanDataset',
     'loadClassifier',
     'saveClassifier',
+    'exportClassifier',
   ];
   for (const name of doors) expect(typeof (root as Record<string, unknown>)[name]).toBe('function');
-  for (const ns of ['dataset', 'preprocess', 'backbone', 'cache', 'linear', 'report', 'audit', 'npy'])
+  for (const ns of ['dataset', 'preprocess', 'backbone', 'cache', 'linear', 'report', 'deploy', 'audit', 'npy'])
     expect(typeof (root as Record<string, unknown>)[ns]).toBe('object');
   for (const internal of ['CacheLock', 'ListingWriter', 'minimizeLbfgs', 'runBatch', 'createSession'])
     expect(Object.keys(root)).not.toContain(internal);
@@ -33,6 +34,7 @@ test('the root offers the doors and the stage namespaces, not the internals', ()
   expect(typeof root.cache.CacheLock).toBe('function');
   expect(typeof root.backbone.runBatch).toBe('function');
   expect(typeof root.cache.extractDataset).toBe('function');
+  expect(typeof root.deploy.openPredictionWriter).toBe('function');
   expect(Object.keys(root).length).toBeLessThan(50);
 });
 
