@@ -7,6 +7,7 @@ import { invalid } from '../util/validate';
 import { compareCodeUnits, normalizeSplit, SPLIT_NAMES_TEXT } from '../dataset/names';
 import type { Split } from '../dataset/types';
 import { listingClasses, readListing } from './listing';
+import { splitsOf } from './splits';
 import type { CacheMeta } from './meta';
 import { EmbeddingStore } from './store';
 
@@ -57,7 +58,7 @@ export function loadSplit(dir: string, split?: string, options: LoadSplitOptions
       );
     }
     if (entries.length === 0) {
-      const present = [...new Set(listing.map((e) => e.split).filter((s) => s !== undefined))].sort();
+      const present = splitsOf(listing);
       throw new UsageError(
         present.length
           ? `The cache ${dir} has no images in split ${wanted}; it has ${present.join(', ')}.`

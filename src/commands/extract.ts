@@ -1,7 +1,7 @@
 /** `convfeat extract`: embed every image of a dataset with a frozen backbone into a crash-safe cache. */
 import type { Argv, CommandModule } from 'yargs';
 import { openBackbone, prepareBackbone, type OpenBackbone } from '../backbone/load';
-import { extractDataset, parseShard, type ExtractOptions, type ExtractSummary } from '../cache';
+import { extractDataset, parseShard, splitsOf, type ExtractOptions, type ExtractSummary } from '../cache';
 import { scanDataset, type Dataset, type LayoutOption } from '../dataset';
 import { defaultPreprocessThreads } from '../preprocess';
 import { printablePath } from '../dataset/names';
@@ -126,7 +126,7 @@ export const extractCommand: CommandModule<object, ExtractArgs> = {
     const onGpu = backbone.provider.startsWith('cuda');
     const batchSize = batchArg ?? (onGpu ? GPU_BATCH_SIZE : CPU_BATCH_SIZE);
     const workers = workersArg ?? defaultPreprocessThreads(onGpu);
-    const splits = [...new Set(dataset.items.map((i) => i.split).filter((s) => s !== undefined))];
+    const splits = splitsOf(dataset.items);
     const summary = await extractWithProgress(dataset, backbone, {
       cacheDir: args.cache,
       batchSize,
