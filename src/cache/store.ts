@@ -32,6 +32,7 @@ import { CacheLock, stderrWarning, WarningSink } from './lock';
 import { assertSameSpace, CacheIdentity, CacheMeta, checkIdentity, META_FILE, readMeta, writeMeta } from './meta';
 import { scanShards } from './scan';
 import { readShardHeader, readShardRows, ShardHeader } from './shard-file';
+import { param } from '../util/params';
 
 export { isContentHash };
 export const INDEX_FILE = 'index.jsonl';
@@ -90,7 +91,7 @@ export class EmbeddingStore {
   }
 
   static open(dir: string, opts: StoreOptions = {}): EmbeddingStore {
-    if (typeof dir !== 'string' || dir.length === 0) throw invalid('--cache', 'a directory path', dir);
+    if (typeof dir !== 'string' || dir.length === 0) throw invalid(param('cacheDir'), 'a directory path', dir);
     const mode = opts.mode ?? 'read';
     if (opts.identity !== undefined) checkIdentity(opts.identity);
     const root = path.resolve(dir);
@@ -137,7 +138,7 @@ export class EmbeddingStore {
     const meaningful = entries.filter((n) => n !== SHARDS_DIR);
     if (meaningful.length > 0 || shards.some((n) => !isLeftoverTemp(n) && !SHARD_NAME.test(n))) {
       throw new ConvfeatError(
-        `${shown} is not empty and is not a convfeat cache (no ${META_FILE}); choose a new or empty --cache directory.`,
+        `${shown} is not empty and is not a convfeat cache (no ${META_FILE}); choose a new or empty ${param('cacheDir')} directory.`,
       );
     }
   }
@@ -356,7 +357,7 @@ export class EmbeddingStore {
       id = this.ids.size;
       if (id >= MAX_ROWS)
         throw new ConvfeatError(
-          `The cache ${this.dir} holds ${MAX_ROWS} embeddings, the most one cache can index (a JavaScript Map's limit); extract the remaining images into a second --cache.`,
+          `The cache ${this.dir} holds ${MAX_ROWS} embeddings, the most one cache can index (a JavaScript Map's limit); extract the remaining images into a second ${param('cacheDir')}.`,
         );
       if (id === this.shardOf.length) {
         const grow = (a: Int32Array): Int32Array => {

@@ -11,6 +11,7 @@ import { scanFolder } from './folder';
 import { isManifestFile, readManifest } from './manifest';
 import { compareCodeUnits, IMAGE_EXTENSIONS, looksLikeImage, normalizeSplit, SPLIT_NAMES_TEXT } from './names';
 import type { Dataset, DatasetItem, DatasetKind, LayoutOption, ScanOptions, ScanProblem, Split } from './types';
+import { param } from '../util/params';
 
 const LAYOUTS: readonly LayoutOption[] = ['auto', 'imagefolder', 'imagefolder-splits', 'unlabelled'];
 
@@ -35,13 +36,13 @@ function filterSplit(items: DatasetItem[], split: Split, input: string, optionNa
 }
 
 export async function scanDataset(input: string, opts: ScanOptions = {}): Promise<Dataset> {
-  const inputName = opts.inputName ?? '--data';
+  const inputName = opts.inputName ?? param('data');
   nonEmptyString(inputName, input);
-  const layout = oneOf('layout', opts.layout ?? 'auto', LAYOUTS);
+  const layout = oneOf(param('layout'), opts.layout ?? 'auto', LAYOUTS);
   let split: Split | undefined;
   if (opts.split !== undefined) {
     split = typeof opts.split === 'string' ? normalizeSplit(opts.split) : undefined;
-    if (!split) throw invalid('--split', SPLIT_NAMES_TEXT, opts.split);
+    if (!split) throw invalid(param('split'), SPLIT_NAMES_TEXT, opts.split);
   }
 
   const resolved = path.resolve(input);
@@ -95,6 +96,6 @@ export async function scanDataset(input: string, opts: ScanOptions = {}): Promis
 
   const classes = sortedClasses(items);
   if (kind !== 'manifest' && classes.length === 0) kind = 'unlabelled';
-  if (split) items = filterSplit(items, split, input, '--split');
+  if (split) items = filterSplit(items, split, input, param('split'));
   return { root, kind, classes, items, problems, notes };
 }
