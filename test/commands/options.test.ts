@@ -63,6 +63,10 @@ describe('model, device and image blocks', () => {
       'preprocess',
       'device',
     ]);
+    // models quantize MODEL: the model is positional and calibration runs on the CPU.
+    expect(
+      declared((y) => withDeviceOptions(withModelOptions(y, { model: false, precision: false }), { device: false })),
+    ).toEqual(['layer', 'preprocess', 'threads']);
     expect(() => parse((y) => withModelOptions(y, { precision: false }), ['--precision', 'int8'])).toThrow(
       /Unknown argument/,
     );

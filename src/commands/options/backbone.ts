@@ -24,8 +24,11 @@ export interface ModelArgs {
 }
 
 export interface ModelBlock {
-  /** --model must be given (extract, preprocess); the demo names a default instead. */
-  model?: { required?: boolean; default?: string };
+  /**
+   * --model must be given (extract, preprocess); the demo names a default instead; false where the model is a
+   * positional argument (models quantize MODEL).
+   */
+  model?: { required?: boolean; default?: string } | false;
   /** false: the command does not take the option (the demo has no --layer; similar has no --precision). */
   layer?: boolean;
   preprocess?: boolean;
@@ -35,10 +38,10 @@ export interface ModelBlock {
 /** --model --layer --preprocess --precision, in that order. */
 export function withModelOptions<T>(y: Argv<T>, block: ModelBlock = {}): Argv<T & ModelArgs> {
   const model: Options = { type: 'string' };
-  if (block.model?.required) model.demandOption = true;
-  if (block.model?.default !== undefined) model.default = block.model.default;
+  if (block.model && block.model.required) model.demandOption = true;
+  if (block.model && block.model.default !== undefined) model.default = block.model.default;
   return addOptions<T, ModelArgs>(y, {
-    model,
+    model: block.model === false ? false : model,
     layer: tuned({ type: 'string' }, block.layer),
     preprocess: tuned({ type: 'string' }, block.preprocess),
     precision: tuned(PRECISION_OPTION, block.precision),
@@ -68,10 +71,16 @@ export interface DeviceArgs {
   threads?: number;
 }
 
-/** --device (default auto) and --threads; `threads: false` for a command that does not take it. */
-export function withDeviceOptions<T>(y: Argv<T>, block: { threads?: boolean } = {}): Argv<T & DeviceArgs> {
+/**
+ * --device (default auto) and --threads; `threads: false` for a command that does not take it, `device: false` for
+ * one that always runs on the CPU (models quantize calibrates there).
+ */
+export function withDeviceOptions<T>(
+  y: Argv<T>,
+  block: { device?: boolean; threads?: boolean } = {},
+): Argv<T & DeviceArgs> {
   return addOptions<T, DeviceArgs>(y, {
-    device: { type: 'string', default: 'auto' },
+    device: tuned({ type: 'string', default: 'auto' }, block.device),
     threads: tuned({ type: 'number' }, block.threads),
   });
 }
