@@ -1,16 +1,16 @@
 /**
  * How the option blocks are declared. A block is an ordered list of yargs options that several commands share; a
  * command adds the block where its options should appear in --help (yargs lists them in declaration order). Blocks
- * carry what makes an option the same everywhere (type, choices, default); the words --help shows live in
- * commands/help.ts (COMMON for the shared sentence, COMMAND_HELP where a command says it its own way), so moving a
- * declaration into a block changes no help text.
+ * carry what makes an option the same everywhere (type, choices, default, and the description where every command
+ * words it alike, as --precision); other words live in commands/help.ts (COMMON for the shared sentence,
+ * COMMAND_HELP where a command says it its own way), so moving a declaration into a block changes no help text.
  */
 import type { Argv, Options } from 'yargs';
 
 /** A named option's declaration; `false` leaves it out for a command that does not take it. */
 export type OptionSpecs = Record<string, Options | false>;
 
-/** Adds the options in their order; an override merges into a declaration (a default, demandOption). */
+/** Adds the options in their order, skipping those set to false. */
 export function addOptions<T, A>(y: Argv<T>, specs: OptionSpecs): Argv<T & A> {
   let out: Argv<T> = y;
   for (const [name, spec] of Object.entries(specs)) if (spec !== false) out = out.option(name, spec) as Argv<T>;
