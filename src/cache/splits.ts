@@ -3,15 +3,12 @@
  * (train for fitting, test for scoring, an error naming what is there); one answer keeps their sentences and their
  * choices the same.
  */
+import { splitsOf } from '../dataset/names';
 import type { Split } from '../dataset/types';
-import { forEachListed, type ListingEntry } from './listing';
+import { forEachListed } from './listing';
 
-/** The distinct splits of some entries (listed images, dataset items), sorted; [] when none has a split. */
-export function splitsOf(entries: Iterable<Pick<ListingEntry, 'split'>>): Split[] {
-  const seen = new Set<Split>();
-  for (const e of entries) if (e.split !== undefined) seen.add(e.split);
-  return [...seen].sort();
-}
+/** For entries in hand (a listing already read, dataset items): the same answer, from dataset/names. */
+export { splitsOf };
 
 /**
  * The splits of the images a cache lists, sorted; [] when they have none or no extraction has completed yet. The

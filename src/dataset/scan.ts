@@ -9,7 +9,14 @@ import { UsageError } from '../util/errors';
 import { invalid, nonEmptyString, oneOf } from '../util/validate';
 import { scanFolder } from './folder';
 import { isManifestFile, readManifest } from './manifest';
-import { compareCodeUnits, IMAGE_EXTENSIONS, looksLikeImage, normalizeSplit, SPLIT_NAMES_TEXT } from './names';
+import {
+  compareCodeUnits,
+  IMAGE_EXTENSIONS,
+  looksLikeImage,
+  normalizeSplit,
+  SPLIT_NAMES_TEXT,
+  splitsOf,
+} from './names';
 import type { Dataset, DatasetItem, DatasetKind, LayoutOption, ScanOptions, ScanProblem, Split } from './types';
 import { param } from '../util/params';
 
@@ -22,7 +29,7 @@ function sortedClasses(items: readonly DatasetItem[]): string[] {
 }
 
 function filterSplit(items: DatasetItem[], split: Split, input: string, optionName: string): DatasetItem[] {
-  const present = [...new Set(items.map((it) => it.split).filter((s): s is Split => s !== undefined))];
+  const present = splitsOf(items);
   if (present.length === 0) {
     throw new UsageError(
       `${input} has no splits (no train/val/test folders or split column), so ${optionName} ${split} selects nothing; drop ${optionName}.`,
@@ -30,7 +37,7 @@ function filterSplit(items: DatasetItem[], split: Split, input: string, optionNa
   }
   const kept = items.filter((it) => it.split === split);
   if (kept.length === 0) {
-    throw new UsageError(`${input} has no images in split ${split}; it has ${present.sort().join(', ')}.`);
+    throw new UsageError(`${input} has no images in split ${split}; it has ${present.join(', ')}.`);
   }
   return kept;
 }
