@@ -3,16 +3,11 @@ import type { Argv, CommandModule } from 'yargs';
 import { loadClassifier } from '../linear';
 import { exportClassifier } from '../deploy/exportClassifier';
 import { handler, logger, printJson, say, setInterruptNote } from './run';
-import { PRECISION_OPTION } from './backboneOptions';
-import { parsePrecision } from '../backbone/quantize/variant';
+import { modelChoice, withModelOptions, type ModelArgs } from './options';
 
-interface ExportArgs {
+interface ExportArgs extends ModelArgs {
   classifier: string;
   out: string;
-  model?: string;
-  layer?: string;
-  preprocess?: string;
-  precision?: string;
   json?: boolean;
   quiet?: boolean;
 }
@@ -21,16 +16,11 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
   command: 'export',
   describe: 'Write one ONNX model: [N,3,H,W] RGB in [0,1] → class probabilities (class names in its metadata)',
   builder: (y: Argv) =>
-    y
-      .option('classifier', { type: 'string', demandOption: true })
-      .option('out', { type: 'string', demandOption: true, describe: 'Output .onnx file' })
-      .option('model', {
-        type: 'string',
-        describe: 'The backbone .onnx file, when the classifier was trained on your own model',
-      })
-      .option('layer', { type: 'string' })
-      .option('preprocess', { type: 'string' })
-      .option('precision', PRECISION_OPTION)
+    withModelOptions(
+      y
+        .option('classifier', { type: 'string', demandOption: true })
+        .option('out', { type: 'string', demandOption: true, describe: 'Output .onnx file' }),
+    )
       .option('json', { type: 'boolean' })
       .option('quiet', { type: 'boolean' }) as unknown as Argv<ExportArgs>,
   handler: handler(async (args: ExportArgs) => {
@@ -38,10 +28,7 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
     const clf = loadClassifier(args.classifier);
     const result = await exportClassifier(clf, {
       out: args.out,
-      model: args.model,
-      layer: args.layer,
-      preprocess: args.preprocess,
-      ...(args.precision !== undefined ? { precision: parsePrecision(args.precision) } : {}),
+      ...modelChoice(args),
       log: logger(args),
     });
     const summary = {
