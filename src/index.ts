@@ -1,94 +1,84 @@
 /**
- * convfeat's library API: what a TypeScript user imports. The stages follow the data —
- * dataset → preprocess → backbone → cache → linear → report — and each is usable on its own.
+ * convfeat's library API: what a TypeScript user imports. The doors at the top take a user from photos to a
+ * deployed classifier in a few calls, with the CLI's defaults:
  *
- *   import { scanDataset, prepareBackbone, openBackbone, extractDataset, fitFromCache, evaluateOnCache } from 'convfeat';
+ *   import { featureExtractor, fitFromCache, classifierPipeline, saveClassifier } from 'convfeat';
+ *   const fx = await featureExtractor('resnet50');             // fx.embed(images), fx.extract(folder, { cache })
+ *   const { classifier } = await fitFromCache('cache/');        // C chosen on val, or by cross-validation
+ *   const clf = await classifierPipeline(classifier);           // await clf(['photo.jpg']) → [{ label, score, top }]
+ *
+ * Each stage of the data flow (dataset → preprocess → backbone → cache → linear → report / deploy / audit) is also
+ * a namespace for advanced use: `import { cache, backbone } from 'convfeat'`. Only this module is the package's
+ * API (package.json `exports`); paths inside dist/ are not.
  */
 export { ConvfeatError, UsageError, isConvfeatError } from './util/errors';
-export { readNpySync, writeNpySync, encodeNpy, decodeNpy } from './util/npy';
+
+// Embeddings: a backbone opened once, images in, rows out (no cache), or a dataset into the resumable cache.
+export { featureExtractor } from './cache/featureExtractor';
+export type {
+  FeatureExtractor,
+  FeatureExtractorOptions,
+  ExtractCallOptions,
+  ExtractCallSummary,
+} from './cache/featureExtractor';
+export { EmbedError } from './cache/embedImages';
+export type { EmbedResult, EmbedFailure, EmbedOptions, ImageInput } from './cache/embedImages';
+export { scanDataset } from './dataset';
+export type { Dataset, DatasetItem, LayoutOption, Split } from './dataset';
+export { readNpySync, writeNpySync } from './util/npy';
 export type { NpyArray } from './util/npy';
 
-// dataset
-export * from './dataset';
-export { stratifiedSplit, writeSplitManifest, MINI_SPLIT_FRACTIONS, type SplitOptions } from './dataset/split';
-
-// preprocess
-export * from './preprocess';
-
-// backbone
-export { prepareBackbone, openBackbone, modelStoreDir, PREPROCESS_PRESETS } from './backbone/load';
-export type { BackboneRequest, PreparedBackbone, OpenOptions, OpenBackbone } from './backbone/load';
-export type { EmbeddingBackbone, BackboneIdentity } from './backbone/runtime/extractor';
-export { cutAtEmbedding, findEmbeddingCandidates } from './backbone/graph/cut';
-export { inspectModel, inspectModelBytes, formatModelInfo } from './backbone/graph/inspect';
-export type { ModelInfo } from './backbone/graph/inspect';
-export { modelFingerprint } from './backbone/graph/fingerprint';
-export { createSession, runBatch, parseDevice } from './backbone/runtime/session';
-// the CUDA provider: install it (npm registry) and diagnose what it needs
+// Models: the store, int8 variants, the CUDA provider.
+export { listModels, fetchModel } from './backbone/store';
+export type { ModelEntry } from './backbone/store';
+export { inspectModel } from './backbone/graph/inspect';
+export { calibrateModel } from './backbone/quantize';
+export type { Precision } from './backbone/quantize';
 export { installCudaProvider } from './backbone/runtime/gpu/install';
-export type { InstallOptions, InstallResult } from './backbone/runtime/gpu/install';
-export { diagnoseGpu, formatDiagnosis } from './backbone/runtime/gpu/check';
-export type { GpuDiagnosis, LibraryStatus } from './backbone/runtime/gpu/check';
-export type { SessionHandle, SessionOptions } from './backbone/runtime/session';
-export { fetchModel, listModels, loadManifest, resolveModel } from './backbone/store';
-export type { ModelEntry, Manifest } from './backbone/store';
-export { convertKerasModel } from './backbone/store/keras';
-// int8 backbones (issue 14)
-export {
-  quantizeModel,
-  tensorsToCalibrate,
-  collectStats,
-  rangeTable,
-  calibrateModel,
-  readRangeTable,
-  writeRangeTable,
-  parsePrecision,
-} from './backbone/quantize';
-export type {
-  RangeTable,
-  QuantizeReport,
-  RangeMethod,
-  RangeTableFile,
-  CalibrateRequest,
-  CalibrateResult,
-  Precision,
-} from './backbone/quantize';
+export { diagnoseGpu } from './backbone/runtime/gpu/check';
 
-// cache
-export * from './cache';
-
-// linear
-export * from './linear';
+// Classifiers: the estimator, fitting on a cache, reading and writing classifier files.
+export { LinearClassifier, saveClassifier, loadClassifier } from './linear';
+export type { LinearClassifierOptions, FitOptions, ScaleKind, SolverKind } from './linear';
 export { fitFromCache } from './linear/fitCache';
 export type { FitFromCacheOptions, FitFromCacheResult } from './linear/fitCache';
 
-// report
-export { evaluateOnCache, assertCompatible } from './report/evaluate';
+// Evaluation and advice.
+export { evaluateOnCache } from './report/evaluate';
 export type { EvaluationResult } from './report/evaluate';
+export { classificationMetrics, confusionMatrix } from './report/metrics';
+export type { ClassificationMetrics } from './report/metrics';
+export { writeReport } from './report/writeReport';
+export type { WriteReportOptions, WriteReportResult } from './report/writeReport';
+export { advise, learningCurve } from './report/advise';
+export type { Advice, AdviseOptions, CurvePoint } from './report/advise';
+
+// Deployment: a classifier as one callable, batch scoring through a cache, one fused ONNX file.
+export { classifierPipeline } from './deploy/classifierPipeline';
+export type {
+  ClassifierPipeline,
+  ClassifierPipelineOptions,
+  ClassifierPrediction,
+  ClassifyOptions,
+} from './deploy/classifierPipeline';
 export { predictDataset, backboneForClassifier } from './deploy/predict';
 export type { Prediction, PredictOptions, PredictSummary } from './deploy/predict';
-export {
-  accuracy,
-  topKAccuracy,
-  classificationMetrics,
-  metricsToJson,
-  formatMetricsTable,
-  confusionMatrix,
-  formatConfusionMatrix,
-} from './report/metrics';
-export type { ClassificationMetrics, ClassMetrics } from './report/metrics';
+export { exportFusedOnnx, buildFusedModel } from './deploy/fusedExport';
+export { exportClassifier } from './deploy/exportClassifier';
+export type { ExportClassifierOptions, ExportedClassifier } from './deploy/exportClassifier';
+export type { FusedExportOptions, FusedModel } from './deploy/fusedExport';
 
-// audit
-export { auditCache } from './audit/audit';
-export type { AuditOptions, AuditResult, AuditRow, LeakageEffect } from './audit/audit';
-export { similarImages } from './audit/similar';
-export type { SimilarOptions, SimilarResult, SimilarMatch } from './audit/similar';
-export { normalizeRows, selfSearch, searchNearest } from './audit/search';
-export type { Neighbours, SimilarPair } from './audit/search';
-export { confidentLearning, outOfFoldProbabilities } from './audit/labels';
-export type { LabelIssue, ConfidentLearningResult } from './audit/labels';
-export { findDuplicates, DEFAULT_NEAR_DUPLICATE_THRESHOLD } from './audit/duplicates';
-export type { DuplicatePair } from './audit/duplicates';
-export { findOutliers, DEFAULT_OUTLIER_Z } from './audit/outliers';
-export { issuesCsv, readExcludeFile } from './audit/csv';
-export { writeAuditReport } from './audit/writeAudit';
+// What the embeddings say about the data.
+export { auditCache, similarImages, writeAuditReport } from './audit';
+export type { AuditOptions, AuditResult, SimilarOptions, SimilarResult } from './audit';
+
+// The stages, whole, for advanced use (each folder's index is its public face).
+export * as dataset from './dataset';
+export * as preprocess from './preprocess';
+export * as backbone from './backbone';
+export * as cache from './cache';
+export * as linear from './linear';
+export * as report from './report';
+export * as deploy from './deploy';
+export * as audit from './audit';
+export * as npy from './util/npy';

@@ -16,6 +16,7 @@ import { DEFAULT_OUTLIER_Z, findOutliers, neighbourScores, type Outlier } from '
 import { indexedSelfSearch } from './indexedSelf';
 import { normalizeRows, selfSearch, type SimilarPair } from './search';
 import { DEFAULT_PIXEL_THRESHOLD, PixelVerifier } from './verify';
+import { param } from '../util/params';
 
 export interface AuditOptions {
   /** Cosine similarity at or above which two images are near-duplicates. */
@@ -94,18 +95,23 @@ function rowsOf(X: Float32Array, dim: number, rows: number[]): Float32Array {
 export async function auditCache(cacheDir: string, options: AuditOptions = {}): Promise<AuditResult> {
   const started = Date.now();
   const nearThreshold = numberInRange(
-    '--near-threshold',
+    param('nearThreshold'),
     options.nearThreshold ?? DEFAULT_NEAR_DUPLICATE_THRESHOLD,
     0,
     1,
     true,
   );
   const verifyPixels = options.verifyPixels !== false;
-  const pixelThreshold = numberInRange('--pixel-threshold', options.pixelThreshold ?? DEFAULT_PIXEL_THRESHOLD, -1, 1);
-  const k = integerInRange('--k', options.k ?? 5, 1, 100);
-  const outlierZ = numberInRange('--outlier-z', options.outlierZ ?? DEFAULT_OUTLIER_Z, 0, 100, true);
-  const requestedFolds = integerInRange('--folds', options.folds ?? 5, 2, 50);
-  const seed = integerInRange('--seed', options.seed ?? 1, 0, 2 ** 31 - 1);
+  const pixelThreshold = numberInRange(
+    param('pixelThreshold'),
+    options.pixelThreshold ?? DEFAULT_PIXEL_THRESHOLD,
+    -1,
+    1,
+  );
+  const k = integerInRange(param('k'), options.k ?? 5, 1, 100);
+  const outlierZ = numberInRange(param('outlierZ'), options.outlierZ ?? DEFAULT_OUTLIER_Z, 0, 100, true);
+  const requestedFolds = integerInRange(param('folds'), options.folds ?? 5, 2, 50);
+  const seed = integerInRange(param('seed'), options.seed ?? 1, 0, 2 ** 31 - 1);
   const log = options.log ?? (() => undefined);
 
   const data = loadSplit(cacheDir);

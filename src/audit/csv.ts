@@ -8,6 +8,7 @@ import * as fs from 'fs';
 import { parseCsv, CsvSyntaxError } from '../dataset/csv';
 import { UsageError } from '../util/errors';
 import type { AuditResult } from './audit';
+import { param } from '../util/params';
 
 export const ISSUES_CSV_HEADER = [
   'exclude',
@@ -65,23 +66,28 @@ export function readExcludeFile(file: string): Set<string> {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch {
-    throw new UsageError(`Cannot read --exclude ${file}; give the issues.csv written by convfeat audit --report.`);
+    throw new UsageError(
+      `Cannot read ${param('excludeFile')} ${file}; give the issues.csv written by convfeat audit --report.`,
+    );
   }
   let records;
   try {
     records = parseCsv(text);
   } catch (e) {
     const line = e instanceof CsvSyntaxError ? ` at line ${e.line}` : '';
-    throw new UsageError(`--exclude ${file} is not valid CSV${line}: ${e instanceof Error ? e.message : String(e)}.`);
+    throw new UsageError(
+      `${param('excludeFile')} ${file} is not valid CSV${line}: ${e instanceof Error ? e.message : String(e)}.`,
+    );
   }
-  if (records.length === 0) throw new UsageError(`--exclude ${file} is empty; expected a header with relPath or path.`);
+  if (records.length === 0)
+    throw new UsageError(`${param('excludeFile')} ${file} is empty; expected a header with relPath or path.`);
   const header = records[0]!.fields.map((h) => h.trim());
   const relCol = header.indexOf('relPath');
   const pathCol = header.indexOf('path');
   const exCol = header.indexOf('exclude');
   if (relCol < 0 && pathCol < 0) {
     throw new UsageError(
-      `--exclude ${file} has no relPath or path column (header: ${header.join(', ')}); expected the issues.csv of convfeat audit.`,
+      `${param('excludeFile')} ${file} has no relPath or path column (header: ${header.join(', ')}); expected the issues.csv of convfeat audit.`,
     );
   }
   const out = new Set<string>();

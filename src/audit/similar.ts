@@ -14,6 +14,7 @@ import { sha256Hex } from '../util/hash';
 import { integerInRange, nonEmptyString } from '../util/validate';
 import { normalizeRows, searchNearest } from './search';
 import { indexedNearest, SIMILAR_INDEX_MIN_ROWS } from './vectorIndex';
+import { param } from '../util/params';
 
 export interface SimilarOptions {
   k?: number;
@@ -64,13 +65,13 @@ async function embedWithCacheModel(
   }).catch((e: unknown) => {
     if (options.model === undefined && e instanceof UsageError)
       throw new ConvfeatError(
-        `The cache was made with ${meta.model}, which is not a known model; pass the same ONNX file with --model FILE.onnx to embed ${file}.`,
+        `The cache was made with ${meta.model}, which is not a known model; pass the same ONNX file with ${param('model')} FILE.onnx to embed ${file}.`,
       );
     throw e;
   });
   if (prepared.fingerprint !== meta.modelFingerprint) {
     throw new ConvfeatError(
-      `--model ${prepared.name} (fingerprint ${prepared.fingerprint.slice(0, 12)}) is not the backbone that made the cache (${meta.model}, ${meta.modelFingerprint.slice(0, 12)}); pass the same model and --layer.`,
+      `${param('model')} ${prepared.name} (fingerprint ${prepared.fingerprint.slice(0, 12)}) is not the backbone that made the cache (${meta.model}, ${meta.modelFingerprint.slice(0, 12)}); pass the same model and ${param('layer')}.`,
     );
   }
   const exif = (['apply', 'ignore'] as const).find(

@@ -11,13 +11,14 @@ import type { AuditResult } from './audit';
 import { issuesCsv } from './csv';
 import { auditToJson } from './format';
 import { renderAuditHtml } from './html';
+import { param } from '../util/params';
 
 export const AUDIT_FORMAT = 'convfeat-audit';
 const AUDIT_KIND = { noun: 'audit', marker: 'audit.json', format: AUDIT_FORMAT };
 const SHOWN = { duplicates: 40, labelIssues: 60, outliers: 40 };
 
 export async function writeAuditReport(dir: string, result: AuditResult): Promise<{ dir: string; files: string[] }> {
-  nonEmptyString('--report', dir);
+  nonEmptyString(param('reportDir'), dir);
   return writeOutputFolder(dir, AUDIT_KIND, async () => {
     const wanted = new Set<number>();
     for (const p of result.duplicates.slice(0, SHOWN.duplicates)) wanted.add(p.a).add(p.b);

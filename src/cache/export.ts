@@ -21,6 +21,7 @@ import { nonEmptyString } from '../util/validate';
 import { crashPoint } from './crash';
 import { fsyncDir, writeDurable } from './durable';
 import { loadSplit } from './load';
+import { param } from '../util/params';
 
 export interface ExportOptions {
   out: string;
@@ -74,19 +75,21 @@ function checkOut(out: string, shown: string): boolean {
   const stat = fs.statSync(out, { throwIfNoEntry: false });
   if (!stat) return false;
   if (!stat.isDirectory())
-    throw new ConvfeatError(`--out ${shown} is a file, not a folder; choose a folder path for the exported arrays.`);
+    throw new ConvfeatError(
+      `${param('out')} ${shown} is a file, not a folder; choose a folder path for the exported arrays.`,
+    );
   const foreign = fs.readdirSync(out).filter((n) => !(EXPORT_FILES as readonly string[]).includes(n));
   if (foreign.length > 0)
     throw new ConvfeatError(
-      `--out ${shown} holds other files than an export (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', …' : ''}); ` +
+      `${param('out')} ${shown} holds other files than an export (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', …' : ''}); ` +
         'cache export replaces the whole folder so that its four files always belong together: choose a new or empty folder.',
     );
   return true;
 }
 
 export function exportCache(dir: string, opts: ExportOptions): ExportResult {
-  nonEmptyString('--cache', dir);
-  nonEmptyString('--out', opts?.out);
+  nonEmptyString(param('cacheDir'), dir);
+  nonEmptyString(param('out'), opts?.out);
   const out = path.resolve(opts.out);
   checkOut(out, opts.out);
   const data = loadSplit(dir, opts.split);
@@ -106,7 +109,7 @@ export function exportCache(dir: string, opts: ExportOptions): ExportResult {
     'paths.txt': Buffer.from(data.paths.join('\n') + '\n', 'utf8'),
   };
 
-  ensureParentDir(out, `--out ${opts.out}`);
+  ensureParentDir(out, `${param('out')} ${opts.out}`);
   removeLeftovers(out);
   const stage = stagingName(out, 'export');
   try {

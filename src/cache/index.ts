@@ -25,3 +25,8 @@ export { parseShard, shardOfHash, shardFilter } from './work-shard';
 export type { WorkShard } from './work-shard';
 export { extractDataset } from './extract';
 export type { ExtractOptions, ExtractSummary, EmbeddingBackbone } from './extract';
+export { cacheSplits, splitsOf } from './splits';
+export { cacheInfo } from './info';
+export type { CacheInfo } from './info';
+export { compactCache } from './compact';
+export type { CompactResult } from './compact';

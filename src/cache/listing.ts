@@ -8,9 +8,8 @@
  * cache in seconds). A run limited to some splits replaces only those splits' entries, so extracting train, then
  * val, then test into one cache ends with all three listed.
  */
-import * as fs from 'fs';
 import * as path from 'path';
-import { commitTempFile, fsyncFileSync, tempSibling, writeAllSync } from '../util/atomic';
+import { LineFile } from '../util/lineFile';
 import { ConvfeatError } from '../util/errors';
 import type { Split } from '../dataset/types';
 import { compareCodeUnits, normalizeSplit } from '../dataset/names';
@@ -130,47 +129,6 @@ export function listingClasses(entries: readonly ListingEntry[]): string[] {
   return [...labels].sort(compareCodeUnits);
 }
 
-/** Streams lines into a temp file and moves it into place on commit; memory stays flat whatever the count. */
-class LineFile {
-  private readonly tmp: string;
-  private fd: number;
-  private pending: string[] = [];
-  private pendingChars = 0;
-
-  constructor(readonly target: string) {
-    this.tmp = tempSibling(target);
-    this.fd = fs.openSync(this.tmp, 'w');
-  }
-
-  add(value: object): void {
-    const line = JSON.stringify(value) + '\n';
-    this.pending.push(line);
-    this.pendingChars += line.length;
-    if (this.pendingChars > 1 << 16) this.flush();
-  }
-
-  private flush(): void {
-    if (this.pending.length === 0) return;
-    writeAllSync(this.fd, this.pending.join(''), this.target);
-    this.pending = [];
-    this.pendingChars = 0;
-  }
-
-  commit(): void {
-    this.flush();
-    fsyncFileSync(this.fd, this.target);
-    fs.closeSync(this.fd);
-    this.fd = -1;
-    commitTempFile(this.tmp, this.target);
-  }
-
-  abort(): void {
-    if (this.fd >= 0) fs.closeSync(this.fd);
-    this.fd = -1;
-    fs.rmSync(this.tmp, { force: true });
-  }
-}
-
 export interface ListingWriterOptions {
   /**
    * The splits this run covers. Entries of other splits in the current listing are kept on commit; without this
@@ -193,7 +151,12 @@ export class ListingWriter {
     private readonly opts: ListingWriterOptions = {},
   ) {
     this.listing = new LineFile(path.join(dir, LISTING_FILE));
-    this.failures = new LineFile(path.join(dir, FAILURES_FILE));
+    try {
+      this.failures = new LineFile(path.join(dir, FAILURES_FILE));
+    } catch (e) {
+      this.listing.abort();
+      throw e;
+    }
   }
 
   add(entry: ListingEntry): void {

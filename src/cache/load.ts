@@ -7,8 +7,10 @@ import { invalid } from '../util/validate';
 import { compareCodeUnits, normalizeSplit, SPLIT_NAMES_TEXT } from '../dataset/names';
 import type { Split } from '../dataset/types';
 import { listingClasses, readListing } from './listing';
+import { splitsOf } from './splits';
 import type { CacheMeta } from './meta';
 import { EmbeddingStore } from './store';
+import { param } from '../util/params';
 
 export interface SplitData {
   /** N×D embeddings, row i belongs to paths[i]. */
@@ -34,7 +36,7 @@ export function loadSplit(dir: string, split?: string, options: LoadSplitOptions
   let wanted: Split | undefined;
   if (split !== undefined) {
     wanted = typeof split === 'string' ? normalizeSplit(split) : undefined;
-    if (!wanted) throw invalid('--split', SPLIT_NAMES_TEXT, split);
+    if (!wanted) throw invalid(param('split'), SPLIT_NAMES_TEXT, split);
   }
   const store = EmbeddingStore.open(dir, { mode: 'read' });
   try {
@@ -53,15 +55,15 @@ export function loadSplit(dir: string, split?: string, options: LoadSplitOptions
       .sort((a, b) => compareCodeUnits(a.relPath, b.relPath));
     if (entries.length === 0 && exclude && exclude.size > 0) {
       throw new UsageError(
-        `--exclude leaves no images in ${wanted ? `split ${wanted}` : 'the cache'} ${dir}; check the file.`,
+        `${param('exclude')} leaves no images in ${wanted ? `split ${wanted}` : 'the cache'} ${dir}; check the file.`,
       );
     }
     if (entries.length === 0) {
-      const present = [...new Set(listing.map((e) => e.split).filter((s) => s !== undefined))].sort();
+      const present = splitsOf(listing);
       throw new UsageError(
         present.length
           ? `The cache ${dir} has no images in split ${wanted}; it has ${present.join(', ')}.`
-          : `The cache ${dir} has no splits, so --split ${wanted} selects nothing; drop --split.`,
+          : `The cache ${dir} has no splits, so ${param('split')} ${wanted} selects nothing; drop ${param('split')}.`,
       );
     }
     const classIds = new Map(classes.map((c, i) => [c, i]));

@@ -13,6 +13,7 @@ import { FAILURES_FILE, FailureEntry, LISTING_FILE, ListingEntry, readFailures, 
 import type { WarningSink } from './lock';
 import { sameSpace } from './meta';
 import { EmbeddingStore } from './store';
+import { param } from '../util/params';
 
 export interface MergeResult {
   /** Rows new to the target. */
@@ -41,7 +42,7 @@ export function mergeCaches(
   if (!Array.isArray(sources) || sources.length === 0)
     throw invalid('sources', 'a non-empty list of cache directories', sources);
   sources.forEach((s, i) => nonEmptyString(`sources[${i}]`, s));
-  nonEmptyString('--cache', target);
+  nonEmptyString(param('cacheDir'), target);
   const targetReal = realOrResolved(target);
   const clash = sources.find((s) => realOrResolved(s) === targetReal);
   if (clash !== undefined)

@@ -32,12 +32,12 @@ import { CacheLock, stderrWarning, WarningSink } from './lock';
 import { assertSameSpace, CacheIdentity, CacheMeta, checkIdentity, META_FILE, readMeta, writeMeta } from './meta';
 import { scanShards } from './scan';
 import { readShardHeader, readShardRows, ShardHeader } from './shard-file';
+import { hexOf, keyOf, RowTable } from './row-table';
+import { param } from '../util/params';
 
 export { isContentHash };
 export const INDEX_FILE = 'index.jsonl';
 export const SHARDS_DIR = 'shards';
-/** V8's Map holds at most 2^24 entries. */
-const MAX_ROWS = 1 << 24;
 /** Compaction targets shards of about this many bytes: few files, yet one shard is cheap to hold in memory. */
 const COMPACT_SHARD_BYTES = 64 * 1024 * 1024;
 
@@ -68,13 +68,8 @@ export class EmbeddingStore {
   readonly dim: number;
   private readonly lock: CacheLock | undefined;
   private readonly warn: WarningSink;
-  /**
-   * key → entry id, the key being the hash's 32 bytes as a latin1 string (keyOf): at 10 M rows a Map of 64-char hex
-   * keys and {shard, row} objects takes more than 2 GiB. An entry's shard and row live in typed arrays.
-   */
-  private readonly ids = new Map<string, number>();
-  private shardOf: Int32Array = new Int32Array(1024);
-  private rowOf: Int32Array = new Int32Array(1024);
+  /** hash → (shard, row), lean enough for 10 M rows (row-table.ts). */
+  private readonly table: RowTable;
   private shardInfos: ShardInfo[] = [];
   /** Hashes whose stored row was dropped as unusable: their new line says it replaces the old one. */
   private readonly replaced = new Set<string>();
@@ -87,10 +82,11 @@ export class EmbeddingStore {
     this.dim = meta.dim;
     this.lock = lock;
     this.warn = warn;
+    this.table = new RowTable(dir);
   }
 
   static open(dir: string, opts: StoreOptions = {}): EmbeddingStore {
-    if (typeof dir !== 'string' || dir.length === 0) throw invalid('--cache', 'a directory path', dir);
+    if (typeof dir !== 'string' || dir.length === 0) throw invalid(param('cacheDir'), 'a directory path', dir);
     const mode = opts.mode ?? 'read';
     if (opts.identity !== undefined) checkIdentity(opts.identity);
     const root = path.resolve(dir);
@@ -137,40 +133,41 @@ export class EmbeddingStore {
     const meaningful = entries.filter((n) => n !== SHARDS_DIR);
     if (meaningful.length > 0 || shards.some((n) => !isLeftoverTemp(n) && !SHARD_NAME.test(n))) {
       throw new ConvfeatError(
-        `${shown} is not empty and is not a convfeat cache (no ${META_FILE}); choose a new or empty --cache directory.`,
+        `${shown} is not empty and is not a convfeat cache (no ${META_FILE}); choose a new or empty ${param('cacheDir')} directory.`,
       );
     }
   }
 
   get size(): number {
-    return this.ids.size;
+    return this.table.size;
   }
 
   /** Number of shard files the index refers to. */
   get shardCount(): number {
     const used = new Uint8Array(this.shardInfos.length);
     let count = 0;
-    for (const id of this.ids.values()) {
-      const s = this.shardOf[id]!;
+    const { shardOf } = this.table;
+    for (const id of this.table.ids.values()) {
+      const s = shardOf[id]!;
       if (!used[s]) count += used[s] = 1;
     }
     return count;
   }
 
   has(hash: string): boolean {
-    return typeof hash === 'string' && hash.length === 64 && this.ids.has(keyOf(hash));
+    return typeof hash === 'string' && hash.length === 64 && this.table.hasKey(keyOf(hash));
   }
 
   *hashes(): IterableIterator<string> {
-    for (const key of this.ids.keys()) yield hexOf(key);
+    for (const key of this.table.ids.keys()) yield hexOf(key);
   }
 
   /** One embedding (a fresh copy), or undefined when the hash is not stored. */
   get(hash: string): Float32Array | undefined {
     this.assertOpen();
-    const id = this.ids.get(keyOf(hash));
+    const id = this.table.idOf(keyOf(hash));
     if (id === undefined) return undefined;
-    return this.readRows(this.shardOf[id]!, this.rowOf[id]!, 1);
+    return this.readRows(this.table.shardOf[id]!, this.table.rowOf[id]!, 1);
   }
 
   /**
@@ -182,16 +179,17 @@ export class EmbeddingStore {
     const dim = this.dim;
     const out = new Float32Array(hashes.length * dim);
     const byShard = new Map<number, Array<{ pos: number; row: number }>>();
+    const { shardOf, rowOf } = this.table;
     hashes.forEach((hash, pos) => {
-      const id = typeof hash === 'string' ? this.ids.get(keyOf(hash)) : undefined;
+      const id = typeof hash === 'string' ? this.table.idOf(keyOf(hash)) : undefined;
       if (id === undefined)
         throw new ConvfeatError(
           `The cache ${this.dir} has no embedding for content hash ${String(hash).slice(0, 16)}…; run convfeat extract on it again.`,
         );
-      const shard = this.shardOf[id]!;
+      const shard = shardOf[id]!;
       let list = byShard.get(shard);
       if (!list) byShard.set(shard, (list = []));
-      list.push({ pos, row: this.rowOf[id]! });
+      list.push({ pos, row: rowOf[id]! });
     });
     for (const [shard, wanted] of byShard) {
       let first = Infinity;
@@ -213,8 +211,9 @@ export class EmbeddingStore {
   *shards(): Generator<{ hashes: string[]; rows: Float32Array }> {
     this.assertOpen();
     const byShard = new Map<number, string[]>();
-    for (const [key, id] of this.ids) {
-      const shard = this.shardOf[id]!;
+    const { shardOf } = this.table;
+    for (const [key, id] of this.table.ids) {
+      const shard = shardOf[id]!;
       let list = byShard.get(shard);
       if (!list) byShard.set(shard, (list = []));
       list.push(hexOf(key));
@@ -264,7 +263,7 @@ export class EmbeddingStore {
     const shard = this.addShard(name, { rows: fresh.length, offset: header.length }, sha256, true);
     fresh.forEach((i, r) => {
       this.replaced.delete(hashes[i]!);
-      this.setLocation(hashes[i]!, shard, r);
+      this.table.set(keyOf(hashes[i]!), shard, r);
     });
     return fresh.length;
   }
@@ -346,33 +345,6 @@ export class EmbeddingStore {
     return this.shardInfos.push({ name, header, sha256, verified: verified || sha256 === undefined }) - 1;
   }
 
-  private setLocation(hash: string, shard: number, row: number): void {
-    this.setLocationOfKey(keyOf(hash), shard, row);
-  }
-
-  private setLocationOfKey(key: string, shard: number, row: number): void {
-    let id = this.ids.get(key);
-    if (id === undefined) {
-      id = this.ids.size;
-      if (id >= MAX_ROWS)
-        throw new ConvfeatError(
-          `The cache ${this.dir} holds ${MAX_ROWS} embeddings, the most one cache can index (a JavaScript Map's limit); extract the remaining images into a second --cache.`,
-        );
-      if (id === this.shardOf.length) {
-        const grow = (a: Int32Array): Int32Array => {
-          const b = new Int32Array(a.length * 2);
-          b.set(a);
-          return b;
-        };
-        this.shardOf = grow(this.shardOf);
-        this.rowOf = grow(this.rowOf);
-      }
-      this.ids.set(key, id);
-    }
-    this.shardOf[id] = shard;
-    this.rowOf[id] = row;
-  }
-
   private damaged(name: string): ConvfeatError {
     return new ConvfeatError(
       `The cache ${this.dir} has a damaged shard ${SHARDS_DIR}/${name} (its sha256 does not match the one in ${INDEX_FILE}: ` +
@@ -417,47 +389,32 @@ export class EmbeddingStore {
    */
   private removeOrphanShards(): number {
     const live = new Set<string>();
-    for (const id of this.ids.values()) live.add(this.shardInfos[this.shardOf[id]!]!.name);
+    const { shardOf } = this.table;
+    for (const id of this.table.ids.values()) live.add(this.shardInfos[shardOf[id]!]!.name);
     return removeUnusedShards(path.join(this.dir, SHARDS_DIR), live);
   }
 
   /** Drops damaged shards (deleted, so no reader trusts their lines) and non-finite rows; warns once for each. */
   private dropUnusable(): void {
-    const result = scanShards(this.dir, SHARDS_DIR, this.dim, this.shardInfos, this.ids, this.shardOf, this.rowOf);
+    const { ids, shardOf, rowOf } = this.table;
+    const result = scanShards(this.dir, SHARDS_DIR, this.dim, this.shardInfos, ids, shardOf, rowOf);
     for (const s of result.damagedShards) {
       fs.rmSync(path.join(this.dir, SHARDS_DIR, this.shardInfos[s]!.name), { force: true });
       this.warn(
         `the cache shard ${SHARDS_DIR}/${this.shardInfos[s]!.name} was damaged (sha256 mismatch); it was removed and its rows will be recomputed.`,
       );
     }
-    for (const key of result.droppedKeys) {
-      this.ids.delete(key);
-      if (!result.damagedKeys.has(key)) this.replaced.add(hexOf(key));
-    }
+    for (const key of result.droppedKeys) if (!result.damagedKeys.has(key)) this.replaced.add(hexOf(key));
     if (result.nonFinite > 0)
       this.warn(
         `${result.nonFinite} cached embedding(s) held NaN or infinite values; they will be recomputed by this run.`,
       );
-    if (result.droppedKeys.length > 0) this.compactIds();
-  }
-
-  /** Ids must stay dense (a new id is ids.size); rebuild them after deletions. */
-  private compactIds(): void {
-    const shardOf = new Int32Array(Math.max(1024, this.ids.size * 2));
-    const rowOf = new Int32Array(shardOf.length);
-    let next = 0;
-    for (const [key, id] of this.ids) {
-      shardOf[next] = this.shardOf[id]!;
-      rowOf[next] = this.rowOf[id]!;
-      this.ids.set(key, next++);
-    }
-    this.shardOf = shardOf;
-    this.rowOf = rowOf;
+    this.table.deleteAll(result.droppedKeys);
   }
 
   /** Streams index.jsonl: each hash's first line that points at an existing row of a valid shard (index-file.ts). */
   private loadIndex(): void {
-    this.ids.clear();
+    this.table.clear();
     this.shardInfos = [];
     const shardByName = new Map<string, number | null>();
     const sums = new Map<string, string>();
@@ -485,8 +442,8 @@ export class EmbeddingStore {
         }
         if (shard === null || line.row >= this.shardInfos[shard]!.header.rows) return;
         const key = keyOf(line.hash);
-        if (!line.replaces && this.ids.has(key)) return; // the first usable line of a hash wins
-        this.setLocationOfKey(key, shard, line.row);
+        if (!line.replaces && this.table.hasKey(key)) return; // the first usable line of a hash wins
+        this.table.set(key, shard, line.row);
       };
       forEachLine(file, onLine, undefined, 'latin1'); // index.jsonl is ASCII: convfeat writes every line
     } catch (e) {
@@ -503,15 +460,6 @@ export class EmbeddingStore {
     }
     this.nextSeq = maxSeq + 1;
   }
-}
-
-/** A content hash as a Map key: its 32 bytes as a 32-character latin1 string (a fresh flat string, never a slice). */
-function keyOf(hash: string): string {
-  return Buffer.from(hash, 'hex').toString('latin1');
-}
-
-function hexOf(key: string): string {
-  return Buffer.from(key, 'latin1').toString('hex');
 }
 
 function shaMatches(bytes: Uint8Array, sha256: string): boolean {

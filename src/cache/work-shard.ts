@@ -5,6 +5,7 @@
  */
 import { integerInRange, invalid } from '../util/validate';
 import { isContentHash } from './store';
+import { param } from '../util/params';
 
 export interface WorkShard {
   index: number;
@@ -13,7 +14,7 @@ export interface WorkShard {
 
 const MAX_SHARDS = 1_000_000;
 
-export function parseShard(text: unknown, name = '--shard'): WorkShard {
+export function parseShard(text: unknown, name = param('shard')): WorkShard {
   const expected = `i/n with integers 0 ≤ i < n ≤ ${MAX_SHARDS} (0-based, like JOB_COMPLETION_INDEX)`;
   const m = typeof text === 'string' ? /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(text) : null;
   if (!m) throw invalid(name, expected, text);

@@ -1,17 +1,14 @@
 /** `convfeat advise`: a learning curve on the cache and whether more data or fine-tuning is likely to pay off. */
 import type { Argv, CommandModule } from 'yargs';
-import { SOLVERS, type SolverKind, SCALE_KINDS, type ScaleKind } from '../linear';
 import { advise } from '../report/advise';
 import { formatAdvice, writeAdvicePlot } from '../report/adviceChart';
 import { integerInRange, positiveNumber } from '../util/validate';
 import { UsageError } from '../util/errors';
 import { handler, printJson, setInterruptNote } from './run';
+import { withSolverOptions, type SolverArgs } from './options';
 
-interface AdviseArgs {
+interface AdviseArgs extends SolverArgs {
   cache: string;
-  solver: SolverKind;
-  C?: number;
-  scale: ScaleKind;
   seeds: number;
   fractions: number[];
   plot?: string;
@@ -36,11 +33,7 @@ export const adviseCommand: CommandModule<object, AdviseArgs> = {
   command: 'advise',
   describe: 'Learning curve (accuracy vs training-set size) and advice: more data, fine-tuning, or neither',
   builder: (y: Argv) =>
-    y
-      .option('cache', { type: 'string', demandOption: true })
-      .option('solver', { choices: SOLVERS, default: 'svm' as SolverKind })
-      .option('C', { type: 'number', describe: 'Fixed C (default: chosen once on the full train split)' })
-      .option('scale', { choices: SCALE_KINDS, default: 'none' as ScaleKind })
+    withSolverOptions(y.option('cache', { type: 'string', demandOption: true }))
       .option('seeds', { type: 'number', default: 3 })
       // Strings, split on commas here: `--fractions 0.1,0.5` and `--fractions 0.1 0.5` both work (a number type
       // turned "0.1,0.5" into NaN before any check could name it).

@@ -9,6 +9,7 @@ import { DEFAULT_PIXEL_THRESHOLD } from '../audit/verify';
 import { writeAuditReport } from '../audit/writeAudit';
 import { loadClassifier } from '../linear';
 import { handler, logger, printJson } from './run';
+import { withClassifierOption } from './options';
 
 interface AuditArgs {
   cache: string;
@@ -30,17 +31,16 @@ export const auditCommand: CommandModule<object, AuditArgs> = {
   command: 'audit',
   describe: 'Find leaked duplicates, likely label errors and outliers in a cache',
   builder: (y: Argv) =>
-    y
-      .option('cache', { type: 'string', demandOption: true, describe: 'Cache directory written by extract' })
-      .option('report', {
-        type: 'string',
-        describe: 'Also write index.html (thumbnails), issues.csv (editable, for --exclude) and audit.json here',
-      })
-      .option('json', { type: 'boolean', describe: 'Print the findings as JSON' })
-      .option('classifier', {
-        type: 'string',
-        describe: 'Score the test split with and without leaked images using this classifier (default: a quick fit)',
-      })
+    withClassifierOption(
+      y
+        .option('cache', { type: 'string', demandOption: true, describe: 'Cache directory written by extract' })
+        .option('report', {
+          type: 'string',
+          describe: 'Also write index.html (thumbnails), issues.csv (editable, for --exclude) and audit.json here',
+        })
+        .option('json', { type: 'boolean', describe: 'Print the findings as JSON' }),
+      { required: false },
+    )
       .option('near-threshold', {
         type: 'number',
         default: DEFAULT_NEAR_DUPLICATE_THRESHOLD,

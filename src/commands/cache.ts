@@ -1,10 +1,9 @@
 /** `convfeat cache export | merge | info | compact`: the embedding cache for NumPy users and for many machines. */
 import type { Argv, CommandModule } from 'yargs';
-import { countListing, EmbeddingStore, exportCache, mergeCaches, readFailures, readListing, readMeta } from '../cache';
+import { cacheInfo, compactCache, exportCache, mergeCaches } from '../cache';
 import * as path from 'path';
 import { removeDeadTemps } from '../util/atomic';
 import { ensureDir } from '../util/dirs';
-import { ConvfeatError } from '../util/errors';
 import { handler, logger, printJson, say } from './run';
 
 interface ExportArgs {
@@ -73,22 +72,16 @@ const infoCommand: CommandModule<object, InfoArgs> = {
       .option('cache', { type: 'string', demandOption: true })
       .option('json', { type: 'boolean' }) as unknown as Argv<InfoArgs>,
   handler: handler(async (args: InfoArgs) => {
-    const store = EmbeddingStore.open(args.cache, { mode: 'read' });
-    const rows = store.size;
-    const shards = store.shardCount;
-    const meta = store.meta;
-    store.close();
-    const { listed, splits } = countListing(args.cache); // streamed: a listing of millions of images is not held
-    const info = { ...meta, rows, shards, listed, splits, failures: readFailures(args.cache).length };
+    const info = cacheInfo(args.cache);
     if (args.json) printJson(info);
     else {
       process.stdout.write(
         [
-          `model        ${meta.model} (fingerprint ${meta.modelFingerprint})`,
-          `preprocess   ${meta.preprocessFingerprint}`,
-          `embeddings   ${rows} × ${meta.dim} in ${shards} shard(s)`,
-          `listed       ${listed} images: ${
-            Object.entries(splits)
+          `model        ${info.model} (fingerprint ${info.modelFingerprint})`,
+          `preprocess   ${info.preprocessFingerprint}`,
+          `embeddings   ${info.rows} × ${info.dim} in ${info.shards} shard(s)`,
+          `listed       ${info.listed} images: ${
+            Object.entries(info.splits)
               .map(([k, v]) => `${k} ${v}`)
               .join(', ') || '-'
           }`,
@@ -107,15 +100,8 @@ const compactCommand: CommandModule<object, CompactArgs> = {
   describe: 'Rewrite the cache into few large shards',
   builder: (y: Argv) => y.option('cache', { type: 'string', demandOption: true }) as unknown as Argv<CompactArgs>,
   handler: handler(async (args: CompactArgs) => {
-    const meta = readMeta(args.cache);
-    if (!meta) throw new ConvfeatError(`${args.cache} is not a convfeat cache; check the --cache path.`);
-    const store = EmbeddingStore.open(args.cache, { mode: 'write', identity: meta });
-    try {
-      const r = store.compact();
-      process.stdout.write(`compacted ${r.shardsBefore} shard(s) into ${r.shardsAfter}\n`);
-    } finally {
-      store.close();
-    }
+    const r = compactCache(args.cache);
+    process.stdout.write(`compacted ${r.shardsBefore} shard(s) into ${r.shardsAfter}\n`);
   }),
 };
 

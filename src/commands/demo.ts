@@ -26,16 +26,13 @@ import { ConvfeatError, describeError, isConvfeatError } from '../util/errors';
 import { integerInRange } from '../util/validate';
 import { extractWithProgress } from './extract';
 import { handler, logger, printJson, setInterruptNote } from './run';
-import { PRECISION_OPTION } from './backboneOptions';
-import { parsePrecision } from '../backbone/quantize/variant';
+import { deviceChoice, modelChoice, withDeviceOptions, withModelOptions, type DeviceArgs } from './options';
 
-interface DemoArgs {
+interface DemoArgs extends DeviceArgs {
   data?: string;
   out: string;
   model: string;
   precision?: string;
-  device: string;
-  threads?: number;
   seed: number;
   advise: boolean;
   json?: boolean;
@@ -139,21 +136,22 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
   describe:
     'One command: fetch ResNet50, extract Mini Natural Images (or --data DIR: any folder of class folders), fit SVM and softmax (C on val), evaluate on test, HTML report, advice',
   builder: (y: Argv) =>
-    y
-      .option('data', {
-        type: 'string',
-        describe:
-          'train/val/test/<class>/ (Mini Natural Images), or <class>/ only (full Natural Images, your own photos: split here 28/19/53 %), or a manifest. Default: CONVFEAT_DATA, else ../shared/data/mini_natural_images',
-      })
-      .option('out', {
-        type: 'string',
-        default: path.join('data', 'demo'),
-        describe: 'Where the split manifest, cache, classifiers and reports go',
-      })
-      .option('model', { type: 'string', default: 'resnet50' })
-      .option('precision', PRECISION_OPTION)
-      .option('device', { type: 'string', default: 'auto' })
-      .option('threads', { type: 'number' })
+    withDeviceOptions(
+      withModelOptions(
+        y
+          .option('data', {
+            type: 'string',
+            describe:
+              'train/val/test/<class>/ (Mini Natural Images), or <class>/ only (full Natural Images, your own photos: split here 28/19/53 %), or a manifest. Default: CONVFEAT_DATA, else ../shared/data/mini_natural_images',
+          })
+          .option('out', {
+            type: 'string',
+            default: path.join('data', 'demo'),
+            describe: 'Where the split manifest, cache, classifiers and reports go',
+          }),
+        { model: { default: 'resnet50' }, layer: false, preprocess: false },
+      ),
+    )
       .option('seed', { type: 'number', default: 0, describe: 'Seed of the split made for a folder without splits' })
       .option('advise', { type: 'boolean', default: true, describe: 'Run the learning curve and advice (--no-advise)' })
       .option('json', { type: 'boolean' })
@@ -163,18 +161,14 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
     const log = logger(args);
     const say = args.json || args.quiet ? log : (line: string) => process.stdout.write(`${line}\n`);
     const seed = integerInRange('--seed', args.seed, 0, 2 ** 31 - 1);
-    const precision = args.precision === undefined ? undefined : parsePrecision(args.precision);
+    const { precision } = modelChoice(args);
     // The data first: a missing dataset is said before minutes of model download.
     const { dataset, splitManifest, input } = await demoDataset(args.data, args.out, seed, log);
     say(`1/5 model: ${args.model}${precision === 'int8' ? ' (int8)' : ''}`);
     const prepared = await prepareBackbone({ model: args.model, ...(precision ? { precision } : {}), log });
     // One cache per backbone (int8 embeddings are another space); a model given as a file path gives its name.
     const cacheDir = path.join(args.out, `cache-${prepared.name.replace(/[^A-Za-z0-9._-]+/g, '_')}`);
-    const backbone = await openBackbone(prepared, {
-      device: args.device,
-      ...(args.threads !== undefined ? { threads: integerInRange('--threads', args.threads, 1, 1024) } : {}),
-      log,
-    });
+    const backbone = await openBackbone(prepared, { ...deviceChoice(args), log });
     say(`2/5 extract: ${input} -> ${cacheDir} (${backbone.identity.dim}-d, ${backbone.provider})`);
     const extraction = await extractWithProgress(dataset, backbone, {
       cacheDir,

@@ -8,11 +8,11 @@ import { evaluateOnCache } from '../report/evaluate';
 import { formatMetricsTable, metricsToJson } from '../report/metrics';
 import { recoverInterruptedSwap } from '../util/swapDir';
 import { handler, printJson, setInterruptNote } from './run';
+import { withClassifierOption, type ClassifierArgs } from './options';
 import { readExcludeFile } from '../audit/csv';
 import { calibrationSummary, calibrationToJson } from '../report/calibration';
 
-export interface EvaluateArgs {
-  classifier: string;
+export interface EvaluateArgs extends ClassifierArgs {
   cache: string;
   split?: string;
   json?: boolean;
@@ -24,8 +24,7 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
   command: 'evaluate',
   describe: 'Score a classifier on a cache split and print its metrics',
   builder: (y: Argv) =>
-    y
-      .option('classifier', { type: 'string', demandOption: true, describe: 'Classifier file written by fit-linear' })
+    withClassifierOption(y)
       .option('cache', { type: 'string', demandOption: true, describe: 'Cache directory written by extract' })
       .option('split', {
         type: 'string',

@@ -6,17 +6,15 @@ import { removeDeadTemps } from '../util/atomic';
 import { UsageError } from '../util/errors';
 import { fitFromCache } from '../linear/fitCache';
 import { formatCSearch } from '../linear/search';
-import { saveClassifier, SOLVERS, SCALE_KINDS, type SolverKind, type ScaleKind } from '../linear';
+import { saveClassifier } from '../linear';
 import { positiveNumber, integerInRange } from '../util/validate';
 import { handler, logger, printJson, say, setInterruptNote } from './run';
 import { readExcludeFile } from '../audit/csv';
+import { withSolverOptions, type SolverArgs } from './options';
 
-export interface FitLinearArgs {
+export interface FitLinearArgs extends SolverArgs {
   cache: string;
   out: string;
-  solver: SolverKind;
-  C?: number;
-  scale: ScaleKind;
   folds: number;
   'class-weight': 'none' | 'balanced';
   seed: number;
@@ -33,24 +31,11 @@ export const fitLinearCommand: CommandModule<object, FitLinearArgs> = {
   command: 'fit-linear',
   describe: 'Train a linear classifier (SVM or softmax) on a cache and write it as JSON',
   builder: (y: Argv) =>
-    y
-      .option('cache', { type: 'string', demandOption: true, describe: 'Cache directory written by extract' })
-      .option('out', { type: 'string', demandOption: true, describe: 'Classifier file to write (JSON)' })
-      .option('solver', {
-        choices: SOLVERS,
-        default: 'svm' as SolverKind,
-        describe:
-          'svm: dual coordinate descent (LIBLINEAR -s 1); softmax: multinomial logistic regression by L-BFGS; ml-svm: the ml-svm package (small data)',
-      })
-      .option('C', {
-        type: 'number',
-        describe: 'Regularisation C; omitted = chosen on the val split, else by stratified k-fold CV',
-      })
-      .option('scale', {
-        choices: SCALE_KINDS,
-        default: 'none' as ScaleKind,
-        describe: 'Feature scaling stored in the classifier (none measured best on ResNet50 features: see README)',
-      })
+    withSolverOptions(
+      y
+        .option('cache', { type: 'string', demandOption: true, describe: 'Cache directory written by extract' })
+        .option('out', { type: 'string', demandOption: true, describe: 'Classifier file to write (JSON)' }),
+    )
       .option('folds', {
         type: 'number',
         default: 5,

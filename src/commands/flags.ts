@@ -6,8 +6,15 @@ import { kebabFlag, useParamNames } from '../util/params';
 
 /** API option → CLI flag where the flag is not simply the option in kebab case. */
 export const FLAG_EXCEPTIONS: Readonly<Record<string, string>> = {
+  /** Every command's --cache is the library's cacheDir (extract, merge's target, fit, evaluate, audit, similar). */
   cacheDir: '--cache',
+  /** The folder audit and evaluate write their pages into. */
+  reportDir: '--report',
+  /** fit-linear and evaluate read the leave-out list from a file (the library takes the set as `exclude`). */
+  excludeFile: '--exclude',
+  /** kebab-case would make it --c; the flag keeps LIBLINEAR's capital. */
   C: '--C',
+  maxFileMB: '--max-file-size',
 };
 
 export function flagFor(apiName: string): string {

@@ -24,6 +24,16 @@ const COMMON: Record<string, string> = {
   scale: 'Feature scaling: none (best on ResNet50 features), l2 (unit rows) or standard (zero mean, unit variance)',
 };
 
+/** How extract and preprocess, the commands that take the whole backbone block, describe its options. */
+const BACKBONE: Record<string, string> = {
+  layer: 'Cut at this node or tensor (default: input of the last fully connected layer)',
+  preprocess: 'For your own .onnx: torchvision (default), caffe, or a JSON preprocessing spec file',
+  device: 'auto, cpu, cuda or cuda:N (auto falls back to CPU)',
+};
+
+/** fit-linear and evaluate describe the classifier file and the solver block in their own words. */
+const FITTED_CLASSIFIER = 'Classifier file written by fit-linear';
+
 interface CommandHelp {
   options?: Record<string, string>;
   examples: Array<[string, string]>;
@@ -72,6 +82,11 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
     ],
   },
   extract: {
+    options: {
+      ...BACKBONE,
+      'batch-size': 'Images per inference call (default: 8 on CPU, 64 on CUDA)',
+      workers: 'Preprocessing worker threads (default: cores - 1, at most 4 on CPU)',
+    },
     examples: [
       ['$0 extract --model resnet50 --data photos/ --cache cache/', 'Embed every image under photos/ (resumable)'],
       ['$0 extract --model resnet50 --data photos/ --cache cache/ --split train', 'Only the train split'],
@@ -83,6 +98,10 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
   },
   'fit-linear': {
     options: {
+      solver:
+        'svm: dual coordinate descent (LIBLINEAR -s 1); softmax: multinomial logistic regression by L-BFGS; ml-svm: the ml-svm package (small data)',
+      C: 'Regularisation C; omitted = chosen on the val split, else by stratified k-fold CV',
+      scale: 'Feature scaling stored in the classifier (none measured best on ResNet50 features: see README)',
       'class-weight':
         'balanced: weight each class by n / (K · n_class), for imbalanced data; none: every image counts once',
       seed: 'Seed for the shuffles of the solver and the cross-validation folds (same seed, same classifier)',
@@ -96,6 +115,7 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
     ],
   },
   evaluate: {
+    options: { classifier: FITTED_CLASSIFIER },
     examples: [
       ['$0 evaluate --classifier clf.json --cache cache/', 'Metrics on the test split'],
       [
@@ -107,6 +127,8 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
   },
   predict: {
     options: {
+      classifier: FITTED_CLASSIFIER,
+      model: 'The backbone .onnx file, when the classifier was trained on your own model',
       layout: COMMON.layout,
     },
     examples: [
@@ -117,6 +139,7 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
   },
   advise: {
     options: {
+      C: 'Fixed C (default: chosen once on the full train split)',
       seeds: 'Random subsets drawn per fraction (the error bars are their standard deviation)',
       fractions: 'Shares of each class to train on, e.g. 0.1,0.5,1 or 0.1 0.5 1 (default 0.05,0.1,0.2,0.5,1)',
     },
@@ -136,6 +159,7 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
     ],
   },
   preprocess: {
+    options: BACKBONE,
     examples: [
       ['$0 preprocess photo.jpg --model resnet50 --out x.npy', "The model's exact input tensor for one photo"],
       [
@@ -190,6 +214,7 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
   },
   audit: {
     options: {
+      classifier: 'Score the test split with and without leaked images using this classifier (default: a quick fit)',
       seed: 'Seed of the folds of the out-of-fold label check',
       quiet: 'Only the summary, no progress lines',
     },
@@ -200,7 +225,13 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
     ],
   },
   similar: {
-    options: { quiet: 'No progress lines' },
+    options: {
+      model: 'The ONNX file that made the cache, when it is not a known model (a new query is embedded with it)',
+      layer: 'The --layer the cache was extracted with, if any',
+      preprocess: 'The --preprocess the cache was extracted with, if any',
+      device: 'auto, cpu, cuda or cuda:N',
+      quiet: 'No progress lines',
+    },
     examples: [
       ['$0 similar photos/test/cat/cat_0001.jpg --cache cache/', 'The 10 cached images most like this one'],
       ['$0 similar new.jpg --cache cache/ -k 5 --json', 'A new photo, embedded on the fly; JSON output'],

@@ -1,10 +1,8 @@
 /** `convfeat models list | fetch NAME | inspect FILE.onnx`: the model store and what a model file holds. */
-import * as fs from 'fs';
-import * as path from 'path';
 import type { Argv, CommandModule } from 'yargs';
 import { modelStoreDir } from '../backbone/load';
 import { formatModelInfo, inspectModel } from '../backbone/graph/inspect';
-import { fetchModel, listModels, resolveModel } from '../backbone/store';
+import { fetchModel, modelCatalog, resolveModel } from '../backbone/store';
 import { handler, logger, printJson, say } from './run';
 import { quantizeCommand } from './modelsQuantize';
 import { scanDataset } from '../dataset';
@@ -34,18 +32,7 @@ const listCommand: CommandModule<object, ListArgs> = {
   builder: (y: Argv) => y.option('json', { type: 'boolean' }) as unknown as Argv<ListArgs>,
   handler: handler(async (args: ListArgs) => {
     const store = modelStoreDir();
-    const rows = listModels().map((m) => ({
-      name: m.name,
-      dim: m.embedding.dim,
-      format: m.format,
-      file: path.join(store, m.file),
-      fetched: fs.existsSync(path.join(store, m.file)),
-      source: m.source.url,
-      sha256: m.source.sha256,
-      license: m.license,
-      description: m.description,
-      preprocess: m.preprocess,
-    }));
+    const rows = modelCatalog(store);
     if (args.json) return printJson(rows);
     const w = Math.max(...rows.map((r) => r.name.length), 4);
     process.stdout.write(`${'name'.padEnd(w)}  ${'dim'.padStart(5)}  fetched  source\n`);

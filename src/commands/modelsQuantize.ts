@@ -4,6 +4,7 @@ import { calibrateModel, DEFAULT_CALIBRATION_IMAGES } from '../backbone/quantize
 import type { RangeMethod } from '../backbone/quantize/calibrate';
 import { numberInRange, oneOf } from '../util/validate';
 import { handler, logger, printJson } from './run';
+import { withDeviceOptions, withModelOptions } from './options';
 
 interface QuantizeArgs {
   model: string;
@@ -23,19 +24,26 @@ export const quantizeCommand: CommandModule<object, QuantizeArgs> = {
   command: 'quantize <model>',
   describe:
     'Calibrate a model on your photos and write its int8 range table and int8 graph (use with --precision int8)',
-  builder: (y: Argv) =>
-    y
-      .positional('model', { type: 'string', demandOption: true, describe: 'A known model or an ONNX classifier file' })
-      .option('calibrate', { type: 'string', demandOption: true, describe: 'Calibration photos (image folder)' })
-      .option('layer', { type: 'string' })
-      .option('preprocess', { type: 'string' })
+  builder: (y: Argv) => {
+    const model = withModelOptions(
+      y
+        .positional('model', {
+          type: 'string',
+          demandOption: true,
+          describe: 'A known model or an ONNX classifier file',
+        })
+        .option('calibrate', { type: 'string', demandOption: true, describe: 'Calibration photos (image folder)' }),
+      { model: false, precision: false },
+    );
+    const calibration = model
       .option('images', { type: 'number', default: DEFAULT_CALIBRATION_IMAGES, describe: 'How many photos' })
       .option('method', { choices: ['percentile', 'minmax'] as const, default: 'percentile' as const })
-      .option('percentile', { type: 'number', default: 99.999, describe: 'Kept share of each activation (percent)' })
-      .option('threads', { type: 'number' })
+      .option('percentile', { type: 'number', default: 99.999, describe: 'Kept share of each activation (percent)' });
+    return withDeviceOptions(calibration, { device: false })
       .option('out', { type: 'string', describe: 'Range table .json (default: where --precision int8 looks)' })
       .option('json', { type: 'boolean' })
-      .option('quiet', { type: 'boolean' }) as unknown as Argv<QuantizeArgs>,
+      .option('quiet', { type: 'boolean' }) as unknown as Argv<QuantizeArgs>;
+  },
   handler: handler(async (args: QuantizeArgs) => {
     oneOf('--method', args.method, ['percentile', 'minmax'] as const);
     const method: RangeMethod =

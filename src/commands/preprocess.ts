@@ -16,12 +16,13 @@ import { ensureDir, ensureParentDir } from '../util/dirs';
 import { writeFileAtomicSync } from '../util/atomic';
 import { ConvfeatError, UsageError } from '../util/errors';
 import { writeNpySync } from '../util/npy';
-import { checkBackboneArgs, withBackboneOptions, type BackboneArgs } from './backboneOptions';
+import { backboneChoice, withBackboneOptions, type BackboneArgs } from './options';
 import { handler, logger, printJson, say, setInterruptNote } from './run';
 
 export const PREPROCESS_FORMAT_VERSION = 1;
 
 interface PreprocessArgs extends BackboneArgs {
+  model: string;
   images: string[];
   out: string;
   stack?: boolean;
@@ -117,7 +118,8 @@ export const preprocessCommand: CommandModule<object, PreprocessArgs> = {
     ) as unknown as Argv<PreprocessArgs>,
   handler: handler(async (args: PreprocessArgs) => {
     setInterruptNote('nothing-written');
-    checkBackboneArgs(args);
+    // --precision, --device and --threads are accepted (the block is shared) but a tensor does not depend on them.
+    const { image } = backboneChoice(args);
     const inputs = (args.images ?? []).map(String);
     if (inputs.length === 0) throw new UsageError('Name at least one image or folder to preprocess.');
     const jobs = listJobs(inputs);
@@ -162,8 +164,7 @@ export const preprocessCommand: CommandModule<object, PreprocessArgs> = {
       try {
         result = await preprocessDetailed(bytes, {
           spec: prepared.spec,
-          exif: args.exif,
-          ...(args['max-pixels'] !== undefined ? { maxPixels: args['max-pixels'] } : {}),
+          ...image,
         });
       } catch (e) {
         // Which image failed matters when there are hundreds; the files already written stay.

@@ -2,17 +2,14 @@
 import type { Argv, CommandModule } from 'yargs';
 import { similarImages } from '../audit/similar';
 import { handler, logger, printJson } from './run';
+import { modelChoice, withDeviceOptions, withModelOptions, type DeviceArgs, type ModelArgs } from './options';
 
-interface SimilarArgs {
+interface SimilarArgs extends ModelArgs, DeviceArgs {
   query: string;
   cache: string;
   k: number;
   json?: boolean;
   quiet?: boolean;
-  model?: string;
-  layer?: string;
-  preprocess?: string;
-  device: string;
   exact?: boolean;
 }
 
@@ -20,21 +17,20 @@ export const similarCommand: CommandModule<object, SimilarArgs> = {
   command: 'similar <query>',
   describe: 'Nearest neighbours of an image among the cached embeddings (cosine similarity)',
   builder: (y: Argv) =>
-    y
-      .positional('query', {
-        type: 'string',
-        demandOption: true,
-        describe: 'An image listed in the cache, or any image file',
-      })
-      .option('cache', { type: 'string', demandOption: true, describe: 'Cache directory written by extract' })
-      .option('k', { alias: 'top', type: 'number', default: 10, describe: 'How many neighbours' })
-      .option('model', {
-        type: 'string',
-        describe: 'The ONNX file that made the cache, when it is not a known model (a new query is embedded with it)',
-      })
-      .option('layer', { type: 'string', describe: 'The --layer the cache was extracted with, if any' })
-      .option('preprocess', { type: 'string', describe: 'The --preprocess the cache was extracted with, if any' })
-      .option('device', { type: 'string', default: 'auto', describe: 'auto, cpu, cuda or cuda:N' })
+    withDeviceOptions(
+      withModelOptions(
+        y
+          .positional('query', {
+            type: 'string',
+            demandOption: true,
+            describe: 'An image listed in the cache, or any image file',
+          })
+          .option('cache', { type: 'string', demandOption: true, describe: 'Cache directory written by extract' })
+          .option('k', { alias: 'top', type: 'number', default: 10, describe: 'How many neighbours' }),
+        { precision: false },
+      ),
+      { threads: false },
+    )
       .option('exact', {
         type: 'boolean',
         describe: 'Scan every cached row instead of the vector index (used from 100,000 rows on)',
@@ -44,9 +40,7 @@ export const similarCommand: CommandModule<object, SimilarArgs> = {
   handler: handler(async (args: SimilarArgs) => {
     const result = await similarImages(args.cache, args.query, {
       k: args.k,
-      ...(args.model !== undefined ? { model: args.model } : {}),
-      ...(args.layer !== undefined ? { layer: args.layer } : {}),
-      ...(args.preprocess !== undefined ? { preprocess: args.preprocess } : {}),
+      ...modelChoice(args),
       device: args.device,
       ...(args.exact ? { exact: true } : {}),
       log: logger(args),

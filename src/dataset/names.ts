@@ -17,6 +17,16 @@ const SPLIT_ALIASES: Record<string, Split> = {
 
 export const SPLIT_NAMES_TEXT = 'train, val (also valid, validation) or test';
 
+/**
+ * The distinct splits of some entries (dataset items, listed images), sorted; [] when none has a split. The one
+ * answer to "which splits are there", so every sentence that names them lists them alike.
+ */
+export function splitsOf(entries: Iterable<{ split?: Split | undefined }>): Split[] {
+  const seen = new Set<Split>();
+  for (const e of entries) if (e.split !== undefined) seen.add(e.split);
+  return [...seen].sort();
+}
+
 /** Maps a folder or manifest split name to its canonical split, case-insensitively; undefined when unknown. */
 export function normalizeSplit(name: string): Split | undefined {
   return SPLIT_ALIASES[name.trim().toLowerCase()];

@@ -9,8 +9,16 @@ import { UsageError } from '../util/errors';
 import { invalid, nonEmptyString, oneOf } from '../util/validate';
 import { scanFolder } from './folder';
 import { isManifestFile, readManifest } from './manifest';
-import { compareCodeUnits, IMAGE_EXTENSIONS, looksLikeImage, normalizeSplit, SPLIT_NAMES_TEXT } from './names';
+import {
+  compareCodeUnits,
+  IMAGE_EXTENSIONS,
+  looksLikeImage,
+  normalizeSplit,
+  SPLIT_NAMES_TEXT,
+  splitsOf,
+} from './names';
 import type { Dataset, DatasetItem, DatasetKind, LayoutOption, ScanOptions, ScanProblem, Split } from './types';
+import { param } from '../util/params';
 
 const LAYOUTS: readonly LayoutOption[] = ['auto', 'imagefolder', 'imagefolder-splits', 'unlabelled'];
 
@@ -21,7 +29,7 @@ function sortedClasses(items: readonly DatasetItem[]): string[] {
 }
 
 function filterSplit(items: DatasetItem[], split: Split, input: string, optionName: string): DatasetItem[] {
-  const present = [...new Set(items.map((it) => it.split).filter((s): s is Split => s !== undefined))];
+  const present = splitsOf(items);
   if (present.length === 0) {
     throw new UsageError(
       `${input} has no splits (no train/val/test folders or split column), so ${optionName} ${split} selects nothing; drop ${optionName}.`,
@@ -29,19 +37,19 @@ function filterSplit(items: DatasetItem[], split: Split, input: string, optionNa
   }
   const kept = items.filter((it) => it.split === split);
   if (kept.length === 0) {
-    throw new UsageError(`${input} has no images in split ${split}; it has ${present.sort().join(', ')}.`);
+    throw new UsageError(`${input} has no images in split ${split}; it has ${present.join(', ')}.`);
   }
   return kept;
 }
 
 export async function scanDataset(input: string, opts: ScanOptions = {}): Promise<Dataset> {
-  const inputName = opts.inputName ?? '--data';
+  const inputName = opts.inputName ?? param('data');
   nonEmptyString(inputName, input);
-  const layout = oneOf('layout', opts.layout ?? 'auto', LAYOUTS);
+  const layout = oneOf(param('layout'), opts.layout ?? 'auto', LAYOUTS);
   let split: Split | undefined;
   if (opts.split !== undefined) {
     split = typeof opts.split === 'string' ? normalizeSplit(opts.split) : undefined;
-    if (!split) throw invalid('--split', SPLIT_NAMES_TEXT, opts.split);
+    if (!split) throw invalid(param('split'), SPLIT_NAMES_TEXT, opts.split);
   }
 
   const resolved = path.resolve(input);
@@ -95,6 +103,6 @@ export async function scanDataset(input: string, opts: ScanOptions = {}): Promis
 
   const classes = sortedClasses(items);
   if (kind !== 'manifest' && classes.length === 0) kind = 'unlabelled';
-  if (split) items = filterSplit(items, split, input, '--split');
+  if (split) items = filterSplit(items, split, input, param('split'));
   return { root, kind, classes, items, problems, notes };
 }

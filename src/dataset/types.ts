@@ -43,6 +43,6 @@ export interface ScanOptions {
   /** Keep only items of this split (aliases valid/validation accepted). */
   split?: string;
   layout?: LayoutOption;
-  /** Name of the option that carried `input`, for error messages (default "--data"). */
+  /** Name of the option that carried `input`, for error messages (default `param('data')`: data, or --data from the CLI). */
   inputName?: string;
 }

@@ -15,13 +15,14 @@ import * as fs from 'fs';
 import { ConvfeatError, UsageError } from '../util/errors';
 import { invalid, nonEmptyString } from '../util/validate';
 import { floatTensor, int64Tensor, makeModel, node, onnx, saveModel, valueInfo, dimsOf } from '../backbone/graph/proto';
+import { EMBEDDING_OUTPUT, pruneToOutput } from '../backbone/graph/cut';
 import { outputSize, type PreprocessSpec } from '../preprocess/spec';
 import { validateSpec } from '../preprocess/options';
 import type { LinearClassifier } from '../linear';
 import { convfeatVersion } from '../report/version';
 
-/** The tensor a cut backbone exposes (src/backbone/cut.ts). */
-const EMBEDDING = 'embedding';
+/** The tensor a cut backbone exposes. */
+const EMBEDDING = EMBEDDING_OUTPUT;
 const PREFIX = 'backbone/';
 /** Smallest normal float32: an all-zero embedding divides to 0, as the l2 scaler leaves it, instead of NaN. */
 const L2_FLOOR = 1.1754943508222875e-38;
@@ -69,41 +70,6 @@ function renameNode(n: onnx.INodeProto, rename: (s: string) => string): onnx.INo
       ...(a.g ? { g: renameGraph(a.g, rename) } : {}),
       ...(a.graphs && a.graphs.length ? { graphs: a.graphs.map((sg) => renameGraph(sg, rename)) } : {}),
     })),
-  };
-}
-
-/** Every tensor name a node reads, including those its subgraphs read from the enclosing scope. */
-function readsOf(n: onnx.INodeProto): string[] {
-  const out = [...(n.input ?? [])];
-  for (const a of n.attribute ?? []) {
-    for (const sg of [a.g, ...(a.graphs ?? [])]) if (sg) for (const inner of sg.node ?? []) out.push(...readsOf(inner));
-  }
-  return out;
-}
-
-/** Keeps only the nodes the embedding depends on (a classifier head left in the model would be dead weight). */
-function pruneToEmbedding(g: onnx.IGraphProto): onnx.IGraphProto {
-  const nodes = g.node ?? [];
-  const producer = new Map<string, number>();
-  nodes.forEach((n, i) => (n.output ?? []).forEach((o) => producer.set(o, i)));
-  const keep = new Set<number>();
-  const needed = new Set<string>();
-  const stack = [EMBEDDING];
-  while (stack.length) {
-    const t = stack.pop()!;
-    if (needed.has(t)) continue;
-    needed.add(t);
-    const i = producer.get(t);
-    if (i === undefined || keep.has(i)) continue;
-    keep.add(i);
-    for (const s of readsOf(nodes[i])) if (s) stack.push(s);
-  }
-  return {
-    ...g,
-    node: nodes.filter((_, i) => keep.has(i)),
-    initializer: (g.initializer ?? []).filter((t) => needed.has(t.name ?? '')),
-    output: (g.output ?? []).filter((o) => o.name === EMBEDDING),
-    valueInfo: (g.valueInfo ?? []).filter((v) => needed.has(v.name ?? '')),
   };
 }
 
@@ -216,7 +182,7 @@ export function buildFusedModel(options: FusedExportOptions): FusedModel {
   if (x === 'image') nodes.push(node('Identity', [x], [backboneIn], {}, 'preprocess/identity'));
   else nodes[nodes.length - 1].output = [backboneIn];
 
-  const backbone = renameGraph(pruneToEmbedding(backboneModel.graph as onnx.IGraphProto), (s) => PREFIX + s);
+  const backbone = renameGraph(pruneToOutput(backboneModel.graph as onnx.IGraphProto, EMBEDDING), (s) => PREFIX + s);
   nodes.push(...(backbone.node ?? []));
   inits.push(...(backbone.initializer ?? []));
 

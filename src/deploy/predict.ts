@@ -5,16 +5,17 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { openBackbone, prepareBackbone, type PreparedBackbone } from '../backbone/load';
-import { splitModelPrecision, type Precision } from '../backbone/quantize/variant';
-import { loadManifest } from '../backbone/store';
+import type { Precision } from '../backbone/quantize/variant';
 import { extractDataset, type ExtractSummary } from '../cache';
 import type { Dataset, DatasetItem } from '../dataset';
 import type { LinearClassifier } from '../linear';
-import { preprocessFingerprint, type ExifMode } from '../preprocess/spec';
-import { ConvfeatError } from '../util/errors';
+import { defaultPreprocessThreads } from '../preprocess';
 import { ownerTag, removeDeadTempDirs } from '../util/owner';
 import { integerInRange } from '../util/validate';
+import { param } from '../util/params';
+import { openBackboneForClassifier } from './match';
+
+export { backboneForClassifier, openBackboneForClassifier, type MatchOptions, type MatchedBackbone } from './match';
 
 export interface Prediction {
   path: string;
@@ -36,6 +37,7 @@ export interface PredictOptions {
   device?: string;
   threads?: number;
   batchSize?: number;
+  /** Preprocessing workers; default: the CLI's (cores − 1). */
   workers?: number;
   topK?: number;
   /** Files over this many MB are refused before they are read (default 256). */
@@ -49,60 +51,6 @@ export interface PredictOptions {
 export interface PredictSummary extends ExtractSummary {
   predicted: number;
   model: string;
-}
-
-/** The backbone a classifier needs, refused with a sentence when the file on hand is a different network. */
-export async function backboneForClassifier(
-  clf: LinearClassifier,
-  opts: { model?: string; layer?: string; preprocess?: string; precision?: Precision; log?: (line: string) => void },
-): Promise<{ prepared: PreparedBackbone; exif: ExifMode }> {
-  const trainedOn = clf.backbone.model;
-  if (opts.model === undefined && trainedOn === 'classical:orb-bow') {
-    throw new ConvfeatError(
-      'The classifier was trained on classical:orb-bow features; pass the codebook it was extracted with: --model CODEBOOK.json.',
-    );
-  }
-  // An int8 backbone is recorded as NAME@int8; unless told otherwise, use the precision the classifier was fitted on.
-  const trained = trainedOn !== null ? splitModelPrecision(trainedOn) : undefined;
-  const known =
-    trained !== undefined &&
-    (loadManifest().models[trained.model] !== undefined || trained.model.startsWith('classical:'));
-  // An explicit --precision names the precision itself, so the recorded name loses its @int8.
-  const model = opts.model ?? (known ? (opts.precision !== undefined ? trained!.model : trainedOn!) : undefined);
-  const precision =
-    opts.precision ??
-    (opts.model !== undefined && splitModelPrecision(opts.model).precision ? undefined : trained?.precision);
-  if (!model) {
-    throw new ConvfeatError(
-      `The classifier was trained on embeddings of ${trainedOn ?? 'an unnamed model'}, which is not a known model; pass the same ONNX file with --model FILE.onnx.`,
-    );
-  }
-  const prepared = await prepareBackbone({
-    model,
-    layer: opts.layer,
-    preprocess: opts.preprocess,
-    ...(precision !== undefined ? { precision } : {}),
-    log: opts.log,
-  });
-  if (clf.backbone.fingerprint && prepared.fingerprint !== clf.backbone.fingerprint) {
-    throw new ConvfeatError(
-      trained !== undefined && prepared.precision !== (trained.precision ?? 'fp32')
-        ? `The classifier was fitted on ${trained.precision ?? 'fp32'} embeddings (${trainedOn}) but --precision ${prepared.precision} was asked for; drop --precision, or refit the classifier on a cache extracted with --precision ${prepared.precision}.`
-        : `--model ${model} cut at ${prepared.layer} (fingerprint ${prepared.fingerprint}) is not the backbone the classifier was trained on (${trainedOn}, ${clf.backbone.fingerprint}); pass the same model and --layer, or refit the classifier.`,
-    );
-  }
-  // The classifier records the preprocessing fingerprint; EXIF handling is the one choice the user makes per run.
-  const exif = (['apply', 'ignore'] as const).find(
-    (mode) =>
-      !clf.preprocessFingerprint ||
-      preprocessFingerprint({ spec: prepared.spec, exif: mode }) === clf.preprocessFingerprint,
-  );
-  if (!exif) {
-    throw new ConvfeatError(
-      `The classifier was trained on embeddings made with other preprocessing than ${prepared.name} has now; refit it on a cache extracted with the current settings.`,
-    );
-  }
-  return { prepared, exif };
 }
 
 /** The k largest of values[o .. o+K) by index, best first (ties: lower index); O(K·k), no sort of all K. */
@@ -124,9 +72,8 @@ export async function predictDataset(
   dataset: Dataset,
   opts: PredictOptions,
 ): Promise<PredictSummary> {
-  const topK = integerInRange('--top-k', opts.topK ?? 1, 1, clf.classes.length);
-  const { prepared, exif } = await backboneForClassifier(clf, opts);
-  const backbone = await openBackbone(prepared, { device: opts.device, threads: opts.threads, exif, log: opts.log });
+  const topK = integerInRange(param('topK'), opts.topK ?? 1, 1, clf.classes.length);
+  const { prepared, backbone } = await openBackboneForClassifier(clf, opts);
   const temporary = opts.cacheDir === undefined;
   // The temporary cache is named after its owner (pid, start time) so a later run removes what a killed one left.
   if (opts.cacheDir === undefined) removeDeadTempDirs(os.tmpdir(), 'convfeat-predict-');
@@ -156,7 +103,8 @@ export async function predictDataset(
     const summary = await extractDataset(dataset, backbone, {
       cacheDir,
       ...(opts.batchSize !== undefined ? { batchSize: opts.batchSize } : {}),
-      ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
+      // The CLI's default (cores − 1 decoding workers), so a library call scores as fast as `convfeat predict`.
+      workers: opts.workers ?? defaultPreprocessThreads(),
       writeListing: false,
       ...(opts.maxFileMB !== undefined ? { maxFileMB: opts.maxFileMB } : {}),
       onEmbedded: score,

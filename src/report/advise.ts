@@ -6,7 +6,7 @@
  * level then place the dataset in the classic transfer-learning decision matrix (CS231n, "Transfer Learning"):
  * small data + similar domain → keep fixed features; large data or a dissimilar domain → fine-tune.
  */
-import { loadSplit, readListing, type SplitData } from '../cache';
+import { cacheSplits, loadSplit, type SplitData } from '../cache';
 import { LinearClassifier, SOLVERS, stratifiedFolds, type ScaleKind, type SolverKind } from '../linear';
 import { Prng } from '../linear/prng';
 import { ConvfeatError } from '../util/errors';
@@ -107,8 +107,7 @@ function checkFractions(fractions: unknown): number[] {
 }
 
 function loadTrainVal(cacheDir: string): { train: SplitData; val?: SplitData } {
-  const listing = readListing(cacheDir) ?? [];
-  const splits = new Set(listing.map((e) => e.split).filter((s) => s !== undefined));
+  const splits = new Set<string>(cacheSplits(cacheDir));
   if (splits.size > 0 && !splits.has('train')) {
     throw new ConvfeatError(
       `The cache ${cacheDir} has no train split (it has ${[...splits].sort().join(', ')}); extract a train split first.`,

@@ -2,7 +2,7 @@
  * Evaluating a classifier on a cache split: refuses embeddings from another backbone or preprocessing, then
  * computes the metrics scikit-learn users expect.
  */
-import { loadSplit, readListing } from '../cache';
+import { cacheSplits, loadSplit } from '../cache';
 import { LinearClassifier } from '../linear';
 import { ConvfeatError, UsageError } from '../util/errors';
 import { classificationMetrics, type ClassificationMetrics } from './metrics';
@@ -41,7 +41,7 @@ export function assertCompatible(
  * with splits but no test is refused rather than scoring the training images.
  */
 function defaultSplit(cacheDir: string): string | undefined {
-  const splits = [...new Set((readListing(cacheDir) ?? []).map((e) => e.split).filter((s) => s !== undefined))].sort();
+  const splits: string[] = cacheSplits(cacheDir);
   if (splits.length === 0 || splits.includes('test')) return splits.length ? 'test' : undefined;
   throw new UsageError(
     `The cache ${cacheDir} has split${splits.length > 1 ? 's' : ''} ${splits.join(', ')} but no test split; pass --split ${splits.includes('val') ? 'val' : splits[0]} to score one of them, or extract a test split.`,

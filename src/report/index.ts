@@ -1,15 +1,13 @@
-/** The report stage's public surface: metrics, evaluation, pictures, the HTML report, learning-curve advice, fused export. */
+/**
+ * The report stage's public surface (the root exports it as `report`): metrics, evaluation, the HTML report,
+ * learning-curve advice. The chart builders (charts, confusionChart, curves, adviceChart) stay out: their types are
+ * vega-lite's, which would put ~90 declaration files into every consumer's type check (about 5 s with skipLibCheck
+ * off) for pictures that writeReport (and `convfeat advise --plot`) already draw.
+ */
 export * from './metrics';
 export { confusionMatrix, formatConfusionMatrix } from './confusion';
 export { evaluateOnCache, assertCompatible } from './evaluate';
 export type { EvaluationResult } from './evaluate';
-export { renderChart, rasteriseSvg, messageChart, CHART_FONT } from './charts';
-export type { RenderedChart } from './charts';
-export { confusionChartSpec, renderConfusionChart } from './confusionChart';
-export type { ConfusionChartOptions } from './confusionChart';
-export { curvesSpec, renderCurves, missingCurvesReason, formatC } from './curves';
-export { renderReportHtml, escapeHtml } from './html';
-export type { ReportPage, ReportThumb, ConfusedPair, PagePicture } from './html';
 export { writeReport, confusedPairs, REPORT_FORMAT, THUMBNAIL_SIZE } from './writeReport';
 export type { WriteReportOptions, WriteReportResult } from './writeReport';
 export { advise, learningCurve, DEFAULT_FRACTIONS } from './advise';
@@ -23,5 +21,4 @@ export {
   DISSIMILAR_ACCURACY,
 } from './recommend';
 export type { Recommendation } from './recommend';
-export { adviceChartSpec, renderAdviceChart, writeAdvicePlot, formatAdvice } from './adviceChart';
 export { convfeatVersion } from './version';

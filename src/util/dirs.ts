@@ -10,7 +10,7 @@ import { errnoCode, translateFsError } from './fsErrors';
 
 /**
  * Makes sure `dir` is a folder, creating it and its missing parents. `what` names the option or role for messages
- * (e.g. "--cache"). Throws a ConvfeatError when a file is in the way, a level cannot be created, or permission is
+ * (e.g. `param('out')`, which reads out from code and --out from the CLI, or "the cache"). Throws a ConvfeatError when a file is in the way, a level cannot be created, or permission is
  * refused.
  */
 export function ensureDir(dir: string, what?: string, forFile?: string): string {

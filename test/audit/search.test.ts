@@ -11,6 +11,18 @@ import { findDuplicates, leakedRows } from '../../src/audit/duplicates';
 import { findOutliers, neighbourScores } from '../../src/audit/outliers';
 import { readExcludeFile } from '../../src/audit/csv';
 import { tmpDir } from '../support/data';
+import { flagFor } from '../../src/commands/flags';
+import { useParamNames } from '../../src/util/params';
+
+/** Runs `fn` with the names the CLI installs at startup: library messages then name flags, as a CLI user sees. */
+function asCli<T>(fn: () => T): T {
+  useParamNames(flagFor);
+  try {
+    return fn();
+  } finally {
+    useParamNames();
+  }
+}
 
 function randomMatrix(n: number, dim: number, seed: number): Float32Array {
   let s = seed;
@@ -149,6 +161,7 @@ describe('--exclude file', () => {
     const file = path.join(dir, 'bad.csv');
     fs.writeFileSync(file, 'name\nx\n');
     expect(() => readExcludeFile(file)).toThrow(/no relPath or path column/);
-    expect(() => readExcludeFile(path.join(dir, 'missing.csv'))).toThrow(/Cannot read --exclude/);
+    expect(() => readExcludeFile(path.join(dir, 'missing.csv'))).toThrow(/Cannot read excludeFile /);
+    expect(() => asCli(() => readExcludeFile(path.join(dir, 'missing.csv')))).toThrow(/Cannot read --exclude /);
   });
 });

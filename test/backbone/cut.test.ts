@@ -21,6 +21,10 @@ import {
   withInitializersAsInputs,
 } from '../support/graphs';
 import { tmpDir } from '../support/data';
+import { flagFor } from '../../src/commands/flags';
+import { useParamNames } from '../../src/util/params';
+
+afterEach(() => useParamNames());
 
 const PIXELS = 3 * IMAGE_SIZE * IMAGE_SIZE;
 
@@ -208,7 +212,7 @@ describe('--layer', () => {
     }
     expect(error).toBeInstanceOf(UsageError);
     expect((error as UsageError).exitCode).toBe(2);
-    expect((error as Error).message).toMatch(/^Expected --layer to be a node or tensor name of vgg16\.onnx/);
+    expect((error as Error).message).toMatch(/^Expected layer to be a node or tensor name of vgg16\.onnx/);
     expect((error as Error).message).toContain('"/classifier/classifier.4/Relu_output_0" (24-d)');
     expect((error as Error).message).toMatch(/but received "fc7"$/);
   });
@@ -234,8 +238,12 @@ describe('models convfeat cannot cut', () => {
   test('a classifier without a fully connected layer asks for --layer, and --layer then works', async () => {
     const model = convOnlyClassifier();
     expect(() => cutAtEmbedding(model, { source: 'squeeze.onnx' })).toThrow(
-      /^squeeze\.onnx has no fully connected layer .* on the path to its output output; pass --layer with one of: .*"\/classifier\/classifier\.3\/GlobalAveragePool_output_0" \(10-d\)/,
+      /^squeeze\.onnx has no fully connected layer .* on the path to its output output; pass layer with one of: .*"\/classifier\/classifier\.3\/GlobalAveragePool_output_0" \(10-d\)/,
     );
+    // The CLI names its flag in the same sentence.
+    useParamNames(flagFor);
+    expect(() => cutAtEmbedding(model, { source: 'squeeze.onnx' })).toThrow(/; pass --layer with one of: /);
+    useParamNames();
     const { model: cut, embedding } = cutAtEmbedding(model, { layer: '/features/features.1/Relu' });
     expect(embedding.dim).toBe(8 * 8 * 8);
     const out = await run(encodeModel(cut), 'input', randomImages(2), 2, EMBEDDING_OUTPUT);

@@ -306,7 +306,7 @@ describe('convfeat gpu install', () => {
     );
     expect(missing.exitCode).toBe(2);
     expect(missing.message).toMatch(
-      /^Expected --from to be an http\(s\) URL or a tarball file but .*x\.tgz does not exist\.$/,
+      /^Expected from to be an http\(s\) URL or a tarball file but .*x\.tgz does not exist\.$/,
     );
   });
 

@@ -128,9 +128,7 @@ describe('formatModelInfo', () => {
     expect(lines).toContain(
       'Embedding   /classifier/classifier.4/Relu_output_0 (24-d), from /classifier/classifier.4/Relu',
     );
-    const table = lines.slice(
-      lines.indexOf('Candidate embedding layers (* = default; pass another with --layer):') + 1,
-    );
+    const table = lines.slice(lines.indexOf('Candidate embedding layers (* = default; pass another with layer):') + 1);
     expect(table[0]).toMatch(/^ {5}tensor +op +shape +dim +read by$/);
     expect(table).toHaveLength(4);
     expect(table[3]).toMatch(

@@ -220,7 +220,7 @@ describe('fetching an ONNX model over HTTP', () => {
       manifest: manifestOf(onnxEntry('resnet18', deadUrl, PAYLOAD_SHA)),
     });
     await expect(offline).rejects.toThrow(
-      /Cannot reach 127\.0\.0\.1:\d+ .*\(ECONNREFUSED\); .*place it in .* as resnet18\.onnx, or pass --model FILE\.onnx\./,
+      /Cannot reach 127\.0\.0\.1:\d+ .*\(ECONNREFUSED\); .*place it in .* as resnet18\.onnx, or pass model FILE\.onnx\./,
     );
     expect(filesUnder(store)).toEqual([]);
   });

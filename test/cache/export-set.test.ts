@@ -12,6 +12,18 @@ import { readNpySync } from '../../src/util/npy';
 import { tmpDir } from '../support/data';
 import { transpileSources } from './support/compile';
 import { hashOf, IDENTITY, rowsFor } from './support/rows';
+import { flagFor } from '../../src/commands/flags';
+import { useParamNames } from '../../src/util/params';
+
+/** Runs `fn` with the names the CLI installs at startup: library messages then name flags, as a CLI user sees. */
+function asCli<T>(fn: () => T): T {
+  useParamNames(flagFor);
+  try {
+    return fn();
+  } finally {
+    useParamNames();
+  }
+}
 
 const D = IDENTITY.dim;
 const CHILD = path.join(__dirname, 'support', 'export-child.js');
@@ -99,12 +111,14 @@ describe('cache export is atomic as a set', () => {
     exportCache(cache, { out, split: 'train' });
     expect(fs.existsSync(live)).toBe(true);
     fs.writeFileSync(path.join(out, 'notes.md'), 'mine');
-    expect(() => exportCache(cache, { out, split: 'val' })).toThrow(
+    expect(() => exportCache(cache, { out, split: 'val' })).toThrow(`out ${out} holds other files than an export`);
+    expect(() => asCli(() => exportCache(cache, { out, split: 'val' }))).toThrow(
       `--out ${out} holds other files than an export (notes.md); cache export replaces the whole folder so that its four files always belong together: choose a new or empty folder.`,
     );
     expect(splitOfSet(out)).toBe('train');
     const file = path.join(root, 'plain-file');
     fs.writeFileSync(file, '');
-    expect(() => exportCache(cache, { out: file })).toThrow(`--out ${file} is a file, not a folder`);
+    expect(() => exportCache(cache, { out: file })).toThrow(`out ${file} is a file, not a folder`);
+    expect(() => asCli(() => exportCache(cache, { out: file }))).toThrow(`--out ${file} is a file, not a folder`);
   });
 });

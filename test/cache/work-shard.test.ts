@@ -1,6 +1,18 @@
 import { parseShard, shardFilter, shardOfHash } from '../../src/cache/work-shard';
 import { UsageError } from '../../src/util/errors';
 import { hashOf } from './support/rows';
+import { flagFor } from '../../src/commands/flags';
+import { useParamNames } from '../../src/util/params';
+
+/** Runs `fn` with the names the CLI installs at startup: library messages then name flags, as a CLI user sees. */
+function asCli<T>(fn: () => T): T {
+  useParamNames(flagFor);
+  try {
+    return fn();
+  } finally {
+    useParamNames();
+  }
+}
 
 describe('--shard i/n', () => {
   test('parses 0-based i/n', () => {
@@ -13,7 +25,9 @@ describe('--shard i/n', () => {
     'refuses %j with a sentence',
     (text) => {
       expect(() => parseShard(text)).toThrow(UsageError);
-      expect(() => parseShard(text)).toThrow(
+      expect(() => parseShard(text)).toThrow(`Expected shard to be i/n with integers 0 ≤ i < n ≤ 1000000`);
+      // The CLI's sentence is unchanged: its startup names the flag.
+      expect(() => asCli(() => parseShard(text))).toThrow(
         `Expected --shard to be i/n with integers 0 ≤ i < n ≤ 1000000 (0-based, like JOB_COMPLETION_INDEX) but received ${JSON.stringify(text)}`,
       );
     },

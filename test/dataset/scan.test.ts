@@ -4,6 +4,10 @@ import * as path from 'path';
 import { scanDataset } from '../../src/dataset';
 import { UsageError } from '../../src/util/errors';
 import { photos, REPO_ROOT, tmpDir } from '../support/data';
+import { flagFor } from '../../src/commands/flags';
+import { useParamNames } from '../../src/util/params';
+
+afterEach(() => useParamNames());
 
 const JPEG = fs.readFileSync(photos('train', 'cat', 1)[0]!);
 
@@ -99,7 +103,7 @@ describe('scanDataset: folders', () => {
     const root = tmpDir('splitfilter');
     tree(root, ['train/cat/1.jpg', 'test/cat/2.jpg']);
     expect((await usageError(scanDataset(root, { split: 'dev' }))).message).toMatch(
-      /Expected --split to be train, val .* but received "dev"/,
+      /Expected split to be train, val .* but received "dev"/,
     );
     expect((await usageError(scanDataset(root, { split: 'val' }))).message).toMatch(
       /no images in split val; it has test, train/,
@@ -206,13 +210,19 @@ describe('scanDataset: folders', () => {
     expect((await usageError(scanDataset(textOnly))).message).toMatch(/contains no images/);
     const missing = path.join(empty, 'does-not-exist');
     expect((await usageError(scanDataset(missing))).message).toBe(
+      `data ${missing} does not exist; point it at an image folder or a .csv/.jsonl manifest.`,
+    );
+    // From the CLI, whose startup installs flag names, the same sentence names --data.
+    useParamNames(flagFor);
+    expect((await usageError(scanDataset(missing))).message).toBe(
       `--data ${missing} does not exist; point it at an image folder or a .csv/.jsonl manifest.`,
     );
+    useParamNames();
     tree(empty, ['file.txt']);
     expect((await usageError(scanDataset(path.join(empty, 'file.txt')))).message).toMatch(
       /not a \.csv or \.jsonl manifest/,
     );
-    expect((await usageError(scanDataset(''))).message).toMatch(/Expected --data to be a non-empty string/);
+    expect((await usageError(scanDataset(''))).message).toMatch(/Expected data to be a non-empty string/);
     expect((await usageError(scanDataset(empty, { layout: 'flat' as never }))).message).toMatch(
       /Expected layout to be one of/,
     );

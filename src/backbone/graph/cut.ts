@@ -176,8 +176,25 @@ function renameTensor(n: onnx.INodeProto, from: string, to: string): onnx.INodeP
   return { ...n, input: swap(n.input), output: swap(n.output) };
 }
 
+/**
+ * The graph reduced to what `target` depends on: its nodes (in order), the weights and value_info they read, and
+ * `target` as the only output. The fused export wraps a backbone with this, so a head left in the model is dropped
+ * exactly as the cutter drops it.
+ */
+export function pruneToOutput(g: onnx.IGraphProto, target: string): onnx.IGraphProto {
+  const node = reachableNodes(g.node ?? [], target);
+  const needed = tensorsRead(node).add(target);
+  return {
+    ...g,
+    node,
+    initializer: (g.initializer ?? []).filter((t) => needed.has(t.name ?? '')),
+    output: (g.output ?? []).filter((o) => o.name === target),
+    valueInfo: (g.valueInfo ?? []).filter((v) => needed.has(v.name ?? '')),
+  };
+}
+
 /** Nodes the target depends on, in their original (topological) order. */
-function reachableNodes(nodes: onnx.INodeProto[], target: string): onnx.INodeProto[] {
+export function reachableNodes(nodes: onnx.INodeProto[], target: string): onnx.INodeProto[] {
   const producer = new Map<string, number>();
   nodes.forEach((n, i) => (n.output ?? []).forEach((t) => t && producer.set(t, i)));
   const keep = new Set<number>();
@@ -203,7 +220,7 @@ function nodeReads(n: onnx.INodeProto): string[] {
   return reads;
 }
 
-function tensorsRead(nodes: onnx.INodeProto[]): Set<string> {
+export function tensorsRead(nodes: onnx.INodeProto[]): Set<string> {
   const used = new Set<string>();
   for (const n of nodes) for (const t of nodeReads(n)) used.add(t);
   return used;

@@ -8,6 +8,7 @@ import { UsageError } from '../../util/errors';
 import { onnx } from './proto';
 import { Dim, findImageInput, GraphIndex, ImageInput, intAttr, tensorDims } from './graph-index';
 import { inferShapes, Shape } from './shapes';
+import { param } from '../../util/params';
 
 /** The name of the single output of a cut model. */
 export const EMBEDDING_OUTPUT = 'embedding';
@@ -123,7 +124,7 @@ export function analyseHead(model: onnx.IModelProto, source: string): HeadAnalys
     }
   }
   if (defaultTensor === null) {
-    defaultProblem = `${source} has no fully connected layer (Gemm or MatMul with a constant weight) on the path to its output ${outputs.join(', ')}; pass --layer with one of: ${describeCandidates(candidates)}.`;
+    defaultProblem = `${source} has no fully connected layer (Gemm or MatMul with a constant weight) on the path to its output ${outputs.join(', ')}; pass ${param('layer')} with one of: ${describeCandidates(candidates)}.`;
   } else {
     add(defaultTensor, null, null);
     const chosen = byTensor.get(defaultTensor);
@@ -188,19 +189,19 @@ export function resolveLayer(analysis: HeadAnalysis, layer: string, source: stri
   const { index } = analysis;
   if (index.isGraphInput(layer)) {
     throw new UsageError(
-      `--layer ${JSON.stringify(layer)} is the input of ${source}, not a layer; pass one of: ${describeCandidates(analysis.candidates)}.`,
+      `${param('layer')} ${JSON.stringify(layer)} is the input of ${source}, not a layer; pass one of: ${describeCandidates(analysis.candidates)}.`,
     );
   }
   if (index.isConstant(layer)) {
     throw new UsageError(
-      `--layer ${JSON.stringify(layer)} is a weight of ${source}, not a layer; pass one of: ${describeCandidates(analysis.candidates)}.`,
+      `${param('layer')} ${JSON.stringify(layer)} is a weight of ${source}, not a layer; pass one of: ${describeCandidates(analysis.candidates)}.`,
     );
   }
   if (index.producer.has(layer)) return layer;
   const byName = index.nodes.find((n) => n.name === layer);
   if (byName?.output?.[0]) return byName.output[0];
   throw new UsageError(
-    `Expected --layer to be a node or tensor name of ${source} (for example ${describeCandidates(analysis.candidates)}) but received ${JSON.stringify(layer)}`,
+    `Expected ${param('layer')} to be a node or tensor name of ${source} (for example ${describeCandidates(analysis.candidates)}) but received ${JSON.stringify(layer)}`,
   );
 }
 

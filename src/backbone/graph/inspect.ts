@@ -8,6 +8,7 @@ import { nonEmptyString } from '../../util/validate';
 import { decodeModel, dimsOf, ElemType, loadModel, onnx } from './proto';
 import { Dim, elemTypeName, tensorDims } from './graph-index';
 import { analyseHead, EmbeddingCandidate, embeddingOrigin, perImageDim } from './head';
+import { param } from '../../util/params';
 
 export interface TensorInfo {
   name: string;
@@ -134,7 +135,7 @@ export function formatModelInfo(info: ModelInfo): string {
     lines.push(`Embedding   none by default: ${info.embeddingProblem ?? ''}`);
   }
   if (info.candidates.length > 0) {
-    lines.push('', 'Candidate embedding layers (* = default; pass another with --layer):');
+    lines.push('', `Candidate embedding layers (* = default; pass another with ${param('layer')}):`);
     const rows = info.candidates.map((c) => [
       c.isDefault ? '*' : ' ',
       c.tensor,

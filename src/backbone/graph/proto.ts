@@ -1,3 +1,6 @@
+// onnx-proto's declarations name protobufjs' global `Long` without referencing its types; kept in our .d.ts so a
+// consumer's type check (skipLibCheck false, any TypeScript ≥ 5.0) finds it.
+/// <reference types="long" preserve="true" />
 /**
  * Thin typed layer over onnx-proto (protobufjs): read and write ONNX ModelProto files and build graphs node by node.
  * Used by the Keras converter, the head cutter, the fused export, and by tests that build tiny graphs.

@@ -23,6 +23,7 @@ import { collectStats, rangeTable, type CalibrationInput, type RangeMethod } fro
 import { quantizeModel, tensorsToCalibrate } from './qdq';
 import { writeRangeTable, RANGE_TABLE_FORMAT, RANGE_TABLE_VERSION, type RangeTableFile } from './table';
 import { summarize, type Int8Summary } from './variant';
+import { param } from '../../util/params';
 
 /** Chosen by measurement (bench/int8): on ResNet50 it gave the highest embedding cosine to fp32 of the methods tried. */
 export const DEFAULT_RANGE_METHOD: RangeMethod = { kind: 'percentile', percentile: 99.999 };
@@ -119,7 +120,7 @@ function describeSelection(items: readonly DatasetItem[], picked: readonly Datas
 }
 
 export async function calibrateModel(req: CalibrateRequest): Promise<CalibrateResult> {
-  const count = integerInRange('--images', req.images ?? DEFAULT_CALIBRATION_IMAGES, 1, 100_000);
+  const count = integerInRange(param('images'), req.images ?? DEFAULT_CALIBRATION_IMAGES, 1, 100_000);
   const method = req.method ?? DEFAULT_RANGE_METHOD;
   // The photos first: a wrong --calibrate is found before minutes of fetching or cutting.
   const dataset = await scanDataset(req.data, { inputName: '--calibrate' });
@@ -188,7 +189,7 @@ export async function calibrateModel(req: CalibrateRequest): Promise<CalibrateRe
   } catch (e) {
     const opset = Number((fp32.opsetImport ?? []).find((o) => !o.domain || o.domain === 'ai.onnx')?.version ?? 0);
     throw new ConvfeatError(
-      `The int8 graph of ${prepared.name} does not run in onnxruntime (${describeError(e)})${opset < 13 ? `; the model uses ONNX opset ${opset} and int8 needs 13 or later: export it again with torch.onnx.export(..., opset_version=17)` : '; use --precision fp32 for this model'}.`,
+      `The int8 graph of ${prepared.name} does not run in onnxruntime (${describeError(e)})${opset < 13 ? `; the model uses ONNX opset ${opset} and int8 needs 13 or later: export it again with torch.onnx.export(..., opset_version=17)` : `; use ${param('precision')} fp32 for this model`}.`,
     );
   }
   // A model with a committed table keeps it: its own calibration goes beside it unless --out says otherwise.
@@ -204,7 +205,9 @@ export async function calibrateModel(req: CalibrateRequest): Promise<CalibrateRe
     writeRangeTable(tableFile, table);
     writeFileAtomicSync(onnxFile, int8Bytes);
   } catch (e) {
-    throw new ConvfeatError(`Cannot write ${tableFile} (${describeError(e)}); choose a writable path with --out.`);
+    throw new ConvfeatError(
+      `Cannot write ${tableFile} (${describeError(e)}); choose a writable path with ${param('out')}.`,
+    );
   }
   return {
     model: prepared.name,

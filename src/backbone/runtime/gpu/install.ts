@@ -27,6 +27,7 @@ import {
   ortRuntime,
   type ProviderManifest,
 } from './runtime';
+import { param } from '../../../util/params';
 
 export interface InstallOptions {
   /** A tarball URL (http/https) or file; default: the pinned package from the npm registry. */
@@ -170,7 +171,10 @@ export async function installCudaProvider(opts: InstallOptions = {}): Promise<In
   const from = opts.from;
   if (from !== undefined && !/^https?:\/\//i.test(from)) {
     if (!fs.existsSync(from) || !fs.statSync(from).isFile()) {
-      throw new ConvfeatError(`Expected --from to be an http(s) URL or a tarball file but ${from} does not exist.`, 2);
+      throw new ConvfeatError(
+        `Expected ${param('from')} to be an http(s) URL or a tarball file but ${from} does not exist.`,
+        2,
+      );
     }
     const { algorithm, digest } = parseIntegrity(integrity);
     const hash = createHash(algorithm);
@@ -178,7 +182,7 @@ export async function installCudaProvider(opts: InstallOptions = {}): Promise<In
     const got = hash.digest('base64');
     if (got !== digest) {
       throw new ConvfeatError(
-        `${from} has integrity ${algorithm}-${got} but ${integrity} was expected; it is not the provider tarball (or it is damaged), so nothing was installed. Pass --integrity if you mean another provider package.`,
+        `${from} has integrity ${algorithm}-${got} but ${integrity} was expected; it is not the provider tarball (or it is damaged), so nothing was installed. Pass ${param('integrity')} if you mean another provider package.`,
       );
     }
     tarball = from;
