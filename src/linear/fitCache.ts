@@ -44,6 +44,15 @@ export async function fitFromCache(cacheDir: string, options: FitFromCacheOption
   const started = Date.now();
   if (typeof cacheDir !== 'string' || cacheDir === '') throw invalid(param('cacheDir'), 'a cache directory', cacheDir);
   if (options === null || typeof options !== 'object') throw invalid('options', 'an object of fit options', options);
+  const { useVal: _ignored, exclude: _excluded, ...clfOptions } = options;
+  void _ignored;
+  void _excluded;
+  // Hyper-parameters are checked before a large cache is read, so a typo costs no minutes.
+  const estimator = new LinearClassifier(clfOptions);
+  if (options.useVal !== undefined && typeof options.useVal !== 'boolean')
+    throw invalid(param('useVal'), 'true or false', options.useVal);
+  if (options.exclude !== undefined && !(options.exclude instanceof Set))
+    throw invalid(param('exclude'), 'a Set of relPaths or paths', options.exclude);
   const listing = readListing(cacheDir) ?? [];
   const splits = new Set(listing.map((e) => e.split).filter((s) => s !== undefined));
   const hasSplits = splits.size > 0;
@@ -67,10 +76,7 @@ export async function fitFromCache(cacheDir: string, options: FitFromCacheOption
   const val = useVal ? loadSplit(cacheDir, 'val', loadOptions) : undefined;
   if (val) assertLabelled(val, 'val', cacheDir);
 
-  const { useVal: _ignored, exclude: _excluded, ...clfOptions } = options;
-  void _ignored;
-  void _excluded;
-  const clf = await new LinearClassifier(clfOptions).fit(toEmbeddings(train.X, train.dim), train.y, {
+  const clf = await estimator.fit(toEmbeddings(train.X, train.dim), train.y, {
     classes: train.classes,
     ...(val ? { val: { X: toEmbeddings(val.X, val.dim), y: val.y } } : {}),
     backbone: { fingerprint: train.meta.modelFingerprint, model: train.meta.model },

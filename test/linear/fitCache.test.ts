@@ -8,7 +8,7 @@ import { openBackbone, prepareBackbone } from '../../src/backbone/load';
 import { extractDataset, loadSplit } from '../../src/cache';
 import { scanDataset } from '../../src/dataset';
 import { fitFromCache } from '../../src/linear/fitCache';
-import { ConvfeatError } from '../../src/util/errors';
+import { ConvfeatError, UsageError } from '../../src/util/errors';
 import { photos, tmpDir } from '../support/data';
 import { writeTinyBackbone } from '../support/tinyBackbone';
 
@@ -58,6 +58,22 @@ describe('fitFromCache', () => {
     // Leaving val out does not make the class learnable: the refusal stands.
     await expect(fitFromCache(cacheDir, { useVal: false })).rejects.toThrow(
       /has images in the cache but none in the train split/,
+    );
+  });
+
+  test('options are checked at the door, before the cache is read, naming the option', async () => {
+    // Other options with the real cache: the option's sentence, not the class refusal that reading it would give.
+    await expect(fitFromCache(cacheDir, { scale: 'zscore' as never })).rejects.toThrow(
+      new UsageError('Expected scale to be one of "l2", "standard", "none" but received "zscore"'),
+    );
+    await expect(fitFromCache(cacheDir, { C: 0 })).rejects.toThrow(
+      new UsageError('Expected C to be a positive finite number but received 0'),
+    );
+    await expect(fitFromCache(cacheDir, { exclude: ['a.jpg'] as never })).rejects.toThrow(
+      new UsageError('Expected exclude to be a Set of relPaths or paths but received ["a.jpg"]'),
+    );
+    await expect(fitFromCache('')).rejects.toThrow(
+      new UsageError('Expected cacheDir to be a cache directory but received ""'),
     );
   });
 });
