@@ -19,7 +19,7 @@ import { EMBEDDING_OUTPUT, pruneToOutput } from '../backbone/graph/cut';
 import { outputSize, type PreprocessSpec } from '../preprocess/spec';
 import { validateSpec } from '../preprocess/options';
 import type { LinearClassifier } from '../linear';
-import { convfeatVersion } from '../report/version';
+import { convfeatVersion } from '../util/version';
 
 /** The tensor a cut backbone exposes. */
 const EMBEDDING = EMBEDDING_OUTPUT;

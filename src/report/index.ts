@@ -21,4 +21,4 @@ export {
   DISSIMILAR_ACCURACY,
 } from './recommend';
 export type { Recommendation } from './recommend';
-export { convfeatVersion } from './version';
+export { convfeatVersion } from '../util/version';

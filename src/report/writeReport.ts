@@ -16,7 +16,7 @@ import { formatC, missingCurvesReason, renderCurves } from './curves';
 import type { EvaluationResult } from './evaluate';
 import { renderReportHtml, type ConfusedPair, type ReportThumb } from './html';
 import { metricsToJson } from './metrics';
-import { convfeatVersion } from './version';
+import { convfeatVersion } from '../util/version';
 import { calibrationSummary, calibrationToJson } from './calibration';
 import { renderReliability } from './reliabilityChart';
 import { predictionsCsv } from './predictionsCsv';

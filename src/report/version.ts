@@ -1,2 +1,0 @@
-/** Moved to util/ so that report/ and audit/ (siblings) share it. */
-export { convfeatVersion } from '../util/version';
