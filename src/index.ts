@@ -39,7 +39,9 @@ export { diagnoseGpu } from './backbone/runtime/gpu/check';
 
 // Classifiers: the estimator, fitting on a cache, reading and writing classifier files.
 export { LinearClassifier, saveClassifier, loadClassifier } from './linear';
-export type { LinearClassifierOptions, FitOptions, ScaleKind, SolverKind } from './linear';
+export type { LinearClassifierOptions, LinearClassifierParams, FitOptions, ScaleKind, SolverKind } from './linear';
+export { toEmbeddings } from './util/embeddings';
+export type { Embeddings } from './util/embeddings';
 export { fitFromCache } from './linear/fitCache';
 export type { FitFromCacheOptions, FitFromCacheResult } from './linear/fitCache';
 

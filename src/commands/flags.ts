@@ -15,6 +15,8 @@ export const FLAG_EXCEPTIONS: Readonly<Record<string, string>> = {
   /** kebab-case would make it --c; the flag keeps LIBLINEAR's capital. */
   C: '--C',
   maxFileMB: '--max-file-size',
+  /** fit-linear's --val / --no-val is the library's useVal. */
+  useVal: '--val',
 };
 
 export function flagFor(apiName: string): string {

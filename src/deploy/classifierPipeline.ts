@@ -128,7 +128,7 @@ export async function classifierPipeline(
   const classify = async (images: readonly ImageInput[], call: ClassifyOptions = {}) => {
     const topK = call.topK === undefined ? defaultTopK : checkTopK(call.topK);
     const rows = await extractor.embed(images, { skipFailures: call.skipFailures === true });
-    const proba = clf.predictProba(rows.data, rows.dim);
+    const proba = clf.predictProba(rows);
     return Array.from(rows.inputIndex, (index, i): ClassifierPrediction => {
       const top = topOf(proba, i, clf.classes, topK);
       const input = images[index];

@@ -13,6 +13,7 @@ import { defaultPreprocessThreads } from '../preprocess';
 import { ownerTag, removeDeadTempDirs } from '../util/owner';
 import { integerInRange } from '../util/validate';
 import { param } from '../util/params';
+import { toEmbeddings } from '../util/embeddings';
 import { openBackboneForClassifier } from './match';
 
 export { backboneForClassifier, openBackboneForClassifier, type MatchOptions, type MatchedBackbone } from './match';
@@ -87,7 +88,7 @@ export async function predictDataset(
   const K = clf.classes.length;
   let predicted = 0;
   const score = (items: readonly DatasetItem[], rows: Float32Array): void => {
-    const proba = clf.predictProba(rows, backbone.identity.dim);
+    const proba = clf.predictProba(toEmbeddings(rows, backbone.identity.dim));
     items.forEach((item, i) => {
       const order = topIndices(proba, i * K, K, topK);
       opts.onPrediction({
