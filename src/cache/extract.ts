@@ -7,8 +7,10 @@
  */
 import type { Dataset, DatasetItem, Split } from '../dataset/types';
 import { outputSize } from '../preprocess/spec';
+import { defaultPreprocessThreads } from '../preprocess/pool';
 import { UsageError } from '../util/errors';
 import { integerInRange } from '../util/validate';
+import { param } from '../util/params';
 import { EmbeddingStore } from './store';
 import type { EmbeddingBackbone } from '../backbone/runtime/extractor';
 export type { EmbeddingBackbone };
@@ -22,8 +24,9 @@ import { ExtractRecorder } from './extract-record';
 
 export interface ExtractOptions {
   cacheDir: string;
+  /** Images per inference batch; default 8 on CPU, 64 on CUDA (the CLI's). */
   batchSize?: number;
-  /** Preprocessing worker threads (0 = in-process). */
+  /** Preprocessing worker threads (0 = in-process); default the CLI's, defaultPreprocessThreads(). */
   workers?: number;
   shard?: WorkShard;
   /** Splits this run covers (listing entries of other splits are kept). */
@@ -58,14 +61,28 @@ export interface ExtractSummary {
   failures: FailureEntry[];
 }
 
+/** Batch size when none is given: CPUs barely gain from larger batches; a GPU needs them to be fed. */
+export const CPU_BATCH_SIZE = 8;
+export const GPU_BATCH_SIZE = 64;
+
+/**
+ * The batch size and preprocessing workers a run uses when the caller gives none, for the provider the backbone
+ * opened on: the same as the `extract` command's (issue 10: a library call and the CLI do the same work by default).
+ */
+export function extractDefaults(provider: string, cores?: number): { batchSize: number; workers: number } {
+  const onGpu = provider.startsWith('cuda');
+  return { batchSize: onGpu ? GPU_BATCH_SIZE : CPU_BATCH_SIZE, workers: defaultPreprocessThreads(onGpu, cores) };
+}
+
 export async function extractDataset(
   dataset: Dataset,
   backbone: EmbeddingBackbone,
   opts: ExtractOptions,
 ): Promise<ExtractSummary> {
-  const batchSize = integerInRange('--batch-size', opts.batchSize ?? 8, 1, 1024);
-  const workers = integerInRange('--workers', opts.workers ?? 1, 0, 64);
-  const maxFileMB = integerInRange('--max-file-size', opts.maxFileMB ?? DEFAULT_MAX_FILE_MB, 1, 1 << 20);
+  const defaults = extractDefaults(backbone.provider);
+  const batchSize = integerInRange(param('batchSize'), opts.batchSize ?? defaults.batchSize, 1, 1024);
+  const workers = integerInRange(param('workers'), opts.workers ?? defaults.workers, 0, 64);
+  const maxFileMB = integerInRange(param('maxFileMB'), opts.maxFileMB ?? DEFAULT_MAX_FILE_MB, 1, 1 << 20);
   const started = Date.now();
   const size0 = outputSize(backbone.transform.spec);
   if (!size0) {

@@ -5,7 +5,9 @@
 import { kebabFlag, useParamNames } from '../util/params';
 
 /** API option → CLI flag where the flag is not simply the option in kebab case. */
-export const FLAG_EXCEPTIONS: Readonly<Record<string, string>> = {};
+export const FLAG_EXCEPTIONS: Readonly<Record<string, string>> = {
+  maxFileMB: '--max-file-size',
+};
 
 export function flagFor(apiName: string): string {
   return FLAG_EXCEPTIONS[apiName] ?? kebabFlag(apiName);

@@ -68,8 +68,7 @@ const MAX_STARTUP_FAILURES = 3;
  * onnxruntime's threads); when inference runs on a GPU, decoding and resizing are the ceiling, so every core but the
  * main thread's decodes (up to 64, the --workers limit).
  */
-export function defaultPreprocessThreads(forGpu = false): number {
-  const cores = os.availableParallelism();
+export function defaultPreprocessThreads(forGpu = false, cores = os.availableParallelism()): number {
   return Math.max(1, Math.min(forGpu ? 64 : 4, cores - 1));
 }
 
