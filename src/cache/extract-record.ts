@@ -1,12 +1,13 @@
 /**
- * Extraction's record step: what a run writes and reports. Rows go into the embedding store before any listing entry
- * names them (a run killed in between leaves stored rows that the next run finds, never a listed image without a
+ * Extraction's record step: what a run writes and reports. Rows are durable in the embedding store before any
+ * listing entry names them (a run killed in between leaves stored rows that the next run finds, never a listed image without a
  * row); the listing (dataset.jsonl, failures.jsonl) is committed by the caller only when the run completes. The
  * counts and the caller's callbacks follow the same order.
  */
 import type { DatasetItem } from '../dataset/types';
 import type { ListingWriter, FailureEntry } from './listing';
 import type { EmbeddingStore } from './store';
+import type { BatchWriter } from './batch-writer';
 
 export interface RunCounts {
   total: number;
@@ -25,13 +26,6 @@ export interface RecordOptions {
   onEmbedded?: (items: readonly DatasetItem[], rows: Float32Array) => void;
 }
 
-/** One freshly computed image and the files of identical bytes that waited for its row. */
-export interface Computed {
-  item: DatasetItem;
-  hash: string;
-  twins: readonly DatasetItem[];
-}
-
 function tile(row: Float32Array, times: number): Float32Array {
   const out = new Float32Array(row.length * times);
   for (let i = 0; i < times; i++) out.set(row, i * row.length);
@@ -45,6 +39,7 @@ export class ExtractRecorder {
 
   constructor(
     private readonly store: EmbeddingStore,
+    private readonly writer: BatchWriter,
     private readonly listing: ListingWriter,
     private readonly opts: RecordOptions,
     total: number,
@@ -86,14 +81,24 @@ export class ExtractRecorder {
     if (this.opts.onEmbedded) this.opts.onEmbedded([item], this.store.get(hash)!);
   }
 
-  /** Rows of one batch, in the order of `images`: stored first, then listed and handed on. */
-  stored(images: readonly Computed[], rows: Float32Array): void {
-    this.store.putBatch(
+  /**
+   * Rows of one batch, in the order of `images`: made durable first (in the write thread, while the caller infers
+   * the next batch), then committed to the store, listed and handed on. `settle` gives the files of identical bytes
+   * that waited for each row; it is called only once the row is stored, so a twin that arrives meanwhile still waits.
+   */
+  async stored(
+    images: ReadonlyArray<{ item: DatasetItem; hash: string }>,
+    rows: Float32Array,
+    settle: (hash: string) => readonly DatasetItem[],
+  ): Promise<void> {
+    const prepared = this.store.prepareBatch(
       images.map((c) => c.hash),
       rows,
     );
+    if (prepared) this.store.commitBatch(prepared, await this.writer.write(prepared.files));
     const dim = rows.length / images.length;
-    images.forEach(({ item, hash, twins }, i) => {
+    images.forEach(({ item, hash }, i) => {
+      const twins = settle(hash);
       this.list(item, hash);
       for (const dup of twins) this.list(dup, hash);
       if (this.opts.onEmbedded) {

@@ -21,6 +21,7 @@ import { ExtractPlan, scanProblemFailures } from './extract-plan';
 import { PreprocessFeed } from './extract-feed';
 import { embedTensors } from './extract-embed';
 import { ExtractRecorder } from './extract-record';
+import { BatchWriter } from './batch-writer';
 
 export interface ExtractOptions {
   cacheDir: string;
@@ -103,13 +104,18 @@ export async function extractDataset(
   const plan = new ExtractPlan((hash) => store.has(hash), shard ? shardFilter(shard.index, shard.count) : () => true);
   const feed = new PreprocessFeed(backbone.transform, workers, batchSize);
   const writeListing = opts.writeListing !== false;
+  const writer = new BatchWriter();
   const recorder = new ExtractRecorder(
     store,
+    writer,
     listing,
     { writeListing, onProgress: opts.onProgress, onFailure: opts.onFailure, onEmbedded: opts.onEmbedded },
     dataset.items.length + dataset.problems.length,
   );
 
+  // The previous batch's write (shard and index fsyncs in the write thread), awaited before the next one starts so
+  // that batches are stored and listed in order; it overlaps the next batch's inference.
+  let writing: Promise<void> = Promise.resolve();
   // Runs batches from the head of the feed's window (every image left when draining) and stores their rows.
   const flush = async (drain: boolean): Promise<void> => {
     for (let batch = await feed.next(drain); batch; batch = await feed.next(drain)) {
@@ -117,18 +123,22 @@ export async function extractDataset(
         for (const twin of plan.settle(image.hash, false)) recorder.failTwin(twin, reason, image.item);
         recorder.failImage(image.item, reason);
       }
-      if (batch.ok.length > 0) {
-        const rows = await embedTensors(
-          backbone,
-          batch.ok.map((o) => o.tensor),
-          perImage,
-        );
-        recorder.stored(
-          batch.ok.map(({ image }) => ({ item: image.item, hash: image.hash, twins: plan.settle(image.hash, true) })),
-          rows,
-        );
+      const handled = batch.ok.length + batch.failed.length;
+      if (batch.ok.length === 0) {
+        recorder.advance(handled, true);
+        continue;
       }
-      recorder.advance(batch.ok.length + batch.failed.length, true);
+      const rows = await embedTensors(
+        backbone,
+        batch.ok.map((o) => o.tensor),
+        perImage,
+      );
+      await writing;
+      const images = batch.ok.map(({ image }) => ({ item: image.item, hash: image.hash }));
+      writing = recorder
+        .stored(images, rows, (hash) => plan.settle(hash, true))
+        .then(() => recorder.advance(handled, true));
+      writing.catch(() => undefined); // awaited before the next batch and at the end
     }
   };
 
@@ -162,9 +172,13 @@ export async function extractDataset(
       }
     }
     await flush(true);
+    await writing;
     if (store.shardCount > (opts.compactAbove ?? 64)) store.compact();
     completed = true;
   } finally {
+    // The lock is released only once no write is in flight.
+    await writing.catch(() => undefined);
+    await writer.close();
     await feed.close();
     // A run that fails midway keeps every stored batch (the next run finds them) and the previous listing.
     try {
