@@ -70,6 +70,11 @@ export class PreprocessFeed {
     return batch;
   }
 
+  /** Tensors already copied into a batch: the pool writes later images into them. */
+  recycle(tensors: readonly Float32Array[]): void {
+    this.pool?.recycle(tensors);
+  }
+
   /** How images were preprocessed; 'unused' when none had to be. */
   get mode(): 'workers' | 'in-process' | 'unused' {
     return this.pool ? this.pool.mode : 'unused';

@@ -128,11 +128,9 @@ export async function extractDataset(
         recorder.advance(handled, true);
         continue;
       }
-      const rows = await embedTensors(
-        backbone,
-        batch.ok.map((o) => o.tensor),
-        perImage,
-      );
+      const tensors = batch.ok.map((o) => o.tensor);
+      const rows = await embedTensors(backbone, tensors, perImage);
+      feed.recycle(tensors); // copied into the batch by embedTensors: free for the next images
       await writing;
       const images = batch.ok.map(({ image }) => ({ item: image.item, hash: image.hash }));
       writing = recorder
