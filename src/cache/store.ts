@@ -23,7 +23,8 @@ import { ConvfeatError } from '../util/errors';
 import { npyHeader } from '../util/npy';
 import { invalid } from '../util/validate';
 import { crashPoint } from './crash';
-import { appendDurable, ChunkedFileWriter, writeDurable } from './durable';
+import { ChunkedFileWriter, writeDurable } from './durable';
+import { writeBatchFiles, type BatchFiles } from './batch-files';
 import { isContentHash } from './hash-key';
 import { parseIndexLine, rowLine, SHARD_NAME, shardLine } from './index-file';
 import { isLeftoverTemp, removeLeftoverTemps, removeUnusedShards, repairIndexTail } from './recovery';
@@ -52,6 +53,12 @@ export interface StoreOptions {
    * and rows that are not finite, so the next extract recomputes them.
    */
   check?: boolean;
+}
+
+/** A batch checked and laid out by prepareBatch: the files to write, and the hashes of its new rows in row order. */
+export interface PreparedBatch {
+  files: BatchFiles;
+  hashes: string[];
 }
 
 export interface ShardInfo {
@@ -226,6 +233,17 @@ export class EmbeddingStore {
    * are on disk: a crash afterwards loses nothing of this batch.
    */
   putBatch(hashes: readonly string[], rows: Float32Array): number {
+    const prepared = this.prepareBatch(hashes, rows);
+    return prepared ? this.commitBatch(prepared, writeBatchFiles(prepared.files)) : 0;
+  }
+
+  /**
+   * putBatch in two halves, for a caller that writes the files elsewhere (extraction writes them in a thread while
+   * the next batch is inferred): checks the rows, picks the new ones and a shard name, and returns the files to
+   * write with writeBatchFiles, or undefined when every row is stored already. Nothing changes in the store until
+   * commitBatch; prepare the next batch only after committing this one (shard names and index order follow).
+   */
+  prepareBatch(hashes: readonly string[], rows: Float32Array): PreparedBatch | undefined {
     this.assertWritable();
     if (!Array.isArray(hashes)) throw invalid('hashes', 'an array of sha256 hex strings', hashes);
     if (!(rows instanceof Float32Array) || rows.length !== hashes.length * this.dim) {
@@ -243,7 +261,7 @@ export class EmbeddingStore {
       inBatch.add(hash);
       fresh.push(i);
     });
-    if (fresh.length === 0) return 0;
+    if (fresh.length === 0) return undefined;
     const dim = this.dim;
     let data = rows;
     if (fresh.length !== hashes.length) {
@@ -253,19 +271,32 @@ export class EmbeddingStore {
     const name = this.allocateShardName();
     const header = npyHeader('<f4', [fresh.length, dim]);
     const body = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    const sha256 = writeDurable(path.join(this.dir, SHARDS_DIR, name), [header, body], 'shard', 'the shard');
-    let lines = shardLine(name, fresh.length, sha256);
+    let rowLines = '';
     for (let r = 0; r < fresh.length; r++) {
       const hash = hashes[fresh[r]!]!;
-      lines += rowLine(hash, name, r, this.replaced.has(hash));
+      rowLines += rowLine(hash, name, r, this.replaced.has(hash));
     }
-    appendDurable(path.join(this.dir, INDEX_FILE), lines, 'index');
-    const shard = this.addShard(name, { rows: fresh.length, offset: header.length }, sha256, true);
-    fresh.forEach((i, r) => {
-      this.replaced.delete(hashes[i]!);
-      this.table.set(keyOf(hashes[i]!), shard, r);
+    const files: BatchFiles = {
+      name,
+      shardFile: path.join(this.dir, SHARDS_DIR, name),
+      indexFile: path.join(this.dir, INDEX_FILE),
+      rows: fresh.length,
+      header,
+      body,
+      rowLines,
+    };
+    return { files, hashes: fresh.map((i) => hashes[i]!) };
+  }
+
+  /** The batch's files are durable (writeBatchFiles returned `sha256`): its rows become visible. */
+  commitBatch(prepared: PreparedBatch, sha256: string): number {
+    const { files, hashes } = prepared;
+    const shard = this.addShard(files.name, { rows: files.rows, offset: files.header.length }, sha256, true);
+    hashes.forEach((hash, r) => {
+      this.replaced.delete(hash);
+      this.table.set(keyOf(hash), shard, r);
     });
-    return fresh.length;
+    return hashes.length;
   }
 
   /**

@@ -3,6 +3,8 @@
 export interface WorkerRequest {
   id: number;
   bytes: Uint8Array;
+  /** Spent tensors handed back (moved) for the worker to write later images into, instead of allocating. */
+  recycle?: ArrayBuffer[];
 }
 
 export type WorkerReply =

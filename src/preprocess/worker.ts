@@ -20,9 +20,15 @@ const opts = (workerData as { opts: TransformOptions }).opts;
 const port = parentPort;
 if (!port) throw new Error('preprocess worker must run in a worker thread');
 
+/** Tensors the pool handed back, reused for later images (bounded: extras are left to the garbage collector). */
+const spare: Float32Array[] = [];
+const MAX_SPARE = 8;
+
 port.on('message', (request: WorkerRequest) => {
+  for (const buffer of request.recycle ?? []) if (spare.length < MAX_SPARE) spare.push(new Float32Array(buffer));
   const bytes = Buffer.from(request.bytes.buffer, request.bytes.byteOffset, request.bytes.byteLength);
-  preprocessDetailed(bytes, opts).then(
+  const reuse = spare.pop();
+  preprocessDetailed(bytes, opts, reuse).then(
     (result) => {
       const reply: WorkerReply = {
         id: request.id,
@@ -35,6 +41,7 @@ port.on('message', (request: WorkerRequest) => {
       port.postMessage(reply, [result.tensor.buffer as ArrayBuffer]);
     },
     (error: unknown) => {
+      if (reuse && spare.length < MAX_SPARE) spare.push(reuse); // not handed out: keep it for the next image
       const reply: WorkerReply =
         error instanceof ImageDecodeError
           ? { id: request.id, ok: false, decode: true, reason: error.reason, detail: error.detail }

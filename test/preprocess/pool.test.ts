@@ -59,6 +59,38 @@ describe('PreprocessPool', () => {
     }
   });
 
+  test.each([
+    ['workers', 1],
+    ['in-process', 0],
+  ] as const)('recycled tensors are reused and fully overwritten (%s)', async (mode, threads) => {
+    // Two rounds over the same photos, the first round's tensors poisoned with NaN and handed back in between: the
+    // second round writes into them (the pool moves them to the worker, detaching them here) and must still give
+    // exactly the in-process tensors, every element overwritten.
+    const pool = new PreprocessPool({ threads, opts: OPTS, workerScript, transfer: false });
+    try {
+      expect(pool.mode).toBe(mode);
+      const expected = await Promise.all(files.map((f) => preprocess(fs.readFileSync(f), OPTS)));
+      const first = await Promise.all(files.map((f) => pool.run(fs.readFileSync(f))));
+      for (const t of first) t.fill(NaN);
+      pool.recycle(first);
+      const second: Float32Array[] = [];
+      for (const f of files) second.push(await pool.run(fs.readFileSync(f)));
+      if (mode === 'workers')
+        expect(first.every((t) => t.length === 0)).toBe(true); // moved to the worker
+      else expect(second.some((t) => first.includes(t))).toBe(true); // written in place
+      for (let i = 0; i < files.length; i++) {
+        expect(Buffer.compare(Buffer.from(second[i]!.buffer), Buffer.from(expected[i]!.buffer))).toBe(0);
+      }
+      // A tensor that is a view on a larger buffer is not taken: its buffer holds more than the tensor.
+      const view = new Float32Array(new ArrayBuffer(expected[0]!.byteLength * 2), 0, expected[0]!.length);
+      pool.recycle([view]);
+      await pool.run(fs.readFileSync(files[0]!));
+      expect(view.length).toBe(expected[0]!.length);
+    } finally {
+      await pool.close();
+    }
+  });
+
   test('input buffers are moved to the worker (detached) unless transfer is false or they share memory', async () => {
     const pool = new PreprocessPool({ threads: 1, opts: OPTS, workerScript });
     const keep = new PreprocessPool({ threads: 1, opts: OPTS, workerScript, transfer: false });
