@@ -3,6 +3,7 @@
  * preprocessing; opening it with anything else is refused rather than namespaced, so a cache directory always
  * means one embedding space and `cache export` or `fit-linear` can never mix two.
  */
+import { param } from '../util/params';
 import * as path from 'path';
 import { writeFileAtomicSync } from '../util/atomic';
 import { ConvfeatError } from '../util/errors';
@@ -46,7 +47,7 @@ export function readMeta(dir: string): CacheMeta | undefined {
     throw new ConvfeatError(`${file} is not valid JSON; this directory is not a usable convfeat cache.`);
   }
   if (meta.format !== CACHE_FORMAT || typeof meta.version !== 'number') {
-    throw new ConvfeatError(`${file} is not a convfeat cache description; use another --cache directory.`);
+    throw new ConvfeatError(`${file} is not a convfeat cache description; use another ${param('cacheDir')} directory.`);
   }
   if (meta.version > CACHE_VERSION) {
     throw new ConvfeatError(
@@ -85,18 +86,18 @@ export function assertSameSpace(have: CacheIdentity, want: CacheIdentity): void 
   if (have.modelFingerprint !== want.modelFingerprint) {
     throw new ConvfeatError(
       `This cache holds embeddings from model ${have.model} (fingerprint ${short(have.modelFingerprint)}), not ${want.model} ` +
-        `(fingerprint ${short(want.modelFingerprint)}); use another --cache directory or --model ${have.model}.`,
+        `(fingerprint ${short(want.modelFingerprint)}); use another ${param('cacheDir')} directory or ${param('model')} ${have.model}.`,
     );
   }
   if (have.preprocessFingerprint !== want.preprocessFingerprint) {
     throw new ConvfeatError(
       `This cache holds embeddings from model ${have.model} made with other preprocessing (fingerprint ${short(have.preprocessFingerprint)}, ` +
-        `now ${short(want.preprocessFingerprint)}); use another --cache directory or the preprocessing options it was made with.`,
+        `now ${short(want.preprocessFingerprint)}); use another ${param('cacheDir')} directory or the preprocessing options it was made with.`,
     );
   }
   if (have.dim !== want.dim) {
     throw new ConvfeatError(
-      `This cache holds ${have.dim}-dimensional embeddings from model ${have.model}, not ${want.dim}-dimensional ones; use another --cache directory.`,
+      `This cache holds ${have.dim}-dimensional embeddings from model ${have.model}, not ${want.dim}-dimensional ones; use another ${param('cacheDir')} directory.`,
     );
   }
 }

@@ -11,6 +11,7 @@
  * Resizing and cropping stay outside: the caller feeds images already resized and cropped as the spec says (the spec
  * is in the model's metadata).
  */
+import { param } from '../util/params';
 import * as fs from 'fs';
 import { ConvfeatError, UsageError } from '../util/errors';
 import { invalid, nonEmptyString } from '../util/validate';
@@ -96,7 +97,7 @@ function backboneShape(
   const out = (g.output ?? []).find((o) => o.name === EMBEDDING);
   if (!out) {
     throw new UsageError(
-      `The backbone has no output named "${EMBEDDING}" (it has ${(g.output ?? []).map((o) => o.name).join(', ')}); export a backbone cut at its embedding (prepareBackbone does this; pick another tensor with --layer, see convfeat models inspect).`,
+      `The backbone has no output named "${EMBEDDING}" (it has ${(g.output ?? []).map((o) => o.name).join(', ')}); export a backbone cut at its embedding (prepareBackbone does this; pick another tensor with ${param('layer')}, see convfeat models inspect).`,
     );
   }
   const dims = dimsOf(inputs[0]);

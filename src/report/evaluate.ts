@@ -2,6 +2,7 @@
  * Evaluating a classifier on a cache split: refuses embeddings from another backbone or preprocessing, then
  * computes the metrics scikit-learn users expect.
  */
+import { param } from '../util/params';
 import { cacheSplits, loadSplit } from '../cache';
 import { LinearClassifier } from '../linear';
 import { ConvfeatError, UsageError } from '../util/errors';
@@ -26,7 +27,7 @@ export function assertCompatible(
   clf.assertBackbone(meta.modelFingerprint, meta.model);
   if (clf.preprocessFingerprint && clf.preprocessFingerprint !== meta.preprocessFingerprint) {
     throw new ConvfeatError(
-      `The classifier was trained on embeddings made with other preprocessing (${clf.preprocessFingerprint}) than this cache's (${meta.preprocessFingerprint}); extract with the same --exif and model settings or refit.`,
+      `The classifier was trained on embeddings made with other preprocessing (${clf.preprocessFingerprint}) than this cache's (${meta.preprocessFingerprint}); extract with the same ${param('exif')} and model settings or refit.`,
     );
   }
   if (clf.dim !== meta.dim) {
@@ -44,7 +45,7 @@ function defaultSplit(cacheDir: string): string | undefined {
   const splits: string[] = cacheSplits(cacheDir);
   if (splits.length === 0 || splits.includes('test')) return splits.length ? 'test' : undefined;
   throw new UsageError(
-    `The cache ${cacheDir} has split${splits.length > 1 ? 's' : ''} ${splits.join(', ')} but no test split; pass --split ${splits.includes('val') ? 'val' : splits[0]} to score one of them, or extract a test split.`,
+    `The cache ${cacheDir} has split${splits.length > 1 ? 's' : ''} ${splits.join(', ')} but no test split; pass ${param('split')} ${splits.includes('val') ? 'val' : splits[0]} to score one of them, or extract a test split.`,
   );
 }
 

@@ -5,6 +5,7 @@
  * name: the next run of any command that stages into the same place puts it back first. Folders a dead run staged
  * are removed; the staging folder gets the user's umask (mkdtemp would make it 0700).
  */
+import { param } from './params';
 import * as fs from 'fs';
 import * as path from 'path';
 import { tempSibling } from './atomic';
@@ -84,7 +85,7 @@ export function cannotWriteFolder(dir: string, e: unknown, kind: OutputFolderKin
   if (isNoSpace(e)) return noSpaceError(dir, e);
   const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
   return new ConvfeatError(
-    `Cannot write the ${kind.noun} to ${dir} (${code}); choose a directory you can write to with --report.`,
+    `Cannot write the ${kind.noun} to ${dir} (${code}); choose a directory you can write to with ${param('reportDir')}.`,
   );
 }
 
@@ -98,7 +99,7 @@ export function checkReplaceableFolder(dir: string, kind: OutputFolderKind): boo
     throw cannotWriteFolder(dir, e, kind);
   }
   if (!stat.isDirectory())
-    throw new ConvfeatError(`${dir} exists and is not a directory; choose another --report directory.`);
+    throw new ConvfeatError(`${dir} exists and is not a directory; choose another ${param('reportDir')} directory.`);
   if (fs.readdirSync(dir).length === 0) return true;
   try {
     const json = JSON.parse(fs.readFileSync(path.join(dir, kind.marker), 'utf8')) as { format?: string };
@@ -107,7 +108,7 @@ export function checkReplaceableFolder(dir: string, kind: OutputFolderKind): boo
     // not one of ours: refused below
   }
   throw new ConvfeatError(
-    `${dir} already holds other files and is not a convfeat ${kind.noun}; choose an empty or new --report directory.`,
+    `${dir} already holds other files and is not a convfeat ${kind.noun}; choose an empty or new ${param('reportDir')} directory.`,
   );
 }
 

@@ -222,7 +222,7 @@ describe('--layer', () => {
     expect(() => cutAtEmbedding(graph.model, { layer: 'input' })).toThrow(/is the input of the model, not a layer/);
     expect(() => cutAtEmbedding(graph.model, { layer: 'classifier.3.weight' })).toThrow(/is a weight of the model/);
     expect(() => cutAtEmbedding(graph.model, { layer: '' })).toThrow(
-      /Expected --layer to be a non-empty string but received ""/,
+      /Expected layer to be a non-empty string but received ""/,
     );
   });
 });

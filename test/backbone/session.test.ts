@@ -46,7 +46,7 @@ describe('parseDevice', () => {
     (text) => {
       expect(() => parseDevice(text)).toThrow(UsageError);
       expect(() => parseDevice(text)).toThrow(
-        `Expected --device to be one of auto, cpu, cuda, cuda:N but received ${JSON.stringify(text)}`,
+        `Expected device to be one of auto, cpu, cuda, cuda:N but received ${JSON.stringify(text)}`,
       );
     },
   );
@@ -103,10 +103,10 @@ describe('createSession and runBatch', () => {
 
   test('bad arguments are refused at the door', async () => {
     expect((await expectRejection(createSession(cut, { device: 'cpu', threads: 0 }))).message).toBe(
-      'Expected --threads to be an integer between 1 and 1024 but received 0',
+      'Expected threads to be an integer between 1 and 1024 but received 0',
     );
     expect((await expectRejection(createSession(cut, { device: 'gpu' }))).message).toMatch(
-      /^Expected --device to be one of/,
+      /^Expected device to be one of/,
     );
     expect((await expectRejection(createSession('no/such/model.onnx'))).message).toBe(
       'Model file no/such/model.onnx does not exist; check the path or run `convfeat models list`.',
@@ -148,7 +148,7 @@ describe('execution providers on a machine without the CUDA provider', () => {
     expect(handle.provider).toBe('cpu');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(
-      /^--device auto: using CPU because the CUDA execution provider is not installed \((lib)?onnxruntime_providers_cuda\.(so|dll) is missing; run `npx convfeat gpu install`\)\.$/,
+      /^device auto: using CPU because the CUDA execution provider is not installed \((lib)?onnxruntime_providers_cuda\.(so|dll) is missing; run `npx convfeat gpu install`\)\.$/,
     );
     expect(lines[0]).not.toContain('\n');
     expect(handle.fallbackReason).toBe(cudaUnavailableReason());
@@ -162,11 +162,11 @@ describe('execution providers on a machine without the CUDA provider', () => {
       expect(error).toBeInstanceOf(ConvfeatError);
       expect((error as ConvfeatError).exitCode).toBe(1);
       expect(error.message).toContain(
-        `--device ${device} cannot be used: the CUDA execution provider is not installed`,
+        `device ${device} cannot be used: the CUDA execution provider is not installed`,
       );
       expect(error.message).toContain(`\`${CUDA_INSTALL_COMMAND}\``);
       expect(error.message).toContain('`npx convfeat gpu check` shows the full diagnosis');
-      expect(error.message).toMatch(/or pass --device cpu\.$/);
+      expect(error.message).toMatch(/or pass device cpu\.$/);
     }
   });
 
@@ -195,15 +195,15 @@ describe('execution providers on a machine with the CUDA provider installed', ()
       expect(handle.deviceId).toBe(0);
     } else if (diagnosis !== null) {
       // What `gpu check` says (no driver, a missing CUDA library…), found before trying, in one line.
-      expect(lines).toEqual([`--device auto: using CPU because ${diagnosis}.`]);
+      expect(lines).toEqual([`device auto: using CPU because ${diagnosis}.`]);
       const error = await expectRejection(createSession(cut, { device: 'cuda', threads: 1 }));
       expect(error.message).toBe(
-        `--device cuda cannot be used: ${diagnosis}; \`npx convfeat gpu check\` shows the full diagnosis, or pass --device cpu.`,
+        `device cuda cannot be used: ${diagnosis}; \`npx convfeat gpu check\` shows the full diagnosis, or pass device cpu.`,
       );
     } else {
       expect(lines).toHaveLength(1);
       expect(lines[0]).toMatch(
-        /^--device auto: using CPU because the CUDA execution provider failed to start on device 0/,
+        /^device auto: using CPU because the CUDA execution provider failed to start on device 0/,
       );
     }
     expect((await runBatch(handle, randomImages(4), 4)).length).toBe(4 * RESNET_EMBEDDING_DIM);

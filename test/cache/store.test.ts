@@ -77,7 +77,7 @@ describe('EmbeddingStore', () => {
     fill(dir, [keys(0, 2)]).close();
     const open = (identity: typeof IDENTITY) => () => EmbeddingStore.open(dir, { mode: 'write', identity });
     expect(open({ ...IDENTITY, model: 'resnet50', modelFingerprint: 'b'.repeat(64) })).toThrow(
-      'This cache holds embeddings from model tiny (fingerprint aaaaaaaaaaaa), not resnet50 (fingerprint bbbbbbbbbbbb); use another --cache directory or --model tiny.',
+      'This cache holds embeddings from model tiny (fingerprint aaaaaaaaaaaa), not resnet50 (fingerprint bbbbbbbbbbbb); use another cacheDir directory or model tiny.',
     );
     expect(open({ ...IDENTITY, preprocessFingerprint: 'p1' })).toThrow(/made with other preprocessing/);
     expect(open({ ...IDENTITY, dim: 16 })).toThrow(/holds 8-dimensional embeddings/);

@@ -3,6 +3,7 @@
  * The cut keeps only the nodes the embedding depends on, drops the weights it no longer needs and makes the batch axis
  * dynamic, because torch.onnx.export fixes batch = 1 unless it was given dynamic_axes.
  */
+import { param } from '../../util/params';
 import { UsageError } from '../../util/errors';
 import { nonEmptyString } from '../../util/validate';
 import { int64Tensor, onnx } from './proto';
@@ -51,7 +52,7 @@ export function findEmbeddingCandidates(model: onnx.IModelProto, source = 'the m
 
 export function cutAtEmbedding(model: onnx.IModelProto, options: CutOptions = {}): CutResult {
   const source = options.source ?? 'the model';
-  if (options.layer !== undefined) nonEmptyString('--layer', options.layer);
+  if (options.layer !== undefined) nonEmptyString(param('layer'), options.layer);
   const analysis = analyseHead(model, source);
   const { index, image, shapes } = analysis;
 

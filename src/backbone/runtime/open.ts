@@ -91,7 +91,7 @@ export async function openBackbone(prepared: PreparedBackbone, opts: OpenOptions
   let fallbackReason: string | undefined;
   if (device.kind === 'auto' && cudaProblem !== null) {
     fallbackReason = cudaProblem;
-    opts.log?.(`--device auto: using CPU because ${cudaProblem}.`);
+    opts.log?.(`${param('device')} auto: using CPU because ${cudaProblem}.`);
   }
 
   let handle: SessionHandle | undefined;

@@ -8,6 +8,7 @@
  * created with the CUDA provider list really runs on CUDA (ops CUDA lacks still run on CPU inside it). We check for the
  * provider library first so that the common CPU-only case neither tries nor prints anything.
  */
+import { param } from '../../util/params';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -56,7 +57,7 @@ export function parseDevice(text: unknown): DeviceSpec {
     const m = /^cuda:(\d{1,2})$/.exec(text);
     if (m && Number(m[1]) <= MAX_CUDA_DEVICE) return { kind: 'cuda', deviceId: Number(m[1]) };
   }
-  throw invalid('--device', DEVICE_FORMS, text);
+  throw invalid(param('device'), DEVICE_FORMS, text);
 }
 
 export function defaultThreads(): number {
@@ -113,7 +114,7 @@ export async function createSession(model: string | Uint8Array, options: Session
     throw invalid('the model', 'non-empty ONNX bytes', 'an empty buffer');
   const device = parseDevice(options.device ?? 'auto');
   const threads =
-    options.threads === undefined ? defaultThreads() : integerInRange('--threads', options.threads, 1, 1024);
+    options.threads === undefined ? defaultThreads() : integerInRange(param('threads'), options.threads, 1, 1024);
   const source = typeof model === 'string' ? model : 'the model';
   if (typeof model === 'string' && !fs.existsSync(model)) {
     throw new ConvfeatError(`Model file ${model} does not exist; check the path or run \`convfeat models list\`.`);
@@ -139,11 +140,11 @@ export async function createSession(model: string | Uint8Array, options: Session
     }
     if (device.kind === 'cuda') {
       throw new ConvfeatError(
-        `--device ${device.deviceId === 0 ? 'cuda' : `cuda:${device.deviceId}`} cannot be used: ${reason}; \`${CUDA_CHECK_COMMAND}\` shows the full diagnosis, or pass --device cpu.`,
+        `${param('device')} ${device.deviceId === 0 ? 'cuda' : `cuda:${device.deviceId}`} cannot be used: ${reason}; \`${CUDA_CHECK_COMMAND}\` shows the full diagnosis, or pass ${param('device')} cpu.`,
       );
     }
     fallbackReason = reason;
-    options.log?.(`--device auto: using CPU because ${reason}.`);
+    options.log?.(`${param('device')} auto: using CPU because ${reason}.`);
   }
   let session: ort.InferenceSession;
   try {
