@@ -10,13 +10,15 @@
  */
 import * as path from 'path';
 import type { DatasetItem } from '../dataset/types';
-import { PreprocessPool } from '../preprocess/pool';
+import type { PreprocessPool } from '../preprocess/pool';
 import { refusalFromHead, SNIFF_BYTES } from '../preprocess/decode';
 import { outputSize } from '../preprocess/spec';
-import { ConvfeatError, describeError, UsageError } from '../util/errors';
+import { ConvfeatError, UsageError } from '../util/errors';
 import { param } from '../util/params';
 import type { EmbeddingBackbone } from '../backbone/runtime/extractor';
 import { readAhead, readReason } from './readAhead';
+import { PreprocessFeed } from './extract-feed';
+import { embedTensors } from './extract-embed';
 
 /** One image as the caller holds it: encoded bytes, or the path of an image file. */
 export type ImageInput = Buffer | Uint8Array | string;
@@ -81,16 +83,14 @@ export function checkImages(images: unknown): ImageInput[] {
 
 export interface EmbedRun {
   backbone: EmbeddingBackbone;
-  /** The caller's pool, kept across calls (workers start once). Its `transfer` must be false: inputs stay intact. */
+  /**
+   * The caller's pool, opened on first use and kept across calls (workers start once); made with feedPoolOptions,
+   * whose `transfer: false` keeps the inputs intact.
+   */
   pool: () => PreprocessPool;
   batchSize: number;
   workers: number;
   maxFileBytes: number;
-}
-
-interface InFlight {
-  index: number;
-  tensor: Promise<Float32Array>;
 }
 
 export async function embedImages(
@@ -118,23 +118,18 @@ export async function embedImages(
   });
   const files = readAhead(fileItems, { maxFileBytes: run.maxFileBytes });
 
-  // Images preprocessed ahead of the batch being inferred, as in extractDataset: workers decode during `run`.
-  const lookahead = batchSize * 2 + run.workers * 2;
-  const window: InFlight[] = [];
-  const flush = async (force: boolean): Promise<void> => {
-    while (window.length >= batchSize || (force && window.length > 0)) {
-      const take = window.splice(0, Math.min(batchSize, window.length));
-      const settled = await Promise.allSettled(take.map((p) => p.tensor));
-      const ok: Array<{ index: number; tensor: Float32Array }> = [];
-      settled.forEach((s, i) => {
-        if (s.status === 'fulfilled') ok.push({ index: take[i]!.index, tensor: s.value });
-        else fail(take[i]!.index, describeError(s.reason));
-      });
-      if (ok.length === 0) continue;
-      const batch = new Float32Array(ok.length * perImage);
-      ok.forEach(({ tensor }, i) => batch.set(tensor, i * perImage));
-      const rows = await backbone.embed(batch, ok.length);
-      ok.forEach(({ index }, i) => {
+  // Images preprocessed ahead of the batch being inferred, by extractDataset's own feed: workers decode during `run`.
+  const feed = new PreprocessFeed<number>(backbone.transform, run.workers, batchSize, run.pool);
+  const flush = async (drain: boolean): Promise<void> => {
+    for (let batch = await feed.next(drain); batch; batch = await feed.next(drain)) {
+      for (const { image, reason } of batch.failed) fail(image, reason);
+      if (batch.ok.length === 0) continue;
+      const rows = await embedTensors(
+        backbone,
+        batch.ok.map((o) => o.tensor),
+        perImage,
+      );
+      batch.ok.forEach(({ image: index }, i) => {
         out.set(rows.subarray(i * dim, (i + 1) * dim), index * dim);
         embedded[index] = 1;
       });
@@ -168,15 +163,13 @@ export async function embedImages(
           continue;
         }
       }
-      const tensor = run.pool().run(bytes);
-      tensor.catch(() => undefined); // handled in flush; no unhandled-rejection warning meanwhile
-      window.push({ index, tensor });
-      if (window.length >= lookahead) await flush(false);
+      feed.submit(index, bytes);
+      if (feed.full) await flush(false);
     }
     await flush(true);
   } finally {
-    // An inference error midway: let what is in flight settle so the pool is idle for the next call.
-    await Promise.allSettled(window.map((p) => p.tensor));
+    // An inference error midway: the caller's pool stays open, idle once what is in flight settled, for the next call.
+    await feed.close();
     await files.return(undefined);
   }
 

@@ -1,54 +1,75 @@
 /**
- * Extraction's feed: images to compute go to the preprocessing pool, and their tensors come back in dataset order,
+ * Extraction's feed: images to compute go to the preprocessing pool, and their tensors come back in submission order,
  * a batch at a time. onnxruntime's `session.run` blocks the event loop for the whole batch, so decoding happens in
  * worker threads that keep working while the main thread is inside `run`: the feed keeps a bounded window of images
- * submitted ahead of the batch being inferred. The window, not the dataset, bounds memory.
+ * submitted ahead of the batch being inferred. The window, not the dataset, bounds memory. `extractDataset` and
+ * `embedImages` both run on it, so a photo is preprocessed and batched the same way whichever door it came through.
  */
-import type { DatasetItem } from '../dataset/types';
-import { PreprocessPool } from '../preprocess';
+import { PreprocessPool, type PreprocessPoolOptions } from '../preprocess/pool';
 import type { TransformOptions } from '../preprocess/options';
 import { describeError } from '../util/errors';
 
-export interface InFlight {
-  item: DatasetItem;
-  hash: string;
+interface InFlight<T> {
+  image: T;
   tensor: Promise<Float32Array>;
 }
 
 /** A window's head once its tensors settled: the images to embed, and those that failed with their reason. */
-export interface SettledBatch {
-  ok: Array<{ image: InFlight; tensor: Float32Array }>;
-  failed: Array<{ image: InFlight; reason: string }>;
+export interface SettledBatch<T> {
+  ok: Array<{ image: T; tensor: Float32Array }>;
+  failed: Array<{ image: T; reason: string }>;
 }
 
-export class PreprocessFeed {
+/** Images submitted ahead of the batch being inferred. */
+function lookaheadOf(batchSize: number, workers: number): number {
+  return batchSize * 2 + workers * 2;
+}
+
+/**
+ * The pool a feed of this batch size wants. Each worker may hold its share of the look-ahead window, so it keeps
+ * decoding while onnxruntime blocks the main thread (bench/README.md: extract/raw 0.83 → 0.89 at one onnxruntime
+ * thread). Bytes are copied, not moved: an image in flight on a worker that dies can be retried on a fresh one, and
+ * a caller's Buffers stay intact.
+ */
+export function feedPoolOptions(
+  transform: TransformOptions,
+  workers: number,
+  batchSize: number,
+): PreprocessPoolOptions {
+  return {
+    threads: workers,
+    opts: transform,
+    transfer: false,
+    inFlightPerWorker: Math.max(2, Math.ceil(lookaheadOf(batchSize, workers) / Math.max(1, workers))),
+  };
+}
+
+export class PreprocessFeed<T> {
   /** Started at the first image to compute: a fully cached run never pays for worker threads loading sharp. */
   private pool: PreprocessPool | undefined;
-  private readonly window: InFlight[] = [];
-  /** Images submitted ahead of the batch being inferred. */
+  private readonly window: Array<InFlight<T>> = [];
   readonly lookahead: number;
+  /** Whether close() closes the pool (false: the caller's, kept across runs). */
+  private readonly ownsPool: boolean;
+  private readonly openPool: () => PreprocessPool;
 
+  /** `pool`: the caller's pool, opened on first use and left open; without it the feed opens and closes its own. */
   constructor(
-    private readonly transform: TransformOptions,
-    private readonly workers: number,
+    transform: TransformOptions,
+    workers: number,
     private readonly batchSize: number,
+    pool?: () => PreprocessPool,
   ) {
-    this.lookahead = batchSize * 2 + workers * 2;
+    this.lookahead = lookaheadOf(batchSize, workers);
+    this.ownsPool = pool === undefined;
+    this.openPool = pool ?? (() => new PreprocessPool(feedPoolOptions(transform, workers, batchSize)));
   }
 
-  submit(item: DatasetItem, hash: string, bytes: Buffer): void {
-    // Each worker may hold its share of the look-ahead window, so it keeps decoding while onnxruntime blocks the main
-    // thread (bench/README.md: extract/raw 0.83 → 0.89 at one onnxruntime thread). Bytes are copied, not moved, so an
-    // image in flight on a worker that dies can be retried on a fresh one.
-    this.pool ??= new PreprocessPool({
-      threads: this.workers,
-      opts: this.transform,
-      transfer: false,
-      inFlightPerWorker: Math.max(2, Math.ceil(this.lookahead / Math.max(1, this.workers))),
-    });
+  submit(image: T, bytes: Buffer): void {
+    this.pool ??= this.openPool();
     const tensor = this.pool.run(bytes);
     tensor.catch(() => undefined); // handled when settled; avoid an unhandled-rejection warning meanwhile
-    this.window.push({ item, hash, tensor });
+    this.window.push({ image, tensor });
   }
 
   /** The window is as far ahead as it may go: time to run a batch. */
@@ -57,13 +78,13 @@ export class PreprocessFeed {
   }
 
   /** Up to batchSize images from the head of the window once settled; none while fewer wait, unless `drain`. */
-  async next(drain: boolean): Promise<SettledBatch | undefined> {
+  async next(drain: boolean): Promise<SettledBatch<T> | undefined> {
     if (this.window.length < this.batchSize && !(drain && this.window.length > 0)) return undefined;
     const take = this.window.splice(0, Math.min(this.batchSize, this.window.length));
     const settled = await Promise.allSettled(take.map((p) => p.tensor));
-    const batch: SettledBatch = { ok: [], failed: [] };
+    const batch: SettledBatch<T> = { ok: [], failed: [] };
     settled.forEach((s, i) => {
-      const image = take[i]!;
+      const image = take[i]!.image;
       if (s.status === 'fulfilled') batch.ok.push({ image, tensor: s.value });
       else batch.failed.push({ image, reason: describeError(s.reason) });
     });
@@ -80,7 +101,9 @@ export class PreprocessFeed {
     return this.pool ? this.pool.mode : 'unused';
   }
 
+  /** Closes the feed's own pool; a caller's pool stays open, once what is in flight settled (idle for the next run). */
   async close(): Promise<void> {
-    await this.pool?.close();
+    if (this.ownsPool) await this.pool?.close();
+    else await Promise.allSettled(this.window.map((p) => p.tensor));
   }
 }

@@ -20,7 +20,7 @@ import { DEFAULT_MAX_FILE_MB, readAhead } from './readAhead';
 import { ExtractPlan, scanProblemFailures } from './extract-plan';
 import { PreprocessFeed } from './extract-feed';
 import { embedTensors } from './extract-embed';
-import { ExtractRecorder } from './extract-record';
+import { ExtractRecorder, type RunCounts } from './extract-record';
 import { BatchWriter } from './batch-writer';
 
 export interface ExtractOptions {
@@ -46,17 +46,12 @@ export interface ExtractOptions {
   maxFileMB?: number;
 }
 
-export interface ExtractSummary {
+/** The run's counts (total, extracted, fromCache, duplicates, failed, otherShard), where and how it ran, its pace. */
+export interface ExtractSummary extends RunCounts {
   cache: string;
   provider: string;
   /** How images were preprocessed; 'unused' when every image came from the cache. */
   preprocessing: 'workers' | 'in-process' | 'unused';
-  total: number;
-  extracted: number;
-  fromCache: number;
-  duplicates: number;
-  failed: number;
-  otherShard: number;
   seconds: number;
   imagesPerSecond: number;
   failures: FailureEntry[];
@@ -102,7 +97,7 @@ export async function extractDataset(
   const perImage = 3 * size0.height * size0.width;
   const shard = opts.shard;
   const plan = new ExtractPlan((hash) => store.has(hash), shard ? shardFilter(shard.index, shard.count) : () => true);
-  const feed = new PreprocessFeed(backbone.transform, workers, batchSize);
+  const feed = new PreprocessFeed<{ item: DatasetItem; hash: string }>(backbone.transform, workers, batchSize);
   const writeListing = opts.writeListing !== false;
   const writer = new BatchWriter();
   const recorder = new ExtractRecorder(
@@ -132,7 +127,7 @@ export async function extractDataset(
       const rows = await embedTensors(backbone, tensors, perImage);
       feed.recycle(tensors); // copied into the batch by embedTensors: free for the next images
       await writing;
-      const images = batch.ok.map(({ image }) => ({ item: image.item, hash: image.hash }));
+      const images = batch.ok.map((o) => o.image);
       writing = recorder
         .stored(images, rows, (hash) => plan.settle(hash, true))
         .then(() => recorder.advance(handled, true));
@@ -164,7 +159,7 @@ export async function extractDataset(
           recorder.advance(1, false);
           break;
         case 'compute':
-          feed.submit(step.item, step.hash, step.bytes);
+          feed.submit({ item: step.item, hash: step.hash }, step.bytes);
           if (feed.full) await flush(false);
           break;
       }

@@ -21,6 +21,7 @@ import { ConvfeatError } from '../util/errors';
 import { param } from '../util/params';
 import { integerInRange, invalid, nonEmptyString, oneOf } from '../util/validate';
 import { extractDataset, type ExtractOptions, type ExtractSummary } from './extract';
+import { feedPoolOptions } from './extract-feed';
 import { DEFAULT_MAX_FILE_MB } from './readAhead';
 import { parseShard, type WorkShard } from './work-shard';
 import { checkImages, embedImages, type EmbedOptions, type EmbedResult, type ImageInput } from './embedImages';
@@ -176,12 +177,7 @@ async function openFeatureExtractor(
 
   let pool: PreprocessPool | undefined;
   const getPool = (): PreprocessPool =>
-    (pool ??= new PreprocessPool({
-      threads: workers,
-      opts: backbone.transform,
-      transfer: false, // the caller's Buffers must stay intact
-      inFlightPerWorker: Math.max(2, Math.ceil((batchSize * 2 + workers * 2) / Math.max(1, workers))),
-    }));
+    (pool ??= new PreprocessPool(feedPoolOptions(backbone.transform, workers, batchSize))); // leaves Buffers intact
 
   let closed = false;
   // One call at a time: onnxruntime runs one inference per session, and extract/embed share it.
