@@ -93,7 +93,7 @@ describe('a cache filled in pieces', () => {
     const cacheDir = path.join(work, 'fresh');
     const { classifier } = await fitFromCache(cacheDir, { solver: 'svm', C: 1, scale: 'none' });
     expect(() => evaluateOnCache(classifier, cacheDir)).toThrow(
-      /has splits train, val but no test split; pass --split val to score one of them, or extract a test split/,
+      /has splits train, val but no test split; pass split val to score one of them, or extract a test split/,
     );
     const val = evaluateOnCache(classifier, cacheDir, 'val');
     expect(val.split).toBe('val');
