@@ -11,18 +11,7 @@ import { findDuplicates, leakedRows } from '../../src/audit/duplicates';
 import { findOutliers, neighbourScores } from '../../src/audit/outliers';
 import { readExcludeFile } from '../../src/audit/csv';
 import { tmpDir } from '../support/data';
-import { flagFor } from '../../src/commands/flags';
-import { useParamNames } from '../../src/util/params';
-
-/** Runs `fn` with the names the CLI installs at startup: library messages then name flags, as a CLI user sees. */
-function asCli<T>(fn: () => T): T {
-  useParamNames(flagFor);
-  try {
-    return fn();
-  } finally {
-    useParamNames();
-  }
-}
+import { asCli } from '../support/cli';
 
 function randomMatrix(n: number, dim: number, seed: number): Float32Array {
   let s = seed;

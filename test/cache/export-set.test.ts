@@ -12,18 +12,7 @@ import { readNpySync } from '../../src/util/npy';
 import { tmpDir } from '../support/data';
 import { transpileSources } from './support/compile';
 import { hashOf, IDENTITY, rowsFor } from './support/rows';
-import { flagFor } from '../../src/commands/flags';
-import { useParamNames } from '../../src/util/params';
-
-/** Runs `fn` with the names the CLI installs at startup: library messages then name flags, as a CLI user sees. */
-function asCli<T>(fn: () => T): T {
-  useParamNames(flagFor);
-  try {
-    return fn();
-  } finally {
-    useParamNames();
-  }
-}
+import { asCli } from '../support/cli';
 
 const D = IDENTITY.dim;
 const CHILD = path.join(__dirname, 'support', 'export-child.js');

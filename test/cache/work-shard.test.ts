@@ -1,18 +1,7 @@
 import { parseShard, shardFilter, shardOfHash } from '../../src/cache/work-shard';
 import { UsageError } from '../../src/util/errors';
 import { hashOf } from './support/rows';
-import { flagFor } from '../../src/commands/flags';
-import { useParamNames } from '../../src/util/params';
-
-/** Runs `fn` with the names the CLI installs at startup: library messages then name flags, as a CLI user sees. */
-function asCli<T>(fn: () => T): T {
-  useParamNames(flagFor);
-  try {
-    return fn();
-  } finally {
-    useParamNames();
-  }
-}
+import { asCli } from '../support/cli';
 
 describe('--shard i/n', () => {
   test('parses 0-based i/n', () => {

@@ -11,6 +11,7 @@ import { parsePrecision } from '../../src/backbone/quantize/variant';
 import { compactCache, exportCache, parseShard } from '../../src/cache';
 import { EmbeddingStore } from '../../src/cache/store';
 import { scanDataset } from '../../src/dataset';
+import { extractArgs } from '../support/cli';
 import { REPO_ROOT, tmpDir } from '../support/data';
 
 const CLI = path.join(REPO_ROOT, 'dist', 'cli.js');
@@ -42,30 +43,12 @@ describe('library doors name API options; the CLI names its flags in the same se
   test('dataset split and a missing --data', async () => {
     await expect(scanDataset(data, { split: 'dev' })).rejects.toThrow(/^Expected split to be train, val/);
     await expect(scanDataset(path.join(dir, 'nodata'))).rejects.toThrow(/^data .* does not exist/);
-    const split = cli([
-      'extract',
-      '--model',
-      'resnet50',
-      '--data',
-      data,
-      '--cache',
-      path.join(dir, 'c'),
-      '--split',
-      'dev',
-    ]);
+    const split = cli(extractArgs(data, path.join(dir, 'c'), '--split', 'dev'));
     expect(split.code).toBe(2);
     expect(split.stderr).toBe(
       'convfeat: Expected --split to be train, val (also valid, validation) or test but received "dev"\n',
     );
-    const missing = cli([
-      'extract',
-      '--model',
-      'resnet50',
-      '--data',
-      path.join(dir, 'nodata'),
-      '--cache',
-      path.join(dir, 'c'),
-    ]);
+    const missing = cli(extractArgs(path.join(dir, 'nodata'), path.join(dir, 'c')));
     expect(missing.stderr).toBe(
       `convfeat: --data ${path.join(dir, 'nodata')} does not exist; point it at an image folder or a .csv/.jsonl manifest.\n`,
     );
@@ -79,17 +62,7 @@ describe('library doors name API options; the CLI names its flags in the same se
     expect(() => EmbeddingStore.open('')).toThrow(/^Expected cacheDir to be a directory path/);
     expect(() => exportCache('', { out: dir })).toThrow(/^Expected cacheDir to be a non-empty string/);
 
-    const shard = cli([
-      'extract',
-      '--model',
-      'resnet50',
-      '--data',
-      data,
-      '--cache',
-      path.join(dir, 'c'),
-      '--shard',
-      '4/4',
-    ]);
+    const shard = cli(extractArgs(data, path.join(dir, 'c'), '--shard', '4/4'));
     expect(shard.stderr).toBe(
       'convfeat: Expected --shard to be i/n with integers 0 ≤ i < n ≤ 1000000 (0-based, like JOB_COMPLETION_INDEX) but received "4/4"\n',
     );

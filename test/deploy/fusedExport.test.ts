@@ -8,10 +8,11 @@ import * as ort from 'onnxruntime-node';
 import { encodeModel, floatTensor, loadModel, makeModel, node, onnx, valueInfo } from '../../src/backbone/graph/proto';
 import { LinearClassifier } from '../../src/linear';
 import { toEmbeddings } from '../../src/util/embeddings';
-import { preprocess, KERAS_CAFFE, TORCHVISION_IMAGENET, type PreprocessSpec } from '../../src/preprocess';
+import { KERAS_CAFFE, TORCHVISION_IMAGENET, type PreprocessSpec } from '../../src/preprocess';
 import { buildFusedModel, exportFusedOnnx } from '../../src/deploy/fusedExport';
 import { ConvfeatError, UsageError } from '../../src/util/errors';
-import { photos, tmpDir } from '../support/data';
+import { tmpDir } from '../support/data';
+import { fusedInputs, type FusedInputs } from '../support/fusedInputs';
 import { seededRandom } from '../support/graphs';
 
 const SIZE = 32;
@@ -64,33 +65,9 @@ const SPECS: Record<string, PreprocessSpec> = {
   'NHWC, RGB, [0,1]': small(TORCHVISION_IMAGENET, { layout: 'NHWC' }),
 };
 
-interface Batch {
-  network: Float32Array;
-  unit: Float32Array;
-  y: Int32Array;
-  n: number;
-}
-
 /** The same photos twice: as the network's input (the spec) and as [0,1] RGB NCHW (the fused model's input). */
-async function loadPhotos(spec: PreprocessSpec, perClass: number): Promise<Batch> {
-  const unitSpec: PreprocessSpec = {
-    ...spec,
-    channelOrder: 'RGB',
-    scale: 255,
-    mean: [0, 0, 0],
-    std: [1, 1, 1],
-    layout: 'NCHW',
-  };
-  const files = CLASSES.flatMap((c, k) => photos('train', c, perClass).map((f) => ({ f, k })));
-  const pixels = 3 * SIZE * SIZE;
-  const network = new Float32Array(files.length * pixels);
-  const unit = new Float32Array(files.length * pixels);
-  for (const [i, { f }] of files.entries()) {
-    const bytes = fs.readFileSync(f);
-    network.set(await preprocess(bytes, { spec, exif: 'ignore' }), i * pixels);
-    unit.set(await preprocess(bytes, { spec: unitSpec, exif: 'ignore' }), i * pixels);
-  }
-  return { network, unit, y: Int32Array.from(files.map((x) => x.k)), n: files.length };
+function loadPhotos(spec: PreprocessSpec, perClass: number): Promise<FusedInputs> {
+  return fusedInputs(spec, 'train', CLASSES, perClass, 3 * SIZE * SIZE);
 }
 
 async function runModel(
@@ -112,7 +89,7 @@ function dimsFor(spec: PreprocessSpec, n: number): number[] {
 describe('exportFusedOnnx', () => {
   for (const [label, spec] of Object.entries(SPECS)) {
     describe(label, () => {
-      let batch: Batch;
+      let batch: FusedInputs;
       let embeddings: Float32Array;
       const backbone = tinyBackbone(spec.layout);
 

@@ -3,15 +3,14 @@
  * `embedding` output), a classifier fitted on them, then the single fused graph fed [0,1] RGB must give the same
  * probabilities within 1e-5 and the same label on every image.
  */
-import * as fs from 'fs';
 import * as ort from 'onnxruntime-node';
 import { loadModel, encodeModel } from '../../src/backbone/graph/proto';
 import { resolveModel } from '../../src/backbone/store/manifest';
 import { LinearClassifier } from '../../src/linear';
 import { toEmbeddings } from '../../src/util/embeddings';
-import { preprocess, type PreprocessSpec } from '../../src/preprocess';
+import type { PreprocessSpec } from '../../src/preprocess';
 import { buildFusedModel } from '../../src/deploy/fusedExport';
-import { photos } from '../support/data';
+import { fusedInputs } from '../support/fusedInputs';
 import { realResnet50 } from '../support/model';
 
 const CLASSES = ['airplane', 'car', 'cat', 'dog', 'flower', 'fruit', 'motorbike', 'person'];
@@ -21,23 +20,7 @@ const PIXELS = 3 * 224 * 224;
 describe('fused ONNX export with the real ResNet50', () => {
   test('probabilities equal predictProba on the library embeddings within 1e-5; labels agree', async () => {
     const spec: PreprocessSpec = resolveModel('resnet50').preprocess;
-    const unitSpec: PreprocessSpec = {
-      ...spec,
-      channelOrder: 'RGB',
-      scale: 255,
-      mean: [0, 0, 0],
-      std: [1, 1, 1],
-      layout: 'NCHW',
-    };
-    const files = CLASSES.flatMap((c, k) => photos('test', c, PER_CLASS).map((f) => ({ f, k })));
-    const n = files.length;
-    const network = new Float32Array(n * PIXELS);
-    const unit = new Float32Array(n * PIXELS);
-    for (const [i, { f }] of files.entries()) {
-      const bytes = fs.readFileSync(f);
-      network.set(await preprocess(bytes, { spec, exif: 'ignore' }), i * PIXELS);
-      unit.set(await preprocess(bytes, { spec: unitSpec, exif: 'ignore' }), i * PIXELS);
-    }
+    const { network, unit, y, n } = await fusedInputs(spec, 'test', CLASSES, PER_CLASS, PIXELS);
     const backbone = loadModel(await realResnet50());
 
     // The library path: the converted model's `embedding` output (its `probabilities` head is ignored).
@@ -52,7 +35,6 @@ describe('fused ONNX export with the real ResNet50', () => {
     }
     await session.release();
 
-    const y = Int32Array.from(files.map((x) => x.k));
     for (const [solver, scale] of [
       ['svm', 'l2'],
       ['softmax', 'standard'],
