@@ -45,6 +45,22 @@ export function median(values: readonly number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
+/** Wall time and the CPU time of every thread of this process. */
+export interface Timing {
+  seconds: number;
+  cpuSeconds: number;
+}
+
+/** Times one run: wall clock and process CPU (user + system, all threads, so worker threads count too). */
+export async function timed(fn: () => Promise<void>): Promise<Timing> {
+  const c0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  await fn();
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const c = process.cpuUsage(c0);
+  return { seconds, cpuSeconds: (c.user + c.system) / 1e6 };
+}
+
 /** One line saying what ran the benchmark: the figures mean little without it. */
 export function machineLine(): string {
   let cpu = os.cpus()[0]?.model ?? 'unknown CPU';

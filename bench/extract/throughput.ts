@@ -29,7 +29,10 @@ import {
   runMain,
   sampleDistinct,
   tempDir,
+  timed,
+  type Timing,
 } from './common';
+import { batchesOf } from './batches';
 
 const { openBackbone, prepareBackbone } = fromDist<typeof import('../../src/backbone/load')>('backbone/load');
 const { extractDataset } = fromDist<typeof import('../../src/cache/extract')>('cache/extract');
@@ -47,11 +50,6 @@ interface Config {
   eager: boolean;
 }
 
-interface Timing {
-  seconds: number;
-  cpuSeconds: number;
-}
-
 const DEFAULT_CONFIGS = 't2w1b8,t2w0b8,t2w2b8,t1w1b8,t2w1b1,t2w1b32';
 
 function parseConfig(name: string): Config {
@@ -65,28 +63,6 @@ function parseConfig(name: string): Config {
     spin: m[4] === undefined,
     eager: m[5] !== undefined,
   };
-}
-
-async function timed(fn: () => Promise<void>): Promise<Timing> {
-  const c0 = process.cpuUsage();
-  const t0 = process.hrtime.bigint();
-  await fn();
-  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  const c = process.cpuUsage(c0);
-  return { seconds, cpuSeconds: (c.user + c.system) / 1e6 };
-}
-
-/** The decoded tensors cut into the batches the raw loop feeds, built before any timing. */
-function batchesOf(tensors: Float32Array[], batch: number, dims: number[]): ort.Tensor[] {
-  const out: ort.Tensor[] = [];
-  const per = tensors[0]!.length;
-  for (let i = 0; i < tensors.length; i += batch) {
-    const n = Math.min(batch, tensors.length - i);
-    const data = new Float32Array(n * per);
-    for (let j = 0; j < n; j++) data.set(tensors[i + j]!, j * per);
-    out.push(new ort.Tensor('float32', data, [n, ...dims]));
-  }
-  return out;
 }
 
 async function rawLoop(backbone: OpenBackbone, batches: ort.Tensor[]): Promise<void> {

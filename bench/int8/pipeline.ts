@@ -21,7 +21,6 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as readline from 'readline';
-import * as ort from 'onnxruntime-node';
 import {
   DATA_ROOT,
   flag,
@@ -35,8 +34,11 @@ import {
   runMain,
   sampleDistinct,
   tempDir,
+  timed,
+  type Timing,
   writeSummary,
 } from '../extract/common';
+import { batchesOf } from '../extract/batches';
 import type * as Load from '../../src/backbone/load';
 import type * as Cache from '../../src/cache';
 import type * as DatasetModule from '../../src/dataset';
@@ -48,20 +50,7 @@ const datasets = fromDist<typeof DatasetModule>('dataset/index');
 const pre = fromDist<typeof Preprocess>('preprocess/index');
 
 type Backbone = Awaited<ReturnType<typeof load.openBackbone>>;
-interface Timing {
-  seconds: number;
-  cpuSeconds: number;
-}
 type Step = 'raw-fp32' | 'raw-int8' | 'extract-fp32' | 'extract-int8' | 'extract-int8-w0' | 'torch';
-
-async function timed(fn: () => Promise<void>): Promise<Timing> {
-  const c0 = process.cpuUsage();
-  const t0 = process.hrtime.bigint();
-  await fn();
-  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  const c = process.cpuUsage(c0);
-  return { seconds, cpuSeconds: (c.user + c.system) / 1e6 };
-}
 
 /** The PyTorch pipeline as a child that answers one JSON line per "run". */
 class TorchPipeline {
@@ -95,18 +84,6 @@ class TorchPipeline {
   }
 }
 
-function batchesOf(tensors: Float32Array[], batch: number): ort.Tensor[] {
-  const out: ort.Tensor[] = [];
-  const per = tensors[0]!.length;
-  for (let i = 0; i < tensors.length; i += batch) {
-    const n = Math.min(batch, tensors.length - i);
-    const data = new Float32Array(n * per);
-    for (let j = 0; j < n; j++) data.set(tensors[i + j]!, j * per);
-    out.push(new ort.Tensor('float32', data, [n, 3, 224, 224]));
-  }
-  return out;
-}
-
 async function main(): Promise<void> {
   const photos = intFlag('photos', 96);
   const rounds = intFlag('rounds', 5);
@@ -134,7 +111,7 @@ async function main(): Promise<void> {
   // Decoded once, before any timing, with extract's own transform (identical for both precisions).
   const tensors: Float32Array[] = [];
   for (const item of items) tensors.push(await pre.preprocess(fs.readFileSync(item.path), backbones.fp32.transform));
-  const batches = batchesOf(tensors, batch);
+  const batches = batchesOf(tensors, batch, [3, 224, 224]);
   for (const b of Object.values(backbones)) {
     const h = await b.session();
     await h.session.run({ [h.inputName]: batches[0]! }, [h.outputName]); // first run allocates
