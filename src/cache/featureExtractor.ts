@@ -15,20 +15,16 @@ import type { BackboneIdentity } from '../backbone/runtime/extractor';
 import { parseDevice } from '../backbone/runtime/session';
 import { parsePrecision, type Precision } from '../backbone/quantize/variant';
 import { scanDataset, type Dataset, type LayoutOption } from '../dataset';
-import { defaultPreprocessThreads, PreprocessPool } from '../preprocess/pool';
+import { PreprocessPool } from '../preprocess/pool';
 import type { ExifMode } from '../preprocess/spec';
 import { ConvfeatError } from '../util/errors';
 import { param } from '../util/params';
 import { integerInRange, invalid, nonEmptyString, oneOf } from '../util/validate';
-import { extractDataset, type ExtractOptions, type ExtractSummary } from './extract';
+import { extractDataset, extractDefaults, type ExtractOptions, type ExtractSummary } from './extract';
 import { feedPoolOptions } from './extract-feed';
 import { DEFAULT_MAX_FILE_MB } from './readAhead';
 import { parseShard, type WorkShard } from './work-shard';
 import { checkImages, embedImages, type EmbedOptions, type EmbedResult, type ImageInput } from './embedImages';
-
-/** Images per inference call when not given: batching barely helps on CPU; a GPU needs many images per call. */
-export const DEFAULT_CPU_BATCH_SIZE = 8;
-export const DEFAULT_GPU_BATCH_SIZE = 64;
 
 export interface FeatureExtractorOptions {
   /** auto (default: CUDA when its provider loads, else CPU), cpu, cuda or cuda:N. */
@@ -170,9 +166,9 @@ async function openFeatureExtractor(
     ...(log ? { log } : {}),
   });
   // The CLI's defaults, decided once the provider is known: a GPU is fed by decoding on every core and larger batches.
-  const onGpu = backbone.provider.startsWith('cuda');
-  const batchSize = checked.batchSize ?? (onGpu ? DEFAULT_GPU_BATCH_SIZE : DEFAULT_CPU_BATCH_SIZE);
-  const workers = checked.workers ?? defaultPreprocessThreads(onGpu);
+  const defaults = extractDefaults(backbone.provider);
+  const batchSize = checked.batchSize ?? defaults.batchSize;
+  const workers = checked.workers ?? defaults.workers;
   const maxFileBytes = checked.maxFileMB * 1024 * 1024;
 
   let pool: PreprocessPool | undefined;
