@@ -1,3 +1,7 @@
+/**
+ * The cache stage's public face (the `cache` namespace of the package root): the embedding store and its lock,
+ * extraction into it, loading splits for fitting, and the facts, merge, export and compaction a user runs on it.
+ */
 export { EmbeddingStore, isContentHash, INDEX_FILE, SHARDS_DIR } from './store';
 export type { StoreOptions } from './store';
 export { CacheLock, LOCK_FILE } from './lock';

@@ -1,3 +1,4 @@
+/** SHA-256 and canonical JSON: the digests behind fingerprints, shard checksums and content-hash keys. */
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 

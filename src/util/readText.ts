@@ -1,3 +1,4 @@
+/** Reading a small text file that may be absent (sidecars, stamps) without turning ENOENT into an error. */
 import * as fs from 'fs';
 import { ConvfeatError } from './errors';
 
