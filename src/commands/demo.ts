@@ -12,8 +12,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { openBackbone, prepareBackbone } from '../backbone/load';
 import { packageRoot } from '../backbone/store';
 import { readMeta } from '../cache';
-import { scanDataset, type Dataset } from '../dataset';
-import { MINI_SPLIT_FRACTIONS, stratifiedSplit, writeSplitManifest } from '../dataset/split';
+import { labelledSplits, type LabelledSplits } from '../dataset/labelledSplits';
 import { saveClassifier, type SolverKind } from '../linear';
 import { fitFromCache } from '../linear/fitCache';
 import { advise } from '../report/advise';
@@ -60,75 +59,16 @@ export function missingDataMessage(data: string, isDefault: boolean): string {
   );
 }
 
-/** An archive often unpacks to one folder inside another (natural-images/natural_images/...): step into it. */
-function descendSingleFolder(dir: string): string {
-  const isDir = (p: string): boolean => fs.statSync(p, { throwIfNoEntry: false })?.isDirectory() ?? false;
-  let current = dir;
-  for (let depth = 0; depth < 3; depth++) {
-    let names: string[];
-    try {
-      names = fs.readdirSync(current).filter((n) => !n.startsWith('.'));
-    } catch {
-      return current;
-    }
-    if (names.length !== 1 || !isDir(path.join(current, names[0]!))) return current;
-    const inner = path.join(current, names[0]!);
-    // One class folder of images is a (useless) one-class dataset, not a wrapper: stop where images are.
-    if (!fs.readdirSync(inner).some((n) => isDir(path.join(inner, n)))) return current;
-    current = inner;
-  }
-  return current;
-}
-
-export interface DemoData {
-  dataset: Dataset;
-  /** 'given' when the input had train/val/test; else the manifest the split was written to. */
-  splitManifest: string | null;
-  input: string;
-}
-
-/** Finds the data, and splits a class-only folder (or a manifest without splits) into train/val/test. */
+/** The demo's data: the default folder when none is given, its own sentence when the folder is missing. */
 export async function demoDataset(
   data: string | undefined,
   outDir: string,
   seed: number,
   log: (line: string) => void,
-): Promise<DemoData> {
-  const isDefault = data === undefined;
+): Promise<LabelledSplits> {
   const given = data ?? defaultDataRoot();
-  if (!fs.existsSync(given)) throw new ConvfeatError(missingDataMessage(given, isDefault));
-  const input = fs.statSync(given).isDirectory() ? descendSingleFolder(given) : given;
-  if (input !== given) log(`using ${input} (the folder inside ${given})`);
-  const scanned = await scanDataset(input);
-  if (scanned.kind === 'unlabelled')
-    throw new ConvfeatError(
-      `${input} has no class folders; the demo needs labelled images: one folder per class (<class>/*.jpg), or train/val/test/<class>/, or a manifest with a label column.`,
-    );
-  const splits = new Set(scanned.items.map((i) => i.split));
-  if (!splits.has(undefined)) {
-    if (splits.has('train') && splits.has('test')) return { dataset: scanned, splitManifest: null, input };
-    throw new ConvfeatError(
-      `${input} has only ${[...splits].join(' and ')}, but the demo needs at least train and test; add the missing split, or point --data at a folder of class folders to have it split here.`,
-    );
-  }
-  if (splits.size > 1)
-    throw new ConvfeatError(
-      `Some images of ${input} have a split and others do not; give every row a split, or none to have the demo split them.`,
-    );
-  const items = stratifiedSplit(scanned, { seed });
-  const manifest = writeSplitManifest(path.join(outDir, `split-seed${seed}.jsonl`), items);
-  const n = (s: string): number => items.filter((i) => i.split === s).length;
-  log(
-    `${input} has no train/val/test folders: split its ${items.length} images, per class, seed ${seed}, ` +
-      `${(100 * MINI_SPLIT_FRACTIONS.train).toFixed(0)}/${(100 * MINI_SPLIT_FRACTIONS.val).toFixed(0)}/rest % as in Mini Natural Images: ` +
-      `train ${n('train')}, val ${n('val')}, test ${n('test')} -> ${manifest}`,
-  );
-  const dataset = await scanDataset(manifest);
-  return {
-    dataset: { ...dataset, problems: [...scanned.problems, ...dataset.problems] },
-    splitManifest: manifest,
-    input,
-  };
+  if (!fs.existsSync(given)) throw new ConvfeatError(missingDataMessage(given, data === undefined));
+  return labelledSplits(given, { seed, manifestDir: outDir, log, purpose: 'the demo' });
 }
 
 export const demoCommand: CommandModule<object, DemoArgs> = {

@@ -5,3 +5,7 @@
 export { scanDataset } from './scan';
 export { normalizeSplit, looksLikeImage, IMAGE_EXTENSIONS, SPLITS } from './names';
 export type { Dataset, DatasetItem, DatasetKind, LayoutOption, ScanOptions, ScanProblem, Split } from './types';
+export { listImageFiles, imagesUnder } from './imageFiles';
+export type { ImageFile, ListImageFilesOptions } from './imageFiles';
+export { labelledSplits, descendSingleFolder } from './labelledSplits';
+export type { LabelledSplits, LabelledSplitsOptions } from './labelledSplits';

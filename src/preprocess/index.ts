@@ -23,3 +23,5 @@ export {
 export type { RgbImage, Preprocessed } from './transform';
 export { PreprocessPool, defaultPreprocessThreads } from './pool';
 export type { PreprocessPoolOptions } from './pool';
+export { prepareTensorOutput, writeTensors } from './writeTensors';
+export type { TensorOutputMode, WrittenTensor, WriteTensorsResult } from './writeTensors';
