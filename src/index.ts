@@ -23,8 +23,8 @@ export type {
 } from './cache/featureExtractor';
 export { EmbedError } from './cache/embedImages';
 export type { EmbedResult, EmbedFailure, EmbedOptions, ImageInput } from './cache/embedImages';
-export { scanDataset } from './dataset';
-export type { Dataset, DatasetItem, LayoutOption, Split } from './dataset';
+export { scanDataset, labelledSplits } from './dataset';
+export type { Dataset, DatasetItem, LayoutOption, Split, LabelledSplits, LabelledSplitsOptions } from './dataset';
 export { readNpySync, writeNpySync } from './util/npy';
 export type { NpyArray } from './util/npy';
 

@@ -24,6 +24,7 @@ test('the root offers the doors and the stage namespaces, not the internals', ()
     'loadClassifier',
     'saveClassifier',
     'exportClassifier',
+    'labelledSplits',
   ];
   for (const name of doors) expect(typeof (root as Record<string, unknown>)[name]).toBe('function');
   for (const ns of ['dataset', 'preprocess', 'backbone', 'cache', 'linear', 'report', 'deploy', 'audit', 'npy'])
