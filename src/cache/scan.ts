@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { createHash } from 'crypto';
-import type { ShardInfo } from './store';
+import type { ShardInfo } from './store-index';
 
 export interface ScanResult {
   damagedShards: number[];

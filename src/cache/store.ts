@@ -14,33 +14,35 @@
  * caught by the shard's sha256: readers refuse the shard with a sentence, and the next writer drops it so its rows
  * are recomputed (scan.ts).
  */
-import * as fs from 'fs';
 import * as path from 'path';
-import { fsyncFileSync, writeAllSync, writeFileAtomicSync } from '../util/atomic';
 import { ensureDir } from '../util/dirs';
-import { createHash } from 'crypto';
 import { ConvfeatError } from '../util/errors';
 import { npyHeader } from '../util/npy';
 import { invalid } from '../util/validate';
-import { crashPoint } from './crash';
-import { ChunkedFileWriter, writeDurable } from './durable';
 import { writeBatchFiles, type BatchFiles } from './batch-files';
 import { isContentHash } from './hash-key';
-import { parseIndexLine, rowLine, SHARD_NAME, shardLine } from './index-file';
-import { isLeftoverTemp, removeLeftoverTemps, removeUnusedShards, repairIndexTail } from './recovery';
-import { forEachLine } from './lines';
+import { rowLine } from './index-file';
+import { removeLeftoverTemps, repairIndexTail } from './recovery';
 import { CacheLock, stderrWarning, WarningSink } from './lock';
 import { assertSameSpace, CacheIdentity, CacheMeta, checkIdentity, META_FILE, readMeta, writeMeta } from './meta';
-import { scanShards } from './scan';
-import { readShardHeader, readShardRows, ShardHeader } from './shard-file';
+import { ShardHeader } from './shard-file';
 import { hexOf, keyOf, RowTable } from './row-table';
+import { readRows } from './shard-reads';
+import { rewriteShards } from './store-compact';
+import {
+  assertFreshDirectory,
+  dropUnusable,
+  INDEX_FILE,
+  loadIndex,
+  removeOrphanShards,
+  SHARDS_DIR,
+  shardInfo,
+  type ShardInfo,
+} from './store-index';
 import { param } from '../util/params';
 
-export { isContentHash };
-export const INDEX_FILE = 'index.jsonl';
-export const SHARDS_DIR = 'shards';
-/** Compaction targets shards of about this many bytes: few files, yet one shard is cheap to hold in memory. */
-const COMPACT_SHARD_BYTES = 64 * 1024 * 1024;
+export { isContentHash, INDEX_FILE, SHARDS_DIR };
+export type { ShardInfo };
 
 export interface StoreOptions {
   /** 'read' takes no lock and changes nothing; 'write' takes DIR/lock and creates the cache when missing. */
@@ -59,14 +61,6 @@ export interface StoreOptions {
 export interface PreparedBatch {
   files: BatchFiles;
   hashes: string[];
-}
-
-export interface ShardInfo {
-  name: string;
-  header: ShardHeader;
-  /** sha256 of the whole file as recorded in the index; undefined for shards written before checksums. */
-  sha256: string | undefined;
-  verified: boolean;
 }
 
 export class EmbeddingStore {
@@ -116,7 +110,7 @@ export class EmbeddingStore {
       let meta = readMeta(root);
       if (meta) assertSameSpace(meta, opts.identity);
       else {
-        EmbeddingStore.assertFreshDirectory(root, dir);
+        assertFreshDirectory(root, dir);
         meta = writeMeta(root, opts.identity);
       }
       ensureDir(path.join(root, SHARDS_DIR));
@@ -130,18 +124,6 @@ export class EmbeddingStore {
     } catch (e) {
       lock.release();
       throw e;
-    }
-  }
-
-  /** A new cache goes into an empty directory (or one a killed first run left with nothing but temp files). */
-  private static assertFreshDirectory(root: string, shown: string): void {
-    const entries = fs.readdirSync(root).filter((n) => n !== 'lock' && !isLeftoverTemp(n));
-    const shards = entries.includes(SHARDS_DIR) ? fs.readdirSync(path.join(root, SHARDS_DIR)) : [];
-    const meaningful = entries.filter((n) => n !== SHARDS_DIR);
-    if (meaningful.length > 0 || shards.some((n) => !isLeftoverTemp(n) && !SHARD_NAME.test(n))) {
-      throw new ConvfeatError(
-        `${shown} is not empty and is not a convfeat cache (no ${META_FILE}); choose a new or empty ${param('cacheDir')} directory.`,
-      );
     }
   }
 
@@ -308,39 +290,15 @@ export class EmbeddingStore {
   compact(): { shardsBefore: number; shardsAfter: number; removedFiles: number } {
     this.assertWritable();
     const shardsBefore = this.shardCount;
-    const dim = this.dim;
-    const perShard = Math.max(1, Math.floor(COMPACT_SHARD_BYTES / (dim * 4)));
-    const target = Math.ceil(this.size / perShard);
-    if (shardsBefore > target) {
-      const index = new ChunkedFileWriter(path.join(this.dir, INDEX_FILE), 'compact-index');
-      try {
-        let buffer = new Float32Array(Math.min(perShard, this.size) * dim);
-        let pending: string[] = [];
-        const flush = (): void => {
-          if (pending.length === 0) return;
-          const name = this.allocateShardName();
-          const data = buffer.subarray(0, pending.length * dim);
-          const parts = [npyHeader('<f4', [pending.length, dim]), new Uint8Array(data.buffer, 0, data.byteLength)];
-          const sha256 = writeDurable(path.join(this.dir, SHARDS_DIR, name), parts, 'compact-shard', 'the shard');
-          index.add(shardLine(name, pending.length, sha256));
-          pending.forEach((h, r) => index.add(rowLine(h, name, r)));
-          pending = [];
-        };
-        for (const shard of this.shards()) {
-          for (let k = 0; k < shard.hashes.length; k++) {
-            buffer.set(shard.rows.subarray(k * dim, (k + 1) * dim), pending.length * dim);
-            pending.push(shard.hashes[k]!);
-            if (pending.length === perShard) flush();
-          }
-        }
-        flush();
-        buffer = new Float32Array(0);
-        index.commit();
-      } finally {
-        index.abort();
-      }
-      this.loadIndex();
-    }
+    const rewritten = rewriteShards({
+      dir: this.dir,
+      dim: this.dim,
+      size: this.size,
+      shardCount: shardsBefore,
+      shards: () => this.shards(),
+      allocateShardName: () => this.allocateShardName(),
+    });
+    if (rewritten) this.loadIndex();
     const removedFiles = this.removeOrphanShards();
     return { shardsBefore, shardsAfter: this.shardCount, removedFiles };
   }
@@ -373,126 +331,28 @@ export class EmbeddingStore {
   }
 
   private addShard(name: string, header: ShardHeader, sha256: string | undefined, verified: boolean): number {
-    return this.shardInfos.push({ name, header, sha256, verified: verified || sha256 === undefined }) - 1;
+    return this.shardInfos.push(shardInfo(name, header, sha256, verified)) - 1;
   }
 
-  private damaged(name: string): ConvfeatError {
-    return new ConvfeatError(
-      `The cache ${this.dir} has a damaged shard ${SHARDS_DIR}/${name} (its sha256 does not match the one in ${INDEX_FILE}: ` +
-        'the file was changed, swapped or corrupted on disk); run convfeat extract again with this --cache: it drops that shard and recomputes its rows.',
-    );
-  }
-
+  /** Rows of one shard, checked against its sha256 on the shard's first read (shard-reads.ts). */
   private readRows(shard: number, first: number, count: number): Float32Array {
-    const info = this.shardInfos[shard]!;
-    const file = path.join(this.dir, SHARDS_DIR, info.name);
-    if (!info.verified) {
-      // The first read of a shard reads it whole once to check it; its rows come from that same read.
-      let bytes: Buffer;
-      try {
-        bytes = fs.readFileSync(file);
-      } catch {
-        throw this.changedUnderfoot(info.name);
-      }
-      if (!shaMatches(bytes, info.sha256!)) throw this.damaged(info.name);
-      info.verified = true;
-      const start = info.header.offset + first * this.dim * 4;
-      const out = new Float32Array(count * this.dim);
-      new Uint8Array(out.buffer).set(bytes.subarray(start, start + out.byteLength));
-      return out;
-    }
-    try {
-      return readShardRows(file, info.header, this.dim, first, count);
-    } catch {
-      throw this.changedUnderfoot(info.name);
-    }
+    return readRows(this.dir, this.dim, this.shardInfos[shard]!, first, count);
   }
 
-  private changedUnderfoot(name: string): ConvfeatError {
-    return new ConvfeatError(
-      `The cache ${this.dir} changed while it was being read (${name} is gone or unreadable); run the command again.`,
-    );
-  }
-
-  /**
-   * Removes shard files no index line uses: written by a run killed before its index append, or superseded by a
-   * compaction killed before it deleted them. Only a writer calls this, holding the lock, so their owner is dead.
-   */
+  /** Deletes shard files no index line uses (store-index.ts); writers only, holding the lock. */
   private removeOrphanShards(): number {
-    const live = new Set<string>();
-    const { shardOf } = this.table;
-    for (const id of this.table.ids.values()) live.add(this.shardInfos[shardOf[id]!]!.name);
-    return removeUnusedShards(path.join(this.dir, SHARDS_DIR), live);
+    return removeOrphanShards(this.dir, this.shardInfos, this.table);
   }
 
-  /** Drops damaged shards (deleted, so no reader trusts their lines) and non-finite rows; warns once for each. */
+  /** Drops damaged shards and non-finite rows (store-index.ts); their hashes are rewritten as replacements. */
   private dropUnusable(): void {
-    const { ids, shardOf, rowOf } = this.table;
-    const result = scanShards(this.dir, SHARDS_DIR, this.dim, this.shardInfos, ids, shardOf, rowOf);
-    for (const s of result.damagedShards) {
-      fs.rmSync(path.join(this.dir, SHARDS_DIR, this.shardInfos[s]!.name), { force: true });
-      this.warn(
-        `the cache shard ${SHARDS_DIR}/${this.shardInfos[s]!.name} was damaged (sha256 mismatch); it was removed and its rows will be recomputed.`,
-      );
-    }
-    for (const key of result.droppedKeys) if (!result.damagedKeys.has(key)) this.replaced.add(hexOf(key));
-    if (result.nonFinite > 0)
-      this.warn(
-        `${result.nonFinite} cached embedding(s) held NaN or infinite values; they will be recomputed by this run.`,
-      );
-    this.table.deleteAll(result.droppedKeys);
+    for (const hash of dropUnusable(this.dir, this.dim, this.shardInfos, this.table, this.warn))
+      this.replaced.add(hash);
   }
 
-  /** Streams index.jsonl: each hash's first line that points at an existing row of a valid shard (index-file.ts). */
+  /** Streams index.jsonl into the row table (store-index.ts). */
   private loadIndex(): void {
-    this.table.clear();
     this.shardInfos = [];
-    const shardByName = new Map<string, number | null>();
-    const sums = new Map<string, string>();
-    let maxSeq = 0;
-    const file = path.join(this.dir, INDEX_FILE);
-    try {
-      const seen = (name: string): void => {
-        maxSeq = Math.max(maxSeq, Number(SHARD_NAME.exec(name)![1]));
-      };
-      const onLine = (text: string, complete: boolean): void => {
-        if (!complete) return; // torn by a crash mid-append (or being appended this instant)
-        const line = parseIndexLine(text);
-        if (!line) return;
-        if (line.kind === 'shard') {
-          seen(line.shard);
-          sums.set(line.shard, line.sha256);
-          return;
-        }
-        let shard = shardByName.get(line.shard);
-        if (shard === undefined) {
-          seen(line.shard);
-          const header = readShardHeader(path.join(this.dir, SHARDS_DIR, line.shard), this.dim);
-          shard = header ? this.addShard(line.shard, header, sums.get(line.shard), false) : null;
-          shardByName.set(line.shard, shard);
-        }
-        if (shard === null || line.row >= this.shardInfos[shard]!.header.rows) return;
-        const key = keyOf(line.hash);
-        if (!line.replaces && this.table.hasKey(key)) return; // the first usable line of a hash wins
-        this.table.set(key, shard, line.row);
-      };
-      forEachLine(file, onLine, undefined, 'latin1'); // index.jsonl is ASCII: convfeat writes every line
-    } catch (e) {
-      if (e instanceof ConvfeatError) throw e;
-      throw new ConvfeatError(`Cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? 'error'}).`);
-    }
-    try {
-      for (const name of fs.readdirSync(path.join(this.dir, SHARDS_DIR))) {
-        const m = SHARD_NAME.exec(name);
-        if (m) maxSeq = Math.max(maxSeq, Number(m[1]));
-      }
-    } catch {
-      // no shards folder yet: a cache with no rows
-    }
-    this.nextSeq = maxSeq + 1;
+    this.nextSeq = loadIndex(this.dir, this.dim, this.table, this.shardInfos);
   }
-}
-
-function shaMatches(bytes: Uint8Array, sha256: string): boolean {
-  return createHash('sha256').update(bytes).digest('hex') === sha256;
 }
