@@ -4,6 +4,7 @@
  * (re-encoded, resized, slightly cropped), train photos moved to a wrong class, and junk images (solid colours,
  * noise). Returns the ground truth the audit is scored against. Deterministic for a seed.
  */
+import { mulberry32 } from '../../src/util/prng';
 import * as fs from 'fs';
 import * as path from 'path';
 import sharp from 'sharp';
@@ -29,18 +30,6 @@ export interface PlantedTruth {
   junk: Array<{ relPath: string; kind: 'solid' | 'noise' }>;
   /** Every relPath in the planted copy. */
   total: number;
-}
-
-/** mulberry32: a tiny seeded generator, so the same seed plants the same problems. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function pickDistinct<T>(items: T[], n: number, rand: () => number): T[] {
@@ -80,7 +69,7 @@ async function junkImage(dst: string, kind: 'solid' | 'noise', rand: () => numbe
 }
 
 export async function plantProblems(options: PlantOptions): Promise<PlantedTruth> {
-  const rand = rng(options.seed ?? 7);
+  const rand = mulberry32(options.seed ?? 7);
   const nDup = options.duplicates ?? 20;
   const nErr = options.labelErrors ?? 20;
   const nJunk = options.junk ?? 10;
@@ -132,7 +121,7 @@ export async function plantProblems(options: PlantOptions): Promise<PlantedTruth
     const cls = classes[Math.floor(rand() * classes.length)]!;
     const rel = `${split}/${cls}/planted_junk_${i}.jpg`;
     placed.set(rel, '');
-    const junkRand = rng((options.seed ?? 7) * 1000 + i);
+    const junkRand = mulberry32((options.seed ?? 7) * 1000 + i);
     writes.push(() => junkImage(path.join(options.out, rel), kind, junkRand));
     truth.junk.push({ relPath: rel, kind });
   }

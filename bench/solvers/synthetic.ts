@@ -3,7 +3,7 @@
  * directions at a fixed distance, plus isotropic noise, so accuracy is high but not perfect (like embeddings of
  * related classes). Values are rounded to 3 decimals so the LIBLINEAR text file carries exactly the same numbers.
  */
-import { Prng } from '../../src/linear/prng';
+import { Prng } from '../../src/util/prng';
 
 export interface Synthetic {
   X: Float32Array;

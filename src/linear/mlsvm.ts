@@ -10,7 +10,7 @@
 import * as fs from 'fs';
 import { createRequire } from 'module';
 import { ConvfeatError } from '../util/errors';
-import { Prng, subSeed } from './prng';
+import { Prng, subSeed } from '../util/prng';
 
 /** Largest training set we let ml-svm see; see bench/solvers/README.md for the timings behind it. */
 export const ML_SVM_MAX_ROWS = 2000;

@@ -9,7 +9,7 @@
  * fits l2, standard and unscaled features alike: C · ‖x̃‖² is what sets the balance of loss and margin.
  */
 import { fitTemperature, meanLogLoss } from './calibration';
-import { Prng } from './prng';
+import { Prng } from '../util/prng';
 import type { DeepReadonly } from './fitted';
 import type { TrainingCurvePoint } from './softmax';
 import { createStepper, decisionValues, EngineData, EngineOptions, SolverKind } from './train';

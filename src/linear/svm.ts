@@ -9,7 +9,7 @@
  * whole set, after un-shrinking once). The bias is an augmented feature of value 1 (LIBLINEAR `-B 1`), so it is
  * regularised like every other weight. X is float32 (the cache's precision); w and α are float64.
  */
-import { Prng } from './prng';
+import { Prng } from '../util/prng';
 
 export interface BinaryProblem {
   /** Row-major N×dim features of the whole data set (shared between sub-problems and threads). */

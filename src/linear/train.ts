@@ -7,7 +7,7 @@ import { PathPool } from './pool';
 import { PathJob } from './ovr';
 import { fitSoftmax, SoftmaxData, TrainingCurvePoint } from './softmax';
 import { fitMlSvm } from './mlsvm';
-import { subSeed } from './prng';
+import { subSeed } from '../util/prng';
 
 export const SOLVERS = ['svm', 'softmax', 'ml-svm'] as const;
 export type SolverKind = (typeof SOLVERS)[number];

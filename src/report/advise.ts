@@ -8,7 +8,7 @@
  */
 import { cacheSplits, loadSplit, type SplitData } from '../cache';
 import { LinearClassifier, SOLVERS, stratifiedFolds, type ScaleKind, type SolverKind } from '../linear';
-import { Prng } from '../linear/prng';
+import { Prng } from '../util/prng';
 import { ConvfeatError } from '../util/errors';
 import { integerInRange, invalid, oneOf, positiveNumber } from '../util/validate';
 import { accuracy } from './metrics';

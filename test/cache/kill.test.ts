@@ -2,7 +2,7 @@ import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { EmbeddingStore, INDEX_FILE } from '../../src/cache/store';
-import { Prng } from '../../src/linear/prng';
+import { Prng } from '../../src/util/prng';
 import { tmpDir } from '../support/data';
 import { transpileSources } from './support/compile';
 import { hashOf, IDENTITY, rowFor } from './support/rows';

@@ -6,7 +6,7 @@
 import { fitTemperature, softmaxRows } from '../../src/linear/calibration';
 import { LinearClassifier } from '../../src/linear/classifier';
 import { toEmbeddings } from '../../src/util/embeddings';
-import { Prng } from '../../src/linear/prng';
+import { Prng } from '../../src/util/prng';
 import { blobs } from './helpers';
 
 const K = 4;

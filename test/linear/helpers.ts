@@ -1,4 +1,4 @@
-import { Prng } from '../../src/linear/prng';
+import { Prng } from '../../src/util/prng';
 
 /** K Gaussian blobs in `dim` dimensions, class centres on scaled unit axes (deterministic). */
 export function blobs(

@@ -5,7 +5,7 @@
 import { LinearClassifier } from '../../src/linear/classifier';
 import { toEmbeddings } from '../../src/util/embeddings';
 import { stratifiedFolds } from '../../src/linear/search';
-import { Prng } from '../../src/linear/prng';
+import { Prng } from '../../src/util/prng';
 
 /**
  * Two-class softmax in 1-D, solved here by Newton's method (not with convfeat's solver): with w₁ = −w₀ (the optimum

@@ -13,7 +13,7 @@ import { blobs } from './helpers';
 function compileWorker(): string {
   const out = tmpDir('worker');
   const src = path.resolve(__dirname, '..', '..', 'src');
-  for (const rel of ['linear/worker', 'linear/ovr', 'linear/svm', 'linear/prng']) {
+  for (const rel of ['linear/worker', 'linear/ovr', 'linear/svm', 'util/prng']) {
     const code = fs.readFileSync(path.join(src, `${rel}.ts`), 'utf8');
     const js = ts.transpileModule(code, {
       compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 },

@@ -10,7 +10,7 @@ import * as path from 'path';
 import { loadModel } from '../../src/backbone/graph/proto';
 import { EmbeddingStore, readMeta } from '../../src/cache';
 import { ListingWriter } from '../../src/cache/listing';
-import { Prng } from '../../src/linear/prng';
+import { Prng } from '../../src/util/prng';
 import { classificationMetrics, formatMetricsTable, metricsToJson } from '../../src/report/metrics';
 import { confusionView } from '../../src/report/confusion';
 import { sha256Hex } from '../../src/util/hash';

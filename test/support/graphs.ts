@@ -4,6 +4,7 @@
  * `classifier.6.weight`), scaled down to 3×16×16 inputs so that tests run in milliseconds. Weights are random but
  * seeded. Each builder says which tensor the embedding must be and how wide it is, so tests can check the cutter.
  */
+import { mulberry32 } from '../../src/util/prng';
 import {
   encodeModel,
   floatTensor,
@@ -32,17 +33,8 @@ export const VGG_FC6_DIM = 32;
 export const VGG_FC7_DIM = 24;
 export const CLASSES = 10;
 
-/** mulberry32: a small seeded generator, enough for reproducible weights and inputs. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Reproducible weights and inputs (the project's one mulberry32). */
+export const seededRandom = mulberry32;
 
 export function randomImages(n: number, seed = 7): Float32Array {
   const rand = seededRandom(seed);

@@ -4,6 +4,7 @@
  * descriptors of the train split only — is part of the backbone's identity: its digest is in the fingerprint that
  * caches and classifiers record, so embeddings made with another codebook are refused like another network's.
  */
+import { mulberry32 } from '../../util/prng';
 import * as fs from 'fs';
 import { kmeans } from 'ml-kmeans';
 import { ConvfeatError, UsageError } from '../../util/errors';
@@ -91,18 +92,6 @@ export function writeCodebook(file: string, cb: Codebook): void {
   writeFileAtomicSync(file, `${JSON.stringify(cb)}\n`);
 }
 
-/** mulberry32: a small seeded PRNG, so the descriptor sample (and hence the codebook) is reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export interface FitCodebookOptions {
   words: number;
   seed: number;
@@ -122,7 +111,8 @@ export function fitCodebook(features: readonly LocalFeatures[], opts: FitCodeboo
       `The train images gave ${total} ORB descriptors, fewer than the ${opts.words} words asked for; use fewer --words or more images.`,
     );
   }
-  const random = prng(opts.seed);
+  // Seeded, so the descriptor sample (and hence the codebook) is reproducible.
+  const random = mulberry32(opts.seed);
   const keep = Math.min(total, opts.maxDescriptors);
   // Reservoir-free even sampling: each descriptor kept with probability keep/total, in a fixed order.
   const data: number[][] = [];

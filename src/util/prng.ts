@@ -1,7 +1,22 @@
 /**
- * A small seeded PRNG (mulberry32) so that solver permutations, CV folds and ml-svm's partner choice are
- * reproducible from `seed` alone, in every worker thread, without Math.random.
+ * A small seeded PRNG (mulberry32) so that solver permutations, CV folds, ml-svm's partner choice, the classical
+ * codebook's descriptor sample and generated test data are reproducible from `seed` alone, in every worker thread,
+ * without Math.random. One implementation for all of them.
  */
+
+/** mulberry32 seeded with `seed` as is: a function giving uniform numbers in [0, 1). */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The solvers' generator: mulberry32 with the seed mixed once (so seeds 0, 1, 2 start far apart). */
 export class Prng {
   private state: number;
   constructor(seed: number) {
