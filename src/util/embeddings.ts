@@ -50,3 +50,22 @@ export function checkEmbeddings(name: string, X: unknown): Embeddings {
     );
   return { data, rows, dim };
 }
+
+/**
+ * The cosine between row i of `a` and row i of `b` (n rows each), for each i: how far two backbones' embeddings
+ * agree (int8 against fp32). A row of zeros agrees only with zeros.
+ */
+export function rowCosines(a: Float32Array, b: Float32Array, n: number): number[] {
+  const d = a.length / n;
+  return Array.from({ length: n }, (_, i) => {
+    let ab = 0;
+    let aa = 0;
+    let bb = 0;
+    for (let j = i * d; j < (i + 1) * d; j++) {
+      ab += a[j]! * b[j]!;
+      aa += a[j]! * a[j]!;
+      bb += b[j]! * b[j]!;
+    }
+    return aa > 0 && bb > 0 ? ab / Math.sqrt(aa * bb) : aa === bb ? 1 : 0;
+  });
+}

@@ -3,6 +3,7 @@
  * pinned in onnx/models.json and a fresh quantisation reproduces it), onnxruntime turns all 53 convolutions into
  * integer kernels, and its embeddings of real photos agree with fp32.
  */
+import { rowCosines } from '../../src/util/embeddings';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -66,18 +67,7 @@ test('onnxruntime runs every convolution as an integer kernel, and embeddings ag
     expect(b.identity.preprocessFingerprint).toBe(a.identity.preprocessFingerprint);
     const ea = await a.embed(batch, n);
     const eb = await b.embed(batch, n);
-    const d = 2048;
-    const cos = Array.from({ length: n }, (_, i) => {
-      let ab = 0;
-      let aa = 0;
-      let bb = 0;
-      for (let j = i * d; j < (i + 1) * d; j++) {
-        ab += ea[j]! * eb[j]!;
-        aa += ea[j]! * ea[j]!;
-        bb += eb[j]! * eb[j]!;
-      }
-      return ab / Math.sqrt(aa * bb);
-    });
+    const cos = rowCosines(ea, eb, n);
     expect(cos.reduce((s, c) => s + c, 0) / n).toBeGreaterThanOrEqual(0.99);
     expect(Math.min(...cos)).toBeGreaterThanOrEqual(0.98);
   } finally {

@@ -6,6 +6,7 @@
  * labels, k = ceil(count / classes); otherwise the first `count` photos. For the committed resnet50 table that is
  * the first 8 train photos of each of Mini Natural Images' 8 classes.
  */
+import { rowCosines } from '../../util/embeddings';
 import * as fs from 'fs';
 import * as path from 'path';
 import { scanDataset } from '../../dataset';
@@ -85,21 +86,6 @@ async function embedAll(bytes: Uint8Array, input: CalibrationInput, threads?: nu
   } finally {
     await session.release();
   }
-}
-
-function rowCosines(a: Float32Array, b: Float32Array, n: number): number[] {
-  const d = a.length / n;
-  return Array.from({ length: n }, (_, i) => {
-    let ab = 0;
-    let aa = 0;
-    let bb = 0;
-    for (let j = i * d; j < (i + 1) * d; j++) {
-      ab += a[j]! * b[j]!;
-      aa += a[j]! * a[j]!;
-      bb += b[j]! * b[j]!;
-    }
-    return aa > 0 && bb > 0 ? ab / Math.sqrt(aa * bb) : aa === bb ? 1 : 0;
-  });
 }
 
 export function pickCalibrationItems(items: readonly DatasetItem[], count: number): DatasetItem[] {
