@@ -2,6 +2,7 @@
  * Hostile inputs through the CLI (issue 13 items 2, 11, 12): huge non-image files cost no memory, names that are not
  * UTF-8 are extracted, a newline in a name cannot forge a log line, and each odd input gets its true reason once.
  */
+import { tinyBmp } from '../support/bmp';
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -144,18 +145,7 @@ describe('inputs', () => {
     const data = path.join(work, 'reasons');
     classFolder(data, 'airplane', 'airplane', 3);
     classFolder(data, 'car', 'car', 3);
-    // A valid 2×2 24-bit BMP (Pillow reads it; sharp has no BMP loader).
-    const bmp = Buffer.alloc(70);
-    bmp.write('BM', 0, 'latin1');
-    bmp.writeUInt32LE(70, 2);
-    bmp.writeUInt32LE(54, 10);
-    bmp.writeUInt32LE(40, 14);
-    bmp.writeInt32LE(2, 18);
-    bmp.writeInt32LE(2, 22);
-    bmp.writeUInt16LE(1, 26);
-    bmp.writeUInt16LE(24, 28);
-    bmp.writeUInt32LE(16, 34);
-    bmp.fill(0x80, 54);
+    const bmp = tinyBmp();
     fs.writeFileSync(path.join(data, 'car', 'tiny.bmp'), bmp);
     const cache = path.join(work, 'c-reasons');
     const r = run(['extract', '--model', model, '--data', data, '--cache', cache]);

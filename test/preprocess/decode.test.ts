@@ -2,6 +2,7 @@
  * Decoding: every image kind the issue names becomes 8-bit RGB the way Pillow's convert('RGB') does (or better,
  * where documented), and every bad input yields a short human reason. Synthetic images are made with sharp here.
  */
+import { tinyBmp } from '../support/bmp';
 import * as fs from 'fs';
 import * as zlib from 'zlib';
 import sharp, { type Sharp } from 'sharp';
@@ -276,15 +277,7 @@ describe('sniffing from the first bytes (what extract checks before reading a fi
   });
 
   test('a valid BMP is "BMP is not supported", not "truncated or corrupt BMP" (sharp has no BMP loader)', async () => {
-    const bmp = Buffer.alloc(70);
-    bmp.write('BM', 0, 'latin1');
-    bmp.writeUInt32LE(70, 2);
-    bmp.writeUInt32LE(54, 10);
-    bmp.writeUInt32LE(40, 14);
-    bmp.writeInt32LE(2, 18);
-    bmp.writeInt32LE(2, 22);
-    bmp.writeUInt16LE(1, 26);
-    bmp.writeUInt16LE(24, 28);
+    const bmp = tinyBmp();
     expect(sharp.format.magick?.input?.buffer ?? false).toBe(false); // if a build gains a BMP loader, revisit
     expect(await reasonOf(bmp)).toBe('BMP is not supported (sharp cannot decode it); convert it to PNG');
     expect(refusalFromHead(bmp)).toBe('BMP is not supported (sharp cannot decode it); convert it to PNG');
