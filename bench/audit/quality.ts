@@ -20,7 +20,7 @@ import * as path from 'path';
 import { auditCache, type AuditResult } from '../../src/audit/audit';
 import { normalizeRows, selfSearch } from '../../src/audit/search';
 import { loadSplit } from '../../src/cache';
-import { DATA_ROOT, REPO_ROOT, machineLine } from '../extract/common';
+import { DATA_ROOT, REPO_ROOT, cliExtractArgs, machineLine } from '../extract/common';
 import { plantProblems } from './plant';
 
 function arg(name: string): string | undefined {
@@ -76,23 +76,7 @@ async function main(): Promise<void> {
     fs.mkdirSync(cache, { recursive: true });
     for (const f of ['cache.json', 'index.jsonl']) fs.copyFileSync(path.join(cleanCache, f), path.join(cache, f));
     fs.cpSync(path.join(cleanCache, 'shards'), path.join(cache, 'shards'), { recursive: true });
-    execFileSync(
-      process.execPath,
-      [
-        path.join(REPO_ROOT, 'dist', 'cli.js'),
-        'extract',
-        '--model',
-        'resnet50',
-        '--data',
-        data,
-        '--cache',
-        cache,
-        '--quiet',
-      ],
-      {
-        stdio: 'inherit',
-      },
-    );
+    execFileSync(process.execPath, cliExtractArgs(data, cache, ['--quiet']), { stdio: 'inherit' });
   }
 
   const t0 = Date.now();
