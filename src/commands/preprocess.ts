@@ -7,6 +7,8 @@
 import type { Argv, CommandModule } from 'yargs';
 import { prepareBackbone } from '../backbone/load';
 import { listImageFiles } from '../dataset/imageFiles';
+import { printablePath } from '../dataset/names';
+import type { ScanProblem } from '../dataset/types';
 import { prepareTensorOutput, writeTensors } from '../preprocess/writeTensors';
 import { UsageError } from '../util/errors';
 import { param } from '../util/params';
@@ -56,10 +58,12 @@ export const preprocessCommand: CommandModule<object, PreprocessArgs> = {
     const { image } = backboneChoice(args);
     const inputs = (args.images ?? []).map(String);
     if (inputs.length === 0) throw new UsageError('Name at least one image or folder to preprocess.');
-    const jobs = listImageFiles(inputs, { extension: '.npy', collisionHint: `use ${param('stack')}` });
+    const log = logger(args);
+    const problems: ScanProblem[] = [];
+    const jobs = await listImageFiles(inputs, { extension: '.npy', collisionHint: `use ${param('stack')}`, problems });
+    for (const p of problems) log(`skipped ${printablePath(p.path)}: ${p.reason}`);
     const mode = prepareTensorOutput(jobs, args.out, args.stack);
     const single = mode === 'single';
-    const log = logger(args);
     const prepared = await prepareBackbone({
       model: args.model,
       layer: args.layer,

@@ -8,10 +8,14 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { ConvfeatError, UsageError } from '../util/errors';
 import { looksLikeImage } from './names';
+import type { ScanProblem } from './types';
+import { walkFiles, WalkState } from './walk';
 
 /** One input image and the name its output gets, relative to an output folder. */
 export interface ImageFile {
   file: string;
+  /** The path's bytes, when a name on the way is not valid UTF-8 (`file` then shows them as \xNN): what to read. */
+  raw?: Buffer;
   /** <folder name>/<sub-path> for an image found in a folder, the base name for a file given directly. */
   rel: string;
   /** True when the image was found in a folder given as input, false when the file itself was given. */
@@ -23,37 +27,27 @@ export interface ListImageFilesOptions {
   extension?: string;
   /** What the collision message suggests besides separate calls (e.g. 'use --stack'). */
   collisionHint?: string;
+  /** Where folders that were skipped are reported (a link loop, a folder reached twice, an unreadable folder). */
+  problems?: ScanProblem[];
 }
 
-/** Image files under dir, recursively, sorted; hidden entries skipped; each real folder entered once (no loops). */
-export function imagesUnder(dir: string, seen = new Set<string>()): string[] {
-  const real = fs.realpathSync(dir);
-  if (seen.has(real)) return [];
-  seen.add(real);
-  const out: string[] = [];
-  const entries = fs
-    .readdirSync(dir, { withFileTypes: true })
-    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  for (const e of entries) {
-    if (e.name.startsWith('.')) continue;
-    const p = path.join(dir, e.name);
-    let stat: fs.Stats;
-    try {
-      stat = fs.statSync(p);
-    } catch {
-      continue; // a broken link is not an image
-    }
-    if (stat.isDirectory()) out.push(...imagesUnder(p, seen));
-    else if (stat.isFile() && looksLikeImage(e.name)) out.push(p);
-  }
-  return out;
+/**
+ * Image files under dir, recursively, sorted; hidden entries skipped; each real folder entered once. The dataset
+ * scan's own walker (walk.ts), so loops, links and names that are not UTF-8 are handled the same way everywhere.
+ */
+export async function imagesUnder(
+  dir: string,
+  problems: ScanProblem[] = [],
+): Promise<Array<{ path: string; raw?: Buffer }>> {
+  const files = await walkFiles(dir, new WalkState(problems));
+  return files.filter((f) => looksLikeImage(f.path));
 }
 
 /**
  * Expands folders (recursively, images only, sorted) and keeps files as given, in the order given. Refuses a path
  * that cannot be read, a folder without images, and two inputs whose output names would collide.
  */
-export function listImageFiles(inputs: string[], options: ListImageFilesOptions = {}): ImageFile[] {
+export async function listImageFiles(inputs: string[], options: ListImageFilesOptions = {}): Promise<ImageFile[]> {
   const jobs: ImageFile[] = [];
   for (const input of inputs) {
     let stat: fs.Stats;
@@ -63,12 +57,13 @@ export function listImageFiles(inputs: string[], options: ListImageFilesOptions 
       throw new ConvfeatError(`Cannot read ${input}; check the path.`);
     }
     if (stat.isDirectory()) {
-      const files = imagesUnder(input);
+      const files = await imagesUnder(input, options.problems);
       if (files.length === 0) throw new ConvfeatError(`${input} holds no images (.jpg, .png, …); check the path.`);
       for (const f of files)
         jobs.push({
-          file: f,
-          rel: path.join(path.basename(path.resolve(input)), path.relative(input, f)),
+          file: f.path,
+          ...(f.raw ? { raw: f.raw } : {}),
+          rel: path.join(path.basename(path.resolve(input)), path.relative(input, f.path)),
           inFolder: true,
         });
     } else jobs.push({ file: input, rel: path.basename(input), inFolder: false });

@@ -81,7 +81,7 @@ export async function writeTensors(
   for (const [i, job] of images.entries()) {
     let bytes: Buffer;
     try {
-      bytes = fs.readFileSync(job.file);
+      bytes = fs.readFileSync(job.raw ?? job.file);
     } catch {
       throw new ConvfeatError(`Cannot read ${job.file}; check the path.`);
     }

@@ -36,7 +36,7 @@ function tree(): { folder: string; dog: string; work: string } {
 describe('writeTensors', () => {
   test('one .npy per image under the folder, mirroring sub-paths; single and stacked outputs', async () => {
     const { folder, dog, work } = tree();
-    const jobs = listImageFiles([folder, dog], { extension: '.npy' });
+    const jobs = await listImageFiles([folder, dog], { extension: '.npy' });
     const dir = path.join(work, 'out');
     expect(prepareTensorOutput(jobs, dir)).toBe('files');
     const r = await writeTensors(jobs, dir, 'files', OPTS);
@@ -74,20 +74,20 @@ describe('writeTensors', () => {
     expect(lines).toEqual([]); // progress every 50 images only
     expect(fs.readdirSync(path.join(work, 'stack')).sort()).toEqual(['all.npy', 'all.txt']); // no temp files left
 
-    const single = listImageFiles([dog], { extension: '.npy' });
+    const single = await listImageFiles([dog], { extension: '.npy' });
     const file = path.join(work, 'dog.npy');
     expect(prepareTensorOutput(single, file)).toBe('single');
     const d = await writeTensors(single, file, 'single', OPTS);
     expect(d.files).toEqual([{ image: dog, out: file, source: d.files[0]!.source }]);
     // A folder holding one image is still a folder: its tensor goes under the output folder.
-    const oneInFolder = listImageFiles([path.join(folder, 's0')], { extension: '.npy' });
+    const oneInFolder = await listImageFiles([path.join(folder, 's0')], { extension: '.npy' });
     expect(prepareTensorOutput(oneInFolder, path.join(work, 'o2'))).toBe('files');
   });
 
-  test('bad outputs are refused before any work, naming the parameter (the flag from the CLI)', () => {
+  test('bad outputs are refused before any work, naming the parameter (the flag from the CLI)', async () => {
     const { folder, dog, work } = tree();
-    const many = listImageFiles([folder, dog], { extension: '.npy' });
-    const single = listImageFiles([dog], { extension: '.npy' });
+    const many = await listImageFiles([folder, dog], { extension: '.npy' });
+    const single = await listImageFiles([dog], { extension: '.npy' });
     const refusal = (f: () => unknown): string => {
       try {
         f();
@@ -123,7 +123,7 @@ describe('writeTensors', () => {
       path.join(folder, 's1', 'c1.jpg'),
       fs.readFileSync(photos('train', 'cat', 1)[0]!).subarray(0, 200),
     );
-    const jobs = listImageFiles([folder], { extension: '.npy' });
+    const jobs = await listImageFiles([folder], { extension: '.npy' });
     const dir = path.join(work, 'out');
     const e = await writeTensors(jobs, dir, 'files', OPTS).catch((err: unknown) => err);
     expect(e).toBeInstanceOf(ConvfeatError);
