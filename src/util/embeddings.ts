@@ -35,7 +35,8 @@ export function toEmbeddings(data: Float32Array, dim: number, name = 'data'): Em
  * (finite numbers) are the consumer's to check, once, where it reads them.
  */
 export function checkEmbeddings(name: string, X: unknown): Embeddings {
-  if (X instanceof Float32Array)
+  // A bare array of numbers (typed or not) is the usual slip: say how to wrap it rather than which field is missing.
+  if (ArrayBuffer.isView(X) || Array.isArray(X))
     throw invalid(name, 'Embeddings { data, rows, dim } (wrap a Float32Array with toEmbeddings(data, dim))', X);
   if (X === null || typeof X !== 'object') throw invalid(name, 'Embeddings { data, rows, dim }', X);
   const { data, rows, dim } = X as Partial<Embeddings>;
