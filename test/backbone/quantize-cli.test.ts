@@ -33,6 +33,7 @@ test('models quantize, extract --precision int8, the other precision refused, pr
   expect(summary.images).toBe(6); // two per class, train order
   expect(summary.summary.quantized).toBe(1); // the Conv; the Gemm head is cut off before quantising
   expect(summary.summary.keptFp32).toEqual({ Relu: 1, GlobalAveragePool: 1 });
+  expect(summary.summary.sharedScale).toEqual({});
   expect(summary.cosine.mean).toBeGreaterThan(0.99); // the int8 graph ran and agrees with fp32
   expect(summary.cosine.min).toBeLessThanOrEqual(summary.cosine.mean);
   expect(fs.existsSync(summary.onnx)).toBe(true);

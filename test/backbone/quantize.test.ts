@@ -23,8 +23,25 @@ import {
   type RangeTable,
   type RangeTableFile,
 } from '../../src/backbone/quantize';
-import { ElemType, encodeModel, node, onnx } from '../../src/backbone/graph/proto';
-import { IMAGE_SIZE, randomImages, resnetLike, vggLike, withInitializersAsInputs } from '../support/graphs';
+import {
+  ElemType,
+  encodeModel,
+  floatTensor,
+  int64Tensor,
+  loadModel,
+  makeModel,
+  node,
+  onnx,
+  valueInfo,
+} from '../../src/backbone/graph/proto';
+import {
+  IMAGE_SIZE,
+  randomImages,
+  resnetLike,
+  seededRandom,
+  vggLike,
+  withInitializersAsInputs,
+} from '../support/graphs';
 
 const N = 16;
 const DIMS = [3, IMAGE_SIZE, IMAGE_SIZE];
@@ -98,8 +115,10 @@ describe('quantizeModel on a ResNet-like graph', () => {
       [],
     );
     expect(report.keptFp32.map((k) => k.opType).sort()).toEqual(
-      ['Add', 'Add', 'GlobalAveragePool', 'MaxPool', 'Relu', 'Relu', 'Relu', 'Relu', 'Relu'].sort(),
+      ['Add', 'Add', 'GlobalAveragePool', 'Relu', 'Relu', 'Relu', 'Relu', 'Relu'].sort(),
     );
+    // the MaxPool between the stem and layer1 reuses its input's quantisation instead of being kept fp32
+    expect(report.sharedScale.map((n) => n.opType)).toEqual(['MaxPool']);
 
     const images = randomImages(N, 5);
     const fp32 = await run(tiny.model, images, N);
@@ -123,6 +142,94 @@ describe('quantizeModel on a ResNet-like graph', () => {
     const a = await run(tiny.model, images, 4);
     const b = await run(model, images, 4);
     for (let i = 0; i < a.length; i++) expect(b[i]).toBeCloseTo(a[i]!, 4);
+  });
+});
+
+/** input → Conv → Relu → `between` → Conv → output, all 8 channels, for the shared-scale rule. */
+function convPairAround(between: onnx.INodeProto[], extraInits: onnx.ITensorProto[] = []): onnx.ModelProto {
+  const rnd = seededRandom(21);
+  const weights = (name: string, cin: number) =>
+    floatTensor(
+      name,
+      [8, cin, 3, 3],
+      Float32Array.from({ length: 8 * cin * 9 }, () => (rnd() - 0.5) * 0.4),
+    );
+  return makeModel({
+    name: 'pair',
+    nodes: [
+      node('Conv', ['input', 'w1'], ['c1'], { pads: [1, 1, 1, 1] }),
+      node('Relu', ['c1'], ['r1']),
+      ...between,
+      node('Conv', [between.at(-1)!.output![0]!, 'w2'], ['output'], { pads: [1, 1, 1, 1] }),
+    ],
+    inputs: [valueInfo('input', ['n', 3, IMAGE_SIZE, IMAGE_SIZE])],
+    outputs: [valueInfo('output', ['n', 8, 'h', 'w'])],
+    initializers: [weights('w1', 3), weights('w2', 8), ...extraInits],
+  });
+}
+
+describe('value-preserving ops between quantised tensors share their input quantisation', () => {
+  const qParams = (g: onnx.IGraphProto, tensor: string) => {
+    const q = (g.node ?? []).find((n) => n.opType === 'QuantizeLinear' && n.input![0] === tensor)!;
+    return [...initOf(g, q.input![1]!)!.rawData!, ...initOf(g, q.input![2]!)!.rawData!];
+  };
+  const ranges: RangeTable = { input: [-2, 2], r1: [0, 3], p: [0, 1.5], m: [0, 2.5], output: [-1, 1] };
+
+  test('Pad (zero) → MaxPool: the pool output is quantised like the ReLU before it, and onnxruntime pools on uint8', async () => {
+    const model = convPairAround(
+      [
+        node('Pad', ['r1', 'pads'], ['p'], { mode: 'constant' }),
+        node('MaxPool', ['p'], ['m'], { kernel_shape: [3, 3], strides: [2, 2] }),
+      ],
+      [int64Tensor('pads', [8], [0, 0, 1, 1, 0, 0, 1, 1])],
+    );
+    const { model: q, report } = quantizeModel(model, { ranges });
+    expect(qParams(q.graph!, 'm')).toEqual(qParams(q.graph!, 'r1'));
+    expect(report.sharedScale.map((n) => n.opType)).toEqual(['Pad', 'MaxPool']);
+    expect(report.keptFp32.map((n) => n.opType)).toEqual(['Relu']);
+
+    // What the sharing is for: onnxruntime drops the DequantizeLinear/QuantizeLinear around the pool.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'convfeat-qdq-'));
+    try {
+      const optimized = path.join(dir, 'opt.onnx');
+      const s = await ort.InferenceSession.create(encodeModel(q), {
+        intraOpNumThreads: 1,
+        graphOptimizationLevel: 'all',
+        optimizedModelFilePath: optimized,
+      });
+      await s.release();
+      const nodes = loadModel(optimized).graph!.node ?? [];
+      const pools = nodes.filter((n) => /MaxPool/.test(n.opType!));
+      expect(pools).toHaveLength(1);
+      // it reads the integer convolution's uint8 output directly: no DequantizeLinear, reorder or fp32 pool between
+      expect(nodes.find((n) => n.output!.includes(pools[0]!.input![0]!))!.opType).toBe('QLinearConv');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    const images = randomImages(4, 3);
+    const fp32 = await run(model, images, 4);
+    const int8 = await run(q, images, 4);
+    expect(Math.min(...rowCosines(fp32, int8, 4))).toBeGreaterThan(0.98);
+  });
+
+  test('a Pad that fills with anything but 0, and an AveragePool, keep their own calibrated ranges', () => {
+    const filled = quantizeModel(
+      convPairAround(
+        [node('Pad', ['r1', 'pads', 'fill'], ['p'], { mode: 'constant' })],
+        [int64Tensor('pads', [8], [0, 0, 1, 1, 0, 0, 1, 1]), floatTensor('fill', [], [0.5])],
+      ),
+      { ranges },
+    );
+    expect(qParams(filled.model.graph!, 'p')).not.toEqual(qParams(filled.model.graph!, 'r1'));
+    expect(filled.report.sharedScale).toEqual([]);
+    expect(filled.report.keptFp32.map((n) => n.opType)).toEqual(['Relu', 'Pad']);
+
+    const averaged = quantizeModel(
+      convPairAround([node('AveragePool', ['r1'], ['m'], { kernel_shape: [2, 2], strides: [2, 2] })]),
+      { ranges },
+    );
+    expect(qParams(averaged.model.graph!, 'm')).not.toEqual(qParams(averaged.model.graph!, 'r1'));
+    expect(averaged.report.sharedScale).toEqual([]);
   });
 });
 

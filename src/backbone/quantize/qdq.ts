@@ -12,7 +12,7 @@ import { DEFAULT_OPSET, ElemType, node, onnx, tensorToFloat32 } from '../graph/p
 import { foldBatchNorms } from './fold';
 
 /** Bump when the bytes this module writes change: the int8 model cache is keyed on it. */
-export const QUANTIZER_VERSION = 2;
+export const QUANTIZER_VERSION = 3;
 
 /** Calibrated activation range per tensor name: [min, max] in fp32 units. */
 export type RangeTable = Record<string, readonly [number, number]>;
@@ -30,6 +30,11 @@ export interface QuantizeReport {
   quantized: NodeNote[];
   /** Every other compute node, with why it stays fp32. */
   keptFp32: KeptFp32[];
+  /**
+   * Value-preserving nodes (MaxPool, a zero Pad, reshapes) between two quantised tensors whose output reuses the
+   * input's scale and zero point: they are exact on the int8 values, and onnxruntime runs them so.
+   */
+  sharedScale: NodeNote[];
   foldedBatchNorms: number;
   /** Activation tensors that got a QuantizeLinear/DequantizeLinear pair. */
   activations: string[];
@@ -43,6 +48,14 @@ export interface QuantizeResult {
 const WEIGHTED = new Set(['Conv', 'Gemm', 'MatMul']);
 /** Ops that only move or pick values: they never need their own kernel, so they are not listed as "kept fp32". */
 const PLUMBING = new Set(['Identity', 'Flatten', 'Reshape', 'Squeeze', 'Unsqueeze', 'Shape', 'Constant']);
+
+/**
+ * Ops whose output values are a subset (or a rearrangement) of their input's: quantised with the input's own scale and
+ * zero point, they are exact on the integers, and onnxruntime then drops the DequantizeLinear/QuantizeLinear around
+ * them and runs them on uint8 (ResNet's stem MaxPool: without this it ran in fp32 between a dequantise of the stem's
+ * 8×64×112×112 output, two layout reorders and a requantise, about 10 % of the int8 model's time).
+ */
+const VALUE_PRESERVING = new Set(['MaxPool', 'Identity', 'Flatten', 'Reshape', 'Squeeze', 'Unsqueeze', 'Transpose']);
 
 const UINT8_MAX = 255;
 const INT8_MAX = 127;
@@ -136,6 +149,26 @@ export interface QuantizeOptions {
 }
 
 /**
+ * Whether `n` only moves or picks its first input's values, so its output can share that input's quantisation: the
+ * VALUE_PRESERVING ops, and a constant Pad whose fill is 0 (zero is exact in every uint8 affine form made here).
+ */
+function passesValues(n: onnx.INodeProto, inits: Map<string, onnx.ITensorProto>): boolean {
+  if ((n.domain ?? '') !== '' || !n.input?.[0]) return false;
+  if (VALUE_PRESERVING.has(n.opType ?? '')) return true;
+  if (n.opType !== 'Pad') return false;
+  const mode = (n.attribute ?? []).find((a) => a.name === 'mode');
+  const modeText = mode?.s ? Buffer.from(mode.s).toString() : 'constant';
+  if (modeText !== 'constant') return false;
+  const fillName = n.input[2];
+  const fillAttr = (n.attribute ?? []).find((a) => a.name === 'value');
+  if (fillAttr && typeof fillAttr.f === 'number' && fillAttr.f !== 0) return false;
+  if (!fillName) return true;
+  const fill = inits.get(fillName);
+  if (!fill || fill.dataType !== ElemType.FLOAT) return false;
+  return tensorToFloat32(fill).every((v) => v === 0);
+}
+
+/**
  * Where a weighted node's output is quantised: after its ReLU when the ReLU is its only consumer. The range is then
  * [0, max] instead of spending half the 256 levels on negatives the ReLU discards, and onnxruntime still fuses
  * DequantizeLinear → Conv → Relu → QuantizeLinear into one QLinearConv.
@@ -184,13 +217,33 @@ export function quantizeModel(model: onnx.ModelProto, options: QuantizeOptions):
   const quantizedOutput = reluAfter(g);
   const quantized: NodeNote[] = [];
   const keptFp32: KeptFp32[] = [];
-  const qdqTensors = new Set<string>();
   const newInits: onnx.ITensorProto[] = [];
   const dropInits = new Set<string>();
   const rewritten = new Map<number, onnx.INodeProto>();
+  const pending: Array<() => void> = [];
   const weightNodes = new Map<number, onnx.INodeProto[]>();
-  const actParams = (t: string) => activationParams(ranges[t]![0], ranges[t]![1]);
   const has = (t: string) => Object.hasOwn(ranges, t) && Array.isArray(ranges[t]);
+  const producer = new Map<string, onnx.INodeProto>();
+  for (const n of g.node ?? []) for (const o of n.output ?? []) producer.set(o, n);
+  const qdqTensors = new Set<string>();
+  /**
+   * The quantised tensor whose scale and zero point `t` reuses: itself, or, when `t` comes from a chain of
+   * value-preserving ops (or a zero Pad) starting at another quantised tensor, that tensor.
+   */
+  const paramSource = (t: string): string => {
+    let cur = t;
+    for (let hops = 0; hops < 16; hops++) {
+      const p = producer.get(cur);
+      if (!p || !passesValues(p, inits)) return t;
+      cur = p.input![0]!;
+      if (qdqTensors.has(cur)) return cur;
+    }
+    return t;
+  };
+  const actParams = (t: string) => {
+    const src = paramSource(t);
+    return activationParams(ranges[src]![0], ranges[src]![1]);
+  };
 
   (g.node ?? []).forEach((n, idx) => {
     const op = n.opType ?? '';
@@ -209,64 +262,86 @@ export function quantizeModel(model: onnx.ModelProto, options: QuantizeOptions):
     if ((consumers.get(wName) ?? 0) > 1) {
       return void keptFp32.push({ node: name, opType: op, reason: 'its weight is shared with another node' });
     }
-    const w = inits.get(wName)!;
-    const dims = w.dims!.map(Number);
-    const { q, scales } = quantizeWeights(tensorToFloat32(w), dims, plan.axis, plan.perChannel);
-    const axisAttr: Record<string, number> = plan.perChannel ? { axis: plan.axis } : {};
-    const extra: onnx.INodeProto[] = [];
-    newInits.push(
-      rawTensor(`${wName}_int8`, dims, ElemType.INT8, q),
-      floatScalars(`${wName}_scale`, scales, !plan.perChannel),
-      rawTensor(
-        `${wName}_zero_point`,
-        plan.perChannel ? [scales.length] : [],
-        ElemType.INT8,
-        new Int8Array(scales.length),
-      ),
-    );
-    extra.push(
-      node('DequantizeLinear', [`${wName}_int8`, `${wName}_scale`, `${wName}_zero_point`], [`${wName}_dq`], axisAttr),
-    );
-    dropInits.add(wName);
-    const inputs = [x, `${wName}_dq`];
-    const bName = n.input?.[2];
-    if (bName) {
-      const b = inits.get(bName);
-      const outChannels = dims[plan.axis]!;
-      const bias = b && b.dataType === ElemType.FLOAT ? tensorToFloat32(b) : undefined;
-      if (bias && bias.length === outChannels && (consumers.get(bName) ?? 0) === 1) {
-        // int32 bias with scale = x_scale·w_scale, the form onnxruntime folds into the integer kernel's accumulator.
-        const xs = actParams(x).scale;
-        const bScales = new Float32Array(outChannels);
-        const bq = new Int32Array(outChannels);
-        for (let c = 0; c < outChannels; c++) {
-          bScales[c] = Math.fround(xs * scales[plan.perChannel ? c : 0]!);
-          const v = Math.round(bias[c]! / bScales[c]!);
-          bq[c] = Math.max(-INT32_MAX, Math.min(INT32_MAX, v));
-        }
-        newInits.push(
-          rawTensor(`${bName}_int32`, [outChannels], ElemType.INT32, bq),
-          floatScalars(`${bName}_scale`, bScales, false),
-          rawTensor(`${bName}_zero_point`, [outChannels], ElemType.INT32, new Int32Array(outChannels)),
-        );
-        extra.push(
-          node('DequantizeLinear', [`${bName}_int32`, `${bName}_scale`, `${bName}_zero_point`], [`${bName}_dq`], {
-            axis: 0,
-          }),
-        );
-        dropInits.add(bName);
-        inputs.push(`${bName}_dq`);
-      } else {
-        inputs.push(bName);
-      }
-    }
-    rewritten.set(idx, { ...n, input: inputs });
-    weightNodes.set(idx, extra);
     qdqTensors.add(x);
     const y = quantizedOutput(n.output?.[0]);
     if ((options.quantizeOutputs ?? true) && y && has(y)) qdqTensors.add(y);
     quantized.push({ node: name, opType: op });
+    // The weights are written once every quantised tensor is known: a bias's scale depends on its input's
+    // quantisation, which may be shared with a tensor quantised for a later node (paramSource).
+    pending.push(() => {
+      const w = inits.get(wName)!;
+      const dims = w.dims!.map(Number);
+      const { q, scales } = quantizeWeights(tensorToFloat32(w), dims, plan.axis, plan.perChannel);
+      const axisAttr: Record<string, number> = plan.perChannel ? { axis: plan.axis } : {};
+      const extra: onnx.INodeProto[] = [];
+      newInits.push(
+        rawTensor(`${wName}_int8`, dims, ElemType.INT8, q),
+        floatScalars(`${wName}_scale`, scales, !plan.perChannel),
+        rawTensor(
+          `${wName}_zero_point`,
+          plan.perChannel ? [scales.length] : [],
+          ElemType.INT8,
+          new Int8Array(scales.length),
+        ),
+      );
+      extra.push(
+        node('DequantizeLinear', [`${wName}_int8`, `${wName}_scale`, `${wName}_zero_point`], [`${wName}_dq`], axisAttr),
+      );
+      dropInits.add(wName);
+      const inputs = [x, `${wName}_dq`];
+      const bName = n.input?.[2];
+      if (bName) {
+        const b = inits.get(bName);
+        const outChannels = dims[plan.axis]!;
+        const bias = b && b.dataType === ElemType.FLOAT ? tensorToFloat32(b) : undefined;
+        if (bias && bias.length === outChannels && (consumers.get(bName) ?? 0) === 1) {
+          // int32 bias with scale = x_scale·w_scale, the form onnxruntime folds into the integer kernel's accumulator.
+          const xs = actParams(x).scale;
+          const bScales = new Float32Array(outChannels);
+          const bq = new Int32Array(outChannels);
+          for (let c = 0; c < outChannels; c++) {
+            bScales[c] = Math.fround(xs * scales[plan.perChannel ? c : 0]!);
+            const v = Math.round(bias[c]! / bScales[c]!);
+            bq[c] = Math.max(-INT32_MAX, Math.min(INT32_MAX, v));
+          }
+          newInits.push(
+            rawTensor(`${bName}_int32`, [outChannels], ElemType.INT32, bq),
+            floatScalars(`${bName}_scale`, bScales, false),
+            rawTensor(`${bName}_zero_point`, [outChannels], ElemType.INT32, new Int32Array(outChannels)),
+          );
+          extra.push(
+            node('DequantizeLinear', [`${bName}_int32`, `${bName}_scale`, `${bName}_zero_point`], [`${bName}_dq`], {
+              axis: 0,
+            }),
+          );
+          dropInits.add(bName);
+          inputs.push(`${bName}_dq`);
+        } else {
+          inputs.push(bName);
+        }
+      }
+      rewritten.set(idx, { ...n, input: inputs });
+      weightNodes.set(idx, extra);
+    });
   });
+  for (const write of pending) write();
+
+  // The nodes on a shared-scale chain move int8 values: they are not "kept fp32".
+  const onChain = new Set<onnx.INodeProto>();
+  for (const t of qdqTensors) {
+    if (paramSource(t) === t) continue;
+    for (let cur = t; !qdqTensors.has(cur) || cur === t;) {
+      const p = producer.get(cur)!;
+      onChain.add(p);
+      cur = p.input![0]!;
+    }
+  }
+  const nameOf = (n: onnx.INodeProto) => n.name || n.output?.[0] || n.opType || '';
+  const chainNames = new Set([...onChain].map(nameOf));
+  const sharedScale = (g.node ?? [])
+    .filter((n) => onChain.has(n) && !PLUMBING.has(n.opType ?? ''))
+    .map((n) => ({ node: nameOf(n), opType: n.opType ?? '' }));
+  const stillFp32 = keptFp32.filter((k) => !chainNames.has(k.node));
 
   // Every consumer of a quantised tensor reads its dequantised copy; graph outputs keep the fp32 tensor.
   const dq = (t: string) => (qdqTensors.has(t) ? `${t}_dequantized` : t);
@@ -306,6 +381,6 @@ export function quantizeModel(model: onnx.ModelProto, options: QuantizeOptions):
   const out = onnx.ModelProto.create({ ...folded, graph, opsetImport });
   return {
     model: out,
-    report: { quantized, keptFp32, foldedBatchNorms, activations: [...qdqTensors] },
+    report: { quantized, keptFp32: stillFp32, sharedScale, foldedBatchNorms, activations: [...qdqTensors] },
   };
 }

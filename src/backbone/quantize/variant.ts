@@ -45,6 +45,8 @@ export interface Int8Summary {
   quantized: number;
   /** "Relu ×1, ReduceMean ×1"-style counts of the nodes that stayed fp32. */
   keptFp32: Record<string, number>;
+  /** Counts of the value-preserving nodes (MaxPool, …) that run on the int8 values with their input's scale. */
+  sharedScale: Record<string, number>;
   foldedBatchNorms: number;
 }
 
@@ -56,9 +58,17 @@ export interface Int8Cut {
 }
 
 export function summarize(report: QuantizeReport): Int8Summary {
-  const keptFp32: Record<string, number> = {};
-  for (const k of report.keptFp32) keptFp32[k.opType] = (keptFp32[k.opType] ?? 0) + 1;
-  return { quantized: report.quantized.length, keptFp32, foldedBatchNorms: report.foldedBatchNorms };
+  const count = (notes: ReadonlyArray<{ opType: string }>) => {
+    const out: Record<string, number> = {};
+    for (const k of notes) out[k.opType] = (out[k.opType] ?? 0) + 1;
+    return out;
+  };
+  return {
+    quantized: report.quantized.length,
+    keptFp32: count(report.keptFp32),
+    sharedScale: count(report.sharedScale),
+    foldedBatchNorms: report.foldedBatchNorms,
+  };
 }
 
 interface Int8Record extends Int8Summary {
@@ -109,7 +119,12 @@ export function int8Cut(opts: {
       return {
         fingerprint: record.fingerprint,
         cutBytes: () => (bytes ??= fs.readFileSync(`${base}.onnx`)),
-        summary: { quantized: record.quantized, keptFp32: record.keptFp32, foldedBatchNorms: record.foldedBatchNorms },
+        summary: {
+          quantized: record.quantized,
+          keptFp32: record.keptFp32,
+          sharedScale: record.sharedScale ?? {},
+          foldedBatchNorms: record.foldedBatchNorms,
+        },
         tableFile: opts.tableFile,
       };
     }
