@@ -18,7 +18,7 @@ import { param } from '../util/params';
 import type { EmbeddingBackbone } from '../backbone/runtime/extractor';
 import { readAhead, readReason } from './readAhead';
 import { PreprocessFeed } from './extract-feed';
-import { embedTensors } from './extract-embed';
+import { BatchInput, embedTensors } from './extract-embed';
 
 /** One image as the caller holds it: encoded bytes, or the path of an image file. */
 export type ImageInput = Buffer | Uint8Array | string;
@@ -120,15 +120,14 @@ export async function embedImages(
 
   // Images preprocessed ahead of the batch being inferred, by extractDataset's own feed: workers decode during `run`.
   const feed = new PreprocessFeed<number>(backbone.transform, run.workers, batchSize, run.pool);
+  const input = new BatchInput();
   const flush = async (drain: boolean): Promise<void> => {
     for (let batch = await feed.next(drain); batch; batch = await feed.next(drain)) {
       for (const { image, reason } of batch.failed) fail(image, reason);
       if (batch.ok.length === 0) continue;
-      const rows = await embedTensors(
-        backbone,
-        batch.ok.map((o) => o.tensor),
-        perImage,
-      );
+      const tensors = batch.ok.map((o) => o.tensor);
+      const rows = await embedTensors(backbone, tensors, perImage, input);
+      feed.recycle(tensors); // copied into the batch: the pool writes later images into them
       batch.ok.forEach(({ image: index }, i) => {
         out.set(rows.subarray(i * dim, (i + 1) * dim), index * dim);
         embedded[index] = 1;

@@ -19,7 +19,7 @@ import { shardFilter, type WorkShard } from './work-shard';
 import { DEFAULT_MAX_FILE_MB, readAhead } from './readAhead';
 import { ExtractPlan, scanProblemFailures } from './extract-plan';
 import { PreprocessFeed } from './extract-feed';
-import { embedTensors } from './extract-embed';
+import { BatchInput, embedTensors } from './extract-embed';
 import { ExtractRecorder, type RunCounts } from './extract-record';
 import { BatchWriter } from './batch-writer';
 
@@ -100,6 +100,7 @@ export async function extractDataset(
   const feed = new PreprocessFeed<{ item: DatasetItem; hash: string }>(backbone.transform, workers, batchSize);
   const writeListing = opts.writeListing !== false;
   const writer = new BatchWriter();
+  const input = new BatchInput();
   const recorder = new ExtractRecorder(
     store,
     writer,
@@ -124,7 +125,7 @@ export async function extractDataset(
         continue;
       }
       const tensors = batch.ok.map((o) => o.tensor);
-      const rows = await embedTensors(backbone, tensors, perImage);
+      const rows = await embedTensors(backbone, tensors, perImage, input);
       feed.recycle(tensors); // copied into the batch by embedTensors: free for the next images
       await writing;
       const images = batch.ok.map((o) => o.image);
