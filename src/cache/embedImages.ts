@@ -122,7 +122,9 @@ export async function embedImages(
   const feed = new PreprocessFeed<number>(backbone.transform, run.workers, batchSize, run.pool);
   const input = new BatchInput();
   const flush = async (drain: boolean): Promise<void> => {
-    for (let batch = await feed.next(drain); batch; batch = await feed.next(drain)) {
+    // One batch per call while reading (the window is refilled before the next: the workers always have the next
+    // batches to decode while the model runs); every batch left when draining.
+    for (let batch = await feed.next(drain); batch; batch = drain ? await feed.next(drain) : undefined) {
       for (const { image, reason } of batch.failed) fail(image, reason);
       if (batch.ok.length === 0) continue;
       const tensors = batch.ok.map((o) => o.tensor);

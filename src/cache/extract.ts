@@ -114,7 +114,9 @@ export async function extractDataset(
   let writing: Promise<void> = Promise.resolve();
   // Runs batches from the head of the feed's window (every image left when draining) and stores their rows.
   const flush = async (drain: boolean): Promise<void> => {
-    for (let batch = await feed.next(drain); batch; batch = await feed.next(drain)) {
+    // One batch per call while reading (the window is refilled before the next: the workers always have the next
+    // batches to decode while the model runs); every batch left when draining.
+    for (let batch = await feed.next(drain); batch; batch = drain ? await feed.next(drain) : undefined) {
       for (const { image, reason } of batch.failed) {
         for (const twin of plan.settle(image.hash, false)) recorder.failTwin(twin, reason, image.item);
         recorder.failImage(image.item, reason);
