@@ -1,6 +1,6 @@
 /**
  * Pillow-exact bilinear resampling of RGB images (and the fused torch normalisation) on the WebAssembly SIMD kernel
- * of ./assembly/kernel.ts: the same integers as the JS reference in ./resample.ts, about 3–4× less CPU per photo
+ * of ./assembly/kernel.ts: the same integers as the JS reference in ./resample.ts, 4–5× less CPU per photo
  * (bench/README.md). This module only runs the kernel; whether it may be used at all is decided once, by
  * ./resample.ts (resampleBackend), which checks it against the JS reference first.
  *

@@ -51,15 +51,15 @@ export function horizontal(
       for (; x + 1 < taps; x += 2) {
         const p0 = i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(v128.load32_zero(p)));
         const p1 = i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(v128.load32_zero(p, 3)));
-        const m0 = i32x4.mul(p0, i32x4.splat(load<i32>(kw)));
-        const m1 = i32x4.mul(p1, i32x4.splat(load<i32>(kw, 4)));
+        const m0 = i32x4.mul(p0, v128.load32_splat(kw));
+        const m1 = i32x4.mul(p1, v128.load32_splat(kw, 4));
         acc = i32x4.add(acc, i32x4.add(m0, m1));
         p += 6;
         kw += 8;
       }
       if (x < taps) {
         const p0 = i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(v128.load32_zero(p)));
-        acc = i32x4.add(acc, i32x4.mul(p0, i32x4.splat(load<i32>(kw))));
+        acc = i32x4.add(acc, i32x4.mul(p0, v128.load32_splat(kw)));
       }
       // clip8: an arithmetic shift, then saturation to 0..255 (a negative sum gives ≤ 0, one ≥ 256·2^22 gives ≥ 256).
       const s = i32x4.shr_s(acc, PRECISION_BITS);
@@ -153,7 +153,7 @@ export function vertical(
       let b0 = half, b1 = half, b2 = half, b3 = half;
       let c0 = half, c1 = half, c2 = half, c3 = half;
       for (let y = 0; y < taps; y++) {
-        const w = i32x4.splat(load<i32>(wRow + (<usize>y << 2)));
+        const w = v128.load32_splat(wRow + (<usize>y << 2));
         const va = v128.load(p);
         const vb = v128.load(p, 16);
         const vc = v128.load(p, 32);
