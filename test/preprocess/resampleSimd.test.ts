@@ -174,7 +174,9 @@ test('the fused path writes exactly its slot of a batch tensor', () => {
     const src = image(rand, w, h);
     const want = referenceTensor(src, w, h, spec);
     const batch = new Float32Array(want.length * 3).fill(-7);
+    const before = kernelCalls().fused;
     preprocessDecodedInto(batch, want.length, src, w, h, spec);
+    expect(kernelCalls().fused).toBe(before + 1);
     expectSameBits(batch.subarray(want.length, 2 * want.length), want, `${spec.layout} ${spec.channelOrder}`);
     expect(batch.subarray(0, want.length).every((v) => v === -7)).toBe(true);
     expect(batch.subarray(2 * want.length).every((v) => v === -7)).toBe(true);
