@@ -10,6 +10,7 @@
  */
 import { bilinearKsize, endTap, fillBilinearCoefficients, firstTap, ONE } from './coefficients';
 import type { Region } from './resample';
+// Build output (git-ignored), written by scripts/build-wasm.mjs: `npm ci` / `npm run build` / the test setup.
 import { KERNEL_WASM_BASE64 } from './wasmKernel.generated';
 
 // The little of the WebAssembly JS API used here (lib ES2022 and @types/node 20 do not declare it).
