@@ -5,6 +5,9 @@
  * tsc: the types below are WebAssembly's). The JS in src/preprocess/resample.ts is the reference: every function
  * here computes exactly its integers, only several lanes at a time.
  *
+ * Sums are int32 with wrap-around, like Pillow's and the reference's (`| 0`), so adding the taps in another order or
+ * in pairs gives the same bits: modular addition is associative, and the exact sum never leaves int32 anyway.
+ *
  * The kernel owns no memory layout: the caller places every buffer (16-byte aligned, each followed by at least
  * 64 bytes of slack, because the loops read and write whole vectors past a row's end; what lands there is either
  * overwritten by the next row or never read back).
