@@ -12,6 +12,12 @@
  * crop) can be computed alone and is identical to cropping the full result, which saves the work outside the crop.
  */
 
+import { bilinearCoefficients, ONE, PRECISION_BITS, type AxisCoefficients } from './coefficients';
+
+import { loadKernel, wasmResampleRgb } from './wasmResample';
+
+export { bilinearCoefficients, type AxisCoefficients };
+
 export type ResampleFilter = 'bilinear' | 'nearest';
 
 /** A window of the resized image, in output pixels. */
@@ -22,8 +28,6 @@ export interface Region {
   height: number;
 }
 
-const PRECISION_BITS = 32 - 8 - 2;
-const ONE = 1 << PRECISION_BITS;
 const HALF = 1 << (PRECISION_BITS - 1);
 const CLIP_HIGH = ONE * 256; // (1 << PRECISION_BITS << 8) in Pillow's clip8
 // Sums stay in int32 as in Pillow (`| 0` keeps V8 on integer arithmetic): with the bilinear filter's non-negative
@@ -34,56 +38,6 @@ function clip8(ss: number): number {
   if (ss >= CLIP_HIGH) return 255;
   if (ss <= 0) return 0;
   return ss >> PRECISION_BITS;
-}
-
-function bilinearFilter(x: number): number {
-  if (x < 0) x = -x;
-  return x < 1 ? 1 - x : 0;
-}
-
-/**
- * Pillow's precompute_coeffs + normalize_coeffs_8bpc for output positions [first, first + count) of an axis resized
- * from inSize to outSize. bounds holds (xmin, taps) pairs; weights holds ksize fixed-point weights per output.
- */
-export interface AxisCoefficients {
-  ksize: number;
-  bounds: Int32Array;
-  weights: Int32Array;
-}
-
-export function bilinearCoefficients(inSize: number, outSize: number, first = 0, count = outSize): AxisCoefficients {
-  const scale = inSize / outSize;
-  const filterscale = scale < 1 ? 1 : scale;
-  const support = 1 * filterscale; // the bilinear filter's support is 1
-  const ksize = Math.ceil(support) * 2 + 1;
-  const bounds = new Int32Array(count * 2);
-  const weights = new Int32Array(count * ksize);
-  const k = new Float64Array(ksize);
-  const ss = 1 / filterscale;
-  for (let i = 0; i < count; i++) {
-    const xx = first + i;
-    const center = (xx + 0.5) * scale;
-    // C's (int) cast truncates toward zero; a negative start is clamped to 0 right after anyway.
-    let xmin = Math.trunc(center - support + 0.5);
-    if (xmin < 0) xmin = 0;
-    let xmax = Math.trunc(center + support + 0.5);
-    if (xmax > inSize) xmax = inSize;
-    xmax -= xmin;
-    let ww = 0;
-    for (let x = 0; x < xmax; x++) {
-      const w = bilinearFilter((x + xmin - center + 0.5) * ss);
-      k[x] = w;
-      ww += w;
-    }
-    for (let x = 0; x < xmax; x++) {
-      const w = ww !== 0 ? k[x] / ww : k[x];
-      // Rounded half away from zero, as normalize_coeffs_8bpc does.
-      weights[i * ksize + x] = w < 0 ? Math.trunc(-0.5 + w * ONE) : Math.trunc(0.5 + w * ONE);
-    }
-    bounds[i * 2] = xmin;
-    bounds[i * 2 + 1] = xmax;
-  }
-  return { ksize, bounds, weights };
 }
 
 /**
@@ -241,10 +195,10 @@ function resampleNearest(
 }
 
 /**
- * The `region` of `src` (width×height×channels, interleaved uint8) resized to outWidth×outHeight exactly as
- * Pillow's Image.resize((outWidth, outHeight), filter) would produce it. Inputs are trusted: callers validate.
+ * The JS reference of resampleRegion: always this implementation, whatever the backend (tests and benchmarks
+ * compare the WebAssembly kernel against it).
  */
-export function resampleRegion(
+export function resampleRegionJs(
   src: Uint8Array,
   width: number,
   height: number,
@@ -267,6 +221,76 @@ export function resampleRegion(
   return filter === 'nearest'
     ? resampleNearest(src, width, height, channels, outWidth, outHeight, region)
     : resampleBilinear(src, width, height, channels, outWidth, outHeight, region);
+}
+
+/** Which implementation runs bilinear RGB resampling in this thread, and why not the fast one. */
+export interface ResampleBackend {
+  kind: 'wasm-simd' | 'js';
+  /** Why the WebAssembly SIMD kernel is not used (kind 'js' only). */
+  reason?: string;
+}
+
+let backend: ResampleBackend | undefined;
+
+/** Bilinear cases the self-check runs: up and down, odd sizes, a region, a kept axis, a wide antialias filter. */
+const SELF_CHECK: [number, number, number, number, Region?][] = [
+  [7, 5, 19, 11],
+  [23, 17, 5, 3, { left: 1, top: 1, width: 3, height: 2 }],
+  [9, 4, 9, 13],
+  [40, 3, 3, 3],
+];
+
+/**
+ * Decided once per thread: the WebAssembly SIMD kernel when it loads and reproduces this reference on a few small
+ * images (a deterministic pattern), else this JS with the reason. Never a silent difference in output: either
+ * every bilinear RGB call goes to the kernel or none does.
+ */
+export function resampleBackend(): ResampleBackend {
+  if (backend) return backend;
+  try {
+    loadKernel();
+    for (const [w, h, ow, oh, region] of SELF_CHECK) {
+      const src = Uint8Array.from({ length: w * h * 3 }, (_, i) => (i * 97 + ((i * i) >> 3)) & 255);
+      const r = region ?? { left: 0, top: 0, width: ow, height: oh };
+      const fast = wasmResampleRgb(src, w, h, ow, oh, r);
+      const ref = resampleRegionJs(src, w, h, 3, ow, oh, 'bilinear', r);
+      if (!fast || fast.length !== ref.length || fast.some((v, i) => v !== ref[i]))
+        throw new Error(`the kernel's ${w}×${h} → ${ow}×${oh} resize differs from the JS reference`);
+    }
+    backend = { kind: 'wasm-simd' };
+  } catch (e) {
+    backend = { kind: 'js', reason: e instanceof Error ? e.message : String(e) };
+  }
+  return backend;
+}
+
+/**
+ * The `region` of `src` (width×height×channels, interleaved uint8) resized to outWidth×outHeight exactly as
+ * Pillow's Image.resize((outWidth, outHeight), filter) would produce it. Inputs are trusted: callers validate.
+ * Bilinear RGB goes to the WebAssembly SIMD kernel (same bytes, less CPU) when resampleBackend() allows it.
+ */
+export function resampleRegion(
+  src: Uint8Array,
+  width: number,
+  height: number,
+  channels: number,
+  outWidth: number,
+  outHeight: number,
+  filter: ResampleFilter,
+  region: Region = { left: 0, top: 0, width: outWidth, height: outHeight },
+): Uint8Array {
+  if (
+    filter === 'bilinear' &&
+    channels === 3 &&
+    (outWidth !== width || outHeight !== height) &&
+    region.width > 0 &&
+    region.height > 0 &&
+    resampleBackend().kind === 'wasm-simd'
+  ) {
+    const fast = wasmResampleRgb(src, width, height, outWidth, outHeight, region);
+    if (fast) return fast;
+  }
+  return resampleRegionJs(src, width, height, channels, outWidth, outHeight, filter, region);
 }
 
 /** The whole image resized, as Pillow's Image.resize. */

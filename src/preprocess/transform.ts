@@ -5,12 +5,17 @@
  * Normalisation goes through a 256-entry table per channel whose entries are rounded to float32 after each step,
  * as torch does (ToTensor divides in float32, Normalize subtracts and divides float32 tensors), so the tensor is
  * bit-identical to torchvision's whenever the uint8 pixels are.
+ *
+ * Bilinear RGB runs on the WebAssembly SIMD kernel (wasmResample.ts), resize and normalisation fused so the uint8 crop is
+ * never materialised, whenever that kernel reproduces the JS reference for the spec (checked once per spec);
+ * otherwise the JS path below, with identical output.
  */
 import { invalid } from '../util/validate';
 import { decodeImage, type DecodedImage } from './decode';
 import { planGeometry, type Plan } from './geometry';
 import { validateSpec, validateTransformOptions, type TransformOptions } from './options';
-import { resampleRegion } from './resample';
+import { resampleBackend, resampleRegion } from './resample';
+import { wasmResampleNormalise, type FusedNormalisation } from './wasmResample';
 import type { PreprocessSpec } from './spec';
 
 /** An 8-bit RGB image, interleaved. */
@@ -103,6 +108,65 @@ export function normaliseInto(target: Float32Array, offset: number, image: RgbIm
   }
 }
 
+const fusedCache = new WeakMap<PreprocessSpec, FusedNormalisation | null>();
+
+/**
+ * The fused kernel's normalisation for this spec, or null when the JS path must run: a filter other than bilinear,
+ * no WebAssembly SIMD, or float32 arithmetic that would not reproduce normalisationTable (the kernel computes
+ * ((v / scale) − mean) / std instead of looking it up; checked once per spec on every level of every channel).
+ */
+function fusedNormalisation(spec: PreprocessSpec): FusedNormalisation | null {
+  const cached = fusedCache.get(spec);
+  if (cached !== undefined) return cached;
+  let fused: FusedNormalisation | null = null;
+  if (spec.interpolation === 'bilinear' && resampleBackend().kind === 'wasm-simd') {
+    const candidate: FusedNormalisation = {
+      layout: spec.layout,
+      order: spec.channelOrder === 'BGR' ? [2, 1, 0] : [0, 1, 2],
+      scale: spec.scale,
+      mean: spec.mean,
+      std: spec.std,
+    };
+    // A 256×1 image holding every level in every channel (shifted per channel so a channel mix-up shows).
+    const data = Uint8Array.from({ length: 768 }, (_, i) => (Math.floor(i / 3) + 85 * (i % 3)) & 255);
+    const got = new Float32Array(768);
+    const want = new Float32Array(768);
+    normaliseInto(want, 0, { data, width: 256, height: 1 }, spec);
+    const region = { left: 0, top: 0, width: 256, height: 1 };
+    if (wasmResampleNormalise(got, 0, data, 256, 1, 256, 1, region, candidate)) {
+      const a = new Uint32Array(got.buffer);
+      const b = new Uint32Array(want.buffer);
+      if (a.every((v, i) => v === b[i])) fused = candidate;
+    }
+  }
+  fusedCache.set(spec, fused);
+  return fused;
+}
+
+/** Resize, crop and normalise into target[offset…]: fused in the kernel when it can, else the JS steps. */
+function resizeNormaliseInto(
+  target: Float32Array,
+  offset: number,
+  rgb: Uint8Array,
+  width: number,
+  height: number,
+  spec: PreprocessSpec,
+  plan: Plan,
+): void {
+  const { resized, output, x, y } = plan;
+  // A crop larger than the image (zero padding) takes the two-step path: rare, and the padding is normalised too.
+  if (x.count === output.width && y.count === output.height) {
+    const fused = fusedNormalisation(spec);
+    const region = { left: x.srcStart, top: y.srcStart, width: x.count, height: y.count };
+    if (
+      fused &&
+      wasmResampleNormalise(target, offset, rgb, width, height, resized.width, resized.height, region, fused)
+    )
+      return;
+  }
+  normaliseInto(target, offset, resizeAndCropPlanned(rgb, width, height, spec, plan), spec);
+}
+
 function checkTarget(target: unknown, offset: unknown, length: number): void {
   if (!(target instanceof Float32Array)) throw invalid('target', 'a Float32Array', target);
   if (typeof offset !== 'number' || !Number.isInteger(offset) || offset < 0 || offset + length > target.length) {
@@ -137,7 +201,7 @@ export function preprocessDecodedInto(
   checkRgb(rgb, width, height);
   const plan = planGeometry(spec, width, height);
   checkTarget(target, offset, 3 * plan.output.width * plan.output.height);
-  normaliseInto(target, offset, resizeAndCropPlanned(rgb, width, height, spec, plan), spec);
+  resizeNormaliseInto(target, offset, rgb, width, height, spec, plan);
 }
 
 /** Decoded RGB → a new tensor (3 × H × W or H × W × 3 per spec.layout). */
@@ -146,7 +210,7 @@ export function preprocessDecoded(rgb: Uint8Array, width: number, height: number
   checkRgb(rgb, width, height);
   const plan = planGeometry(spec, width, height);
   const out = new Float32Array(3 * plan.output.width * plan.output.height);
-  normaliseInto(out, 0, resizeAndCropPlanned(rgb, width, height, spec, plan), spec);
+  resizeNormaliseInto(out, 0, rgb, width, height, spec, plan);
   return out;
 }
 
@@ -185,12 +249,7 @@ export async function preprocessDetailed(
   const plan = planGeometry(opts.spec, decoded.width, decoded.height);
   const length = 3 * plan.output.width * plan.output.height;
   const tensor = reuse && reuse.length === length ? reuse : new Float32Array(length);
-  normaliseInto(
-    tensor,
-    0,
-    resizeAndCropPlanned(decoded.data, decoded.width, decoded.height, opts.spec, plan),
-    opts.spec,
-  );
+  resizeNormaliseInto(tensor, 0, decoded.data, decoded.width, decoded.height, opts.spec, plan);
   return {
     tensor,
     ...plan.output,
@@ -213,10 +272,5 @@ export async function preprocessInto(
   const decoded = await decodeChecked(bytes, opts);
   const plan = planGeometry(opts.spec, decoded.width, decoded.height);
   checkTarget(target, offset, 3 * plan.output.width * plan.output.height);
-  normaliseInto(
-    target,
-    offset,
-    resizeAndCropPlanned(decoded.data, decoded.width, decoded.height, opts.spec, plan),
-    opts.spec,
-  );
+  resizeNormaliseInto(target, offset, decoded.data, decoded.width, decoded.height, opts.spec, plan);
 }

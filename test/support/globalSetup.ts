@@ -13,7 +13,12 @@ import { realResnet50, realResnet50Keras, STORE_DIR } from './model';
 
 export default async function globalSetup(): Promise<void> {
   // CLI tests and worker threads run the compiled dist/: build it from the current sources so they never test
-  // stale code (npm ci builds it once through `prepare`; a developer's edits since then would be missed).
+  // stale code (npm ci builds it once through `prepare`; a developer's edits since then would be missed). The
+  // WebAssembly kernel first: src/preprocess/wasmKernel.generated.ts is its output, imported by src/ and dist/.
+  execFileSync(process.execPath, [path.join(REPO_ROOT, 'scripts', 'build-wasm.mjs')], {
+    cwd: REPO_ROOT,
+    stdio: 'inherit',
+  });
   execFileSync(
     process.execPath,
     [path.join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
