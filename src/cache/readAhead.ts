@@ -62,6 +62,39 @@ function fsPath(item: DatasetItem): fs.PathLike {
   return item.rawPath ?? item.path;
 }
 
+// Callback-style fs wrapped once per call: a FileHandle (fs.promises) costs about twice the CPU per small file (its
+// own promises, event emitter and close tracking; 0.18–0.23 against 0.12 ms per photo measured here), and reading is
+// on extraction's main thread, whose every millisecond the model waits for.
+const fsOpen = (p: fs.PathLike, flags: number) =>
+  new Promise<number>((resolve, reject) => fs.open(p, flags, (e, fd) => (e ? reject(e) : resolve(fd))));
+const fsStat = (fd: number) =>
+  new Promise<fs.Stats>((resolve, reject) => fs.fstat(fd, (e, st) => (e ? reject(e) : resolve(st))));
+const fsRead = (fd: number, buffer: Buffer, offset: number, length: number, position: number) =>
+  new Promise<number>((resolve, reject) =>
+    fs.read(fd, buffer, offset, length, position, (e, n) => (e ? reject(e) : resolve(n))),
+  );
+const fsClose = (fd: number) => new Promise<void>((resolve) => fs.close(fd, () => resolve()));
+
+/** Files up to this size are read whole in one go and sniffed from memory (a separate head read costs as much). */
+const WHOLE_READ_BYTES = 1024 * 1024;
+
+/** The file from `offset` to its end, appended to `buffer[0, offset)`; keeps reading while it grows, up to `cap`. */
+async function readToEnd(fd: number, buffer: Buffer, offset: number, cap: number): Promise<Buffer> {
+  let buf = buffer;
+  let filled = offset;
+  for (;;) {
+    if (filled === buf.length) {
+      if (buf.length > cap) return buf; // grew past the limit: the caller refuses it
+      const bigger = Buffer.allocUnsafeSlow(Math.max(buf.length * 2, 64 * 1024));
+      buf.copy(bigger, 0, 0, filled);
+      buf = bigger;
+    }
+    const n = await fsRead(fd, buf, filled, buf.length - filled, filled);
+    if (n <= 0) return buf.subarray(0, filled);
+    filled += n;
+  }
+}
+
 async function readItem(
   item: DatasetItem,
   index: number,
@@ -69,26 +102,38 @@ async function readItem(
   budget: ByteBudget,
 ): Promise<{ bytes: Buffer; budgeted: number }> {
   // O_NONBLOCK: a FIFO swapped in after the scan must not block the open; regular files ignore the flag.
-  const file = await fs.promises.open(fsPath(item), fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  const fd = await fsOpen(fsPath(item), fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   try {
-    const stat = await file.stat();
+    const stat = await fsStat(fd);
     if (!stat.isFile()) throw new RefusedFile('not a regular file');
     if (stat.size === 0) throw new RefusedFile('empty file (0 bytes)');
-    const head = Buffer.alloc(Math.min(SNIFF_BYTES, stat.size));
-    const { bytesRead } = await file.read(head, 0, head.length, 0);
-    const refusal = refusalFromHead(head.subarray(0, bytesRead));
-    if (refusal) throw new RefusedFile(refusal);
-    if (stat.size > maxBytes) {
-      throw new RefusedFile(
-        `file is ${megabytes(stat.size)}, over the ${megabytes(maxBytes)} limit per image (--max-file-size)`,
-      );
-    }
-    await budget.take(stat.size, index);
     let bytes: Buffer;
-    try {
-      bytes = await file.readFile();
-    } catch (e) {
-      throw Object.assign(e as Error, { budgeted: stat.size });
+    if (stat.size <= Math.min(WHOLE_READ_BYTES, maxBytes)) {
+      // Small: read whole (one extra byte of room shows growth without a second buffer), then sniff the head.
+      await budget.take(stat.size, index);
+      try {
+        bytes = await readToEnd(fd, Buffer.allocUnsafeSlow(stat.size + 1), 0, maxBytes);
+      } catch (e) {
+        throw Object.assign(e as Error, { budgeted: stat.size });
+      }
+      const refusal = bytes.length > 0 ? refusalFromHead(bytes.subarray(0, SNIFF_BYTES)) : 'empty file (0 bytes)';
+      if (refusal) throw Object.assign(new RefusedFile(refusal), { budgeted: stat.size });
+    } else {
+      const head = Buffer.alloc(Math.min(SNIFF_BYTES, stat.size));
+      const got = await fsRead(fd, head, 0, head.length, 0);
+      const refusal = refusalFromHead(head.subarray(0, got));
+      if (refusal) throw new RefusedFile(refusal);
+      if (stat.size > maxBytes) {
+        throw new RefusedFile(
+          `file is ${megabytes(stat.size)}, over the ${megabytes(maxBytes)} limit per image (--max-file-size)`,
+        );
+      }
+      await budget.take(stat.size, index);
+      try {
+        bytes = await readToEnd(fd, Buffer.allocUnsafeSlow(stat.size + 1), 0, maxBytes);
+      } catch (e) {
+        throw Object.assign(e as Error, { budgeted: stat.size });
+      }
     }
     if (bytes.length > maxBytes) {
       throw Object.assign(new RefusedFile(`file grew past the ${megabytes(maxBytes)} limit while read`), {
@@ -97,7 +142,7 @@ async function readItem(
     }
     return { bytes, budgeted: stat.size };
   } finally {
-    await file.close();
+    await fsClose(fd);
   }
 }
 
