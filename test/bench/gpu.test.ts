@@ -29,6 +29,13 @@ test('run.sh --dry-run measures every step on CPU and writes summary.json and lo
   if (r.status !== 0) throw new Error(`run.sh exited ${r.status}\n${r.stdout}\n${r.stderr}`);
   const s = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8')) as Record<string, any>;
   expect(s.error).toBeUndefined();
+  // Every step must have run; if one is missing, show what the run printed (its log and both streams).
+  for (const step of ['extract', 'accuracy', 'parity', 'throughput', 'memory']) {
+    if (s[step] === undefined) {
+      const log = fs.existsSync(path.join(out, 'log.txt')) ? fs.readFileSync(path.join(out, 'log.txt'), 'utf8') : '';
+      throw new Error(`summary.json has no ${step} step\n${log}\n${r.stdout}\n${r.stderr}`);
+    }
+  }
   expect(s.device).toBe('cpu');
   // 8 classes × 3 splits × 1 photo.
   expect(s.extract).toMatchObject({ provider: 'cpu', extracted: 24, failed: 0 });
