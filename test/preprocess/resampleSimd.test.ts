@@ -16,18 +16,10 @@ import { planGeometry } from '../../src/preprocess/geometry';
 import { resampleBackend, resampleRegion, resampleRegionJs, type Region } from '../../src/preprocess/resample';
 import { kernelCalls, RESIDENT_LIMIT, residentMemoryBytes } from '../../src/preprocess/wasmResample';
 import { photos } from '../support/data';
+import { mulberry32 } from '../../src/util/prng';
 
 /** mulberry32: the same "random" cases on every run, so a failure can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = mulberry32;
 
 function image(rand: () => number, width: number, height: number): Uint8Array {
   const data = new Uint8Array(width * height * 3);
