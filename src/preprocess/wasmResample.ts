@@ -168,6 +168,32 @@ interface Staged {
  * Copies the image in, writes both coefficient tables and runs the horizontal pass: everything up to the vertical
  * pass, which the callers run in their own output mode. outBytes is the room the output needs (slack added here).
  */
+/** The kernel's vertical pass over a staged image into `dst` (one address, or one per NCHW plane) in `mode`. */
+function runVertical(
+  s: Staged,
+  region: Region,
+  mode: number,
+  dst: readonly [number, number, number],
+  bgr: number,
+): void {
+  s.inst.exports.vertical(
+    s.vSrc,
+    s.vStride,
+    s.rowBase,
+    s.vBounds,
+    s.vWeights,
+    s.vKsize,
+    region.width,
+    region.height,
+    mode,
+    dst[0],
+    dst[1],
+    dst[2],
+    s.params,
+    bgr,
+  );
+}
+
 function stage(
   src: Uint8Array,
   width: number,
@@ -281,22 +307,7 @@ export function wasmResampleRgb(
   const n = region.width * region.height;
   const s = stage(src, width, height, outWidth, outHeight, region, n * 3);
   if (!s) return undefined;
-  s.inst.exports.vertical(
-    s.vSrc,
-    s.vStride,
-    s.rowBase,
-    s.vBounds,
-    s.vWeights,
-    s.vKsize,
-    region.width,
-    region.height,
-    OUT_U8,
-    s.out,
-    0,
-    0,
-    s.params,
-    0,
-  );
+  runVertical(s, region, OUT_U8, [s.out, 0, 0], 0);
   calls.u8++;
   return s.inst.u8.slice(s.out, s.out + n * 3);
 }
@@ -332,7 +343,6 @@ export function wasmResampleNormalise(
   const f32 = s.inst.f32;
   const p = s.params >> 2;
   for (let l = 0; l < 4; l++) f32[p + l] = norm.scale;
-  const { exports } = s.inst;
   if (norm.layout === 'NCHW') {
     // Vectors [mean, std] of the network channel each source channel (R, G, B) feeds, and that channel's plane.
     const planeOf = [0, 0, 0];
@@ -345,22 +355,7 @@ export function wasmResampleNormalise(
       }
     }
     const plane = (srcC: number) => s.out + planeOf[srcC] * planeBytes;
-    exports.vertical(
-      s.vSrc,
-      s.vStride,
-      s.rowBase,
-      s.vBounds,
-      s.vWeights,
-      s.vKsize,
-      region.width,
-      region.height,
-      OUT_NCHW,
-      plane(0),
-      plane(1),
-      plane(2),
-      s.params,
-      0,
-    );
+    runVertical(s, region, OUT_NCHW, [plane(0), plane(1), plane(2)], 0);
     for (let c = 0; c < 3; c++) {
       const at = (s.out + c * planeBytes) >> 2;
       target.set(f32.subarray(at, at + n), offset + c * n);
@@ -374,22 +369,7 @@ export function wasmResampleNormalise(
       }
     }
     const bgr = norm.order[0] === 2 ? 1 : 0;
-    exports.vertical(
-      s.vSrc,
-      s.vStride,
-      s.rowBase,
-      s.vBounds,
-      s.vWeights,
-      s.vKsize,
-      region.width,
-      region.height,
-      OUT_NHWC,
-      s.out,
-      0,
-      0,
-      s.params,
-      bgr,
-    );
+    runVertical(s, region, OUT_NHWC, [s.out, 0, 0], bgr);
     const at = s.out >> 2;
     target.set(f32.subarray(at, at + n * 3), offset);
   }
