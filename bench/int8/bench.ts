@@ -33,12 +33,12 @@ import {
   tempDir,
   writeSummary,
 } from '../extract/common';
+import { cacheCosines } from './cacheCosines';
 import type * as Load from '../../src/backbone/load';
 import type * as Quantize from '../../src/backbone/quantize';
 import type * as Proto from '../../src/backbone/graph/proto';
 import type * as Dataset from '../../src/dataset';
 import type * as Preprocess from '../../src/preprocess';
-import type * as Cache from '../../src/cache';
 
 const load = fromDist<typeof Load>('backbone/load');
 const STEPS = ['raw', 'extract', 'cosine', 'quantize'] as const;
@@ -171,40 +171,7 @@ function cosine(): unknown {
   const a = flag('fp32');
   const b = flag('int8');
   if (!a || !b) throw new BenchUsageError('cosine needs --fp32 CACHE and --int8 CACHE');
-  const { loadSplit } = fromDist<typeof Cache>('cache/index');
-  const out: Record<string, { images: number; mean: number; min: number; below099: number }> = {};
-  for (const split of ['train', 'val', 'test']) {
-    const x = loadSplit(a, split);
-    const y = loadSplit(b, split);
-    const rowOf = new Map(y.hashes.map((h, i) => [h, i]));
-    const d = x.dim;
-    const cos: number[] = [];
-    x.hashes.forEach((h, i) => {
-      const j = rowOf.get(h);
-      if (j === undefined) return;
-      let ab = 0;
-      let aa = 0;
-      let bb = 0;
-      for (let k = 0; k < d; k++) {
-        const p = x.X[i * d + k]!;
-        const q = y.X[j * d + k]!;
-        ab += p * q;
-        aa += p * p;
-        bb += q * q;
-      }
-      cos.push(ab / Math.sqrt(aa * bb));
-    });
-    out[split] = {
-      images: cos.length,
-      mean: cos.reduce((s, c) => s + c, 0) / cos.length,
-      min: Math.min(...cos),
-      below099: cos.filter((c) => c < 0.99).length,
-    };
-    console.log(
-      `${split}: ${cos.length} photos, cosine mean ${out[split]!.mean.toFixed(4)}, min ${out[split]!.min.toFixed(4)}`,
-    );
-  }
-  return out;
+  return cacheCosines(a, b);
 }
 
 async function quantize(): Promise<unknown> {

