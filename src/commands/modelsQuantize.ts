@@ -70,7 +70,7 @@ export const quantizeCommand: CommandModule<object, QuantizeArgs> = {
     const shared = counts(result.summary.sharedScale);
     process.stdout.write(
       [
-        `${result.model}: ${result.summary.quantized} nodes quantised to int8 (${result.summary.foldedBatchNorms} BatchNorms folded), ${result.tensors} activation ranges from ${result.images} photos in ${result.calibrationSeconds.toFixed(1)} s; quantisation ${result.quantizationSeconds.toFixed(1)} s`,
+        `${result.model}: ${result.summary.quantized} nodes quantised to int8 (${result.summary.foldedBatchNorms} BatchNorms${result.summary.foldedPads ? ` and ${result.summary.foldedPads} zero Pads` : ''} folded), ${result.tensors} activation ranges from ${result.images} photos in ${result.calibrationSeconds.toFixed(1)} s; quantisation ${result.quantizationSeconds.toFixed(1)} s`,
         ...(shared ? [`on the int8 values with their input's scale (exact, no requantisation): ${shared}`] : []),
         `not quantised by convfeat (fp32 in the graph; onnxruntime may still fuse them into the int8 kernels around them): ${kept || 'nothing'}`,
         `embedding cosine to fp32 on the calibration photos: mean ${result.cosine.mean.toFixed(4)}, min ${result.cosine.min.toFixed(4)} (the photos it was calibrated on)`,

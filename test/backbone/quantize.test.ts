@@ -11,6 +11,7 @@ import {
   activationParams,
   collectStats,
   foldBatchNorms,
+  foldZeroPads,
   quantizeModel,
   pickCalibrationItems,
   quantizeWeights,
@@ -230,6 +231,65 @@ describe('value-preserving ops between quantised tensors share their input quant
     );
     expect(qParams(averaged.model.graph!, 'm')).not.toEqual(qParams(averaged.model.graph!, 'r1'));
     expect(averaged.report.sharedScale).toEqual([]);
+  });
+});
+
+describe('zero Pads (Keras ZeroPadding2D) fold into the convolution that reads them', () => {
+  test("the stem Pad becomes the Conv's own pads: same function, the input quantised directly, ranges keep their names", async () => {
+    const keras = resnetLike({ kerasStyle: true, seed: 6 });
+    const { model: folded, folded: n, aliases } = foldZeroPads(keras.model);
+    expect(n).toBe(1);
+    const conv1 = (folded.graph!.node ?? []).find((x) => x.opType === 'Conv')!;
+    expect(conv1.input![0]).toBe('input');
+    // the stem conv had pads 0 and the Pad added 1 on each side of H and W
+    expect(conv1.attribute!.find((a) => a.name === 'pads')!.ints!.map(Number)).toEqual([1, 1, 1, 1]);
+    expect((folded.graph!.node ?? []).some((x) => x.opType === 'Pad')).toBe(false);
+    const padOut = (keras.model.graph!.node ?? []).find((x) => x.opType === 'Pad')!.output![0]!;
+    expect([...aliases]).toEqual([['input', padOut]]);
+    const images = randomImages(4, 12);
+    const a = await run(keras.model, images, 4);
+    const b = await run(folded, images, 4);
+    for (let i = 0; i < a.length; i++) expect(b[i]).toBeCloseTo(a[i]!, 4);
+
+    // The range table still names the tensor the original model has (the Pad's output), and quantising with it
+    // puts the QuantizeLinear on the graph input itself.
+    expect(tensorsToCalibrate(keras.model)).toContain(padOut);
+    expect(tensorsToCalibrate(keras.model)).not.toContain('input');
+    const ranges = await calibrated(keras.model);
+    const { model: q, report } = quantizeModel(keras.model, { ranges });
+    expect(report.foldedPads).toBe(1);
+    expect(report.keptFp32.map((k) => k.opType)).not.toContain('Pad');
+    const first = (q.graph!.node ?? []).find((x) => x.opType === 'QuantizeLinear')!;
+    expect(first.input![0]).toBe('input');
+    const int8 = await run(q, images, 4);
+    expect(Math.min(...rowCosines(a, int8, 4))).toBeGreaterThan(0.99);
+  });
+
+  test('a Pad that fills with anything but 0, pads the channel axis, or has a second reader stays', () => {
+    const pads = (values: number[]) => int64Tensor('pads', [8], values);
+    const spatial = [0, 0, 1, 1, 0, 0, 1, 1];
+    const cases: Array<[string, onnx.INodeProto[], onnx.ITensorProto[]]> = [
+      [
+        'fill 0.5',
+        [node('Pad', ['r1', 'pads', 'fill'], ['p'], { mode: 'constant' })],
+        [pads(spatial), floatTensor('fill', [], [0.5])],
+      ],
+      ['reflect', [node('Pad', ['r1', 'pads'], ['p'], { mode: 'reflect' })], [pads(spatial)]],
+      ['channels', [node('Pad', ['r1', 'pads'], ['p'], { mode: 'constant' })], [pads([0, 1, 1, 1, 0, 0, 1, 1])]],
+    ];
+    for (const [what, between, inits] of cases) {
+      const model = convPairAround(between, inits);
+      expect([what, foldZeroPads(model).folded]).toEqual([what, 0]);
+    }
+    // zero spatial padding folds; the same Pad with a second reader does not
+    const foldable = convPairAround([node('Pad', ['r1', 'pads'], ['p'], { mode: 'constant' })], [pads(spatial)]);
+    expect(foldZeroPads(foldable).folded).toBe(1);
+    const g = foldable.graph!;
+    const shared = onnx.ModelProto.create({
+      ...foldable,
+      graph: { ...g, output: [...(g.output ?? []), valueInfo('p', ['n', 8, 'h', 'w'])] },
+    });
+    expect(foldZeroPads(shared).folded).toBe(0);
   });
 });
 

@@ -82,3 +82,102 @@ export function foldBatchNorms(model: onnx.ModelProto): FoldResult {
   const graph = onnx.GraphProto.create({ ...g, node: kept, input: inputs, initializer: initializers });
   return { model: onnx.ModelProto.create({ ...model, graph }), folded };
 }
+
+export interface PadFoldResult {
+  model: onnx.ModelProto;
+  folded: number;
+  /** The Conv's new input → the Pad output it replaced (activation ranges are calibrated and stored under the latter). */
+  aliases: Map<string, string>;
+}
+
+function attrInts(n: onnx.INodeProto, name: string): number[] | undefined {
+  const a = (n.attribute ?? []).find((x) => x.name === name);
+  return a?.ints && a.ints.length > 0 ? a.ints.map(Number) : undefined;
+}
+
+function attrString(n: onnx.INodeProto, name: string): string | undefined {
+  const a = (n.attribute ?? []).find((x) => x.name === name);
+  return a?.s ? Buffer.from(a.s).toString() : undefined;
+}
+
+function int64Values(t: onnx.ITensorProto | undefined): number[] | undefined {
+  if (!t || t.dataType !== onnx.TensorProto.DataType.INT64) return undefined;
+  if (t.rawData && t.rawData.length > 0) {
+    const raw = t.rawData;
+    const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+    return Array.from({ length: raw.byteLength / 8 }, (_, i) => Number(view.getBigInt64(i * 8, true)));
+  }
+  return (t.int64Data ?? []).map(Number);
+}
+
+/**
+ * The spatial pads of a Pad that only adds zeros around the spatial axes ([begin…, end…]), or undefined when it does
+ * anything else (another mode or fill, padding of the batch or channel axis, cropping, pads not constant).
+ */
+function zeroSpatialPads(pad: onnx.INodeProto, inits: Map<string, onnx.ITensorProto>): number[] | undefined {
+  if ((attrString(pad, 'mode') ?? 'constant') !== 'constant') return undefined;
+  const fillAttr = (pad.attribute ?? []).find((a) => a.name === 'value');
+  if (fillAttr && typeof fillAttr.f === 'number' && fillAttr.f !== 0) return undefined;
+  const fillName = pad.input?.[2];
+  if (fillName) {
+    const fill = inits.get(fillName);
+    if (!fill || fill.dataType !== onnx.TensorProto.DataType.FLOAT || tensorToFloat32(fill).some((v) => v !== 0))
+      return undefined;
+  }
+  const pads = pad.input?.[1] ? int64Values(inits.get(pad.input[1])) : attrInts(pad, 'pads');
+  if (!pads || pads.length < 6 || pads.length % 2 !== 0 || pads.some((p) => p < 0)) return undefined;
+  const rank = pads.length / 2;
+  if (pads[0] !== 0 || pads[1] !== 0 || pads[rank] !== 0 || pads[rank + 1] !== 0) return undefined;
+  return [...pads.slice(2, rank), ...pads.slice(rank + 2)];
+}
+
+/**
+ * Folds each Pad that only adds zeros around the spatial axes into the Conv that is its only reader (Keras exports
+ * write ZeroPadding2D as a Pad before strided convolutions): the same function, and in the quantised graph the
+ * convolution's integer kernel pads with the input's zero point instead of an fp32 Pad running between a
+ * DequantizeLinear and a QuantizeLinear (the Keras ResNet50 stem: 1.3 % of the int8 model's time).
+ */
+export function foldZeroPads(model: onnx.ModelProto): PadFoldResult {
+  const g = model.graph!;
+  const nodes = [...(g.node ?? [])];
+  const inits = new Map<string, onnx.ITensorProto>((g.initializer ?? []).map((t) => [t.name!, t]));
+  const readers = new Map<string, number[]>();
+  nodes.forEach((n, idx) => (n.input ?? []).forEach((i) => readers.set(i, [...(readers.get(i) ?? []), idx])));
+  const graphOutputs = new Set((g.output ?? []).map((o) => o.name!));
+  const removed = new Set<number>();
+  const aliases = new Map<string, string>();
+  nodes.forEach((pad, padIdx) => {
+    if (pad.opType !== 'Pad' || (pad.domain ?? '') !== '' || (pad.output ?? []).length !== 1) return;
+    const out = pad.output![0]!;
+    const users = readers.get(out) ?? [];
+    if (users.length !== 1 || graphOutputs.has(out)) return;
+    const convIdx = users[0]!;
+    const conv = nodes[convIdx]!;
+    if (conv.opType !== 'Conv' || (conv.domain ?? '') !== '' || conv.input?.[0] !== out) return;
+    if ((attrString(conv, 'auto_pad') ?? 'NOTSET') !== 'NOTSET') return;
+    const extra = zeroSpatialPads(pad, inits);
+    if (!extra) return;
+    const own = attrInts(conv, 'pads') ?? new Array<number>(extra.length).fill(0);
+    if (own.length !== extra.length) return;
+    const pads = own.map((p, i) => p + extra[i]!);
+    const attribute = [
+      ...(conv.attribute ?? []).filter((a) => a.name !== 'pads'),
+      { name: 'pads', type: onnx.AttributeProto.AttributeType.INTS, ints: pads },
+    ];
+    nodes[convIdx] = { ...conv, input: [pad.input![0]!, ...conv.input!.slice(1)], attribute };
+    aliases.set(pad.input![0]!, out);
+    removed.add(padIdx);
+  });
+  if (removed.size === 0) return { model, folded: 0, aliases };
+  const kept = nodes.filter((_, i) => !removed.has(i));
+  const used = new Set<string>();
+  for (const n of kept) for (const i of n.input ?? []) used.add(i);
+  const dropped = new Set((g.initializer ?? []).map((t) => t.name!).filter((n) => !used.has(n)));
+  const graph = onnx.GraphProto.create({
+    ...g,
+    node: kept,
+    input: (g.input ?? []).filter((i) => !dropped.has(i.name!)),
+    initializer: (g.initializer ?? []).filter((t) => !dropped.has(t.name!)),
+  });
+  return { model: onnx.ModelProto.create({ ...model, graph }), folded: removed.size, aliases };
+}

@@ -9,10 +9,10 @@
  * uint8 activations with int8 weights (U8S8) is onnxruntime's preferred combination on x86.
  */
 import { DEFAULT_OPSET, ElemType, node, onnx, tensorToFloat32 } from '../graph/proto';
-import { foldBatchNorms } from './fold';
+import { foldBatchNorms, foldZeroPads } from './fold';
 
 /** Bump when the bytes this module writes change: the int8 model cache is keyed on it. */
-export const QUANTIZER_VERSION = 3;
+export const QUANTIZER_VERSION = 4;
 
 /** Calibrated activation range per tensor name: [min, max] in fp32 units. */
 export type RangeTable = Record<string, readonly [number, number]>;
@@ -36,6 +36,8 @@ export interface QuantizeReport {
    */
   sharedScale: NodeNote[];
   foldedBatchNorms: number;
+  /** Zero Pads folded into the convolution that reads them (Keras' ZeroPadding2D). */
+  foldedPads: number;
   /** Activation tensors that got a QuantizeLinear/DequantizeLinear pair. */
   activations: string[];
 }
@@ -191,15 +193,18 @@ function reluAfter(g: onnx.IGraphProto): (tensor: string | undefined) => string 
  * the original's (a folded Conv takes its BatchNorm's output name).
  */
 export function tensorsToCalibrate(model: onnx.ModelProto): string[] {
-  const { model: folded } = foldBatchNorms(model);
+  const { model: folded, aliases } = foldZeroPads(foldBatchNorms(model).model);
   const g = folded.graph!;
+  // A convolution that absorbed a zero Pad reads the Pad's input; its range is still measured (and stored) under the
+  // Pad's output name, a tensor the original model has.
+  const stored = (t: string) => aliases.get(t) ?? t;
   const inits = new Map((g.initializer ?? []).map((t) => [t.name!, t]));
   const afterRelu = reluAfter(g);
   const out = new Set<string>();
   for (const n of g.node ?? []) {
     if (!WEIGHTED.has(n.opType ?? '') || (n.domain ?? '') !== '') continue;
     if (typeof weightPlan(n, inits.get(n.input?.[1] ?? '')) === 'string') continue;
-    out.add(n.input![0]!);
+    out.add(stored(n.input![0]!));
     out.add(afterRelu(n.output![0]!)!);
   }
   return [...out];
@@ -207,7 +212,8 @@ export function tensorsToCalibrate(model: onnx.ModelProto): string[] {
 
 /** Quantises `model` (fp32) with the calibrated `ranges`; returns the new model and what was and was not quantised. */
 export function quantizeModel(model: onnx.ModelProto, options: QuantizeOptions): QuantizeResult {
-  const { model: folded, folded: foldedBatchNorms } = foldBatchNorms(model);
+  const { model: bnFolded, folded: foldedBatchNorms } = foldBatchNorms(model);
+  const { model: folded, folded: foldedPads, aliases } = foldZeroPads(bnFolded);
   const g = folded.graph!;
   const ranges = options.ranges;
   const inits = new Map((g.initializer ?? []).map((t) => [t.name!, t]));
@@ -222,7 +228,10 @@ export function quantizeModel(model: onnx.ModelProto, options: QuantizeOptions):
   const rewritten = new Map<number, onnx.INodeProto>();
   const pending: Array<() => void> = [];
   const weightNodes = new Map<number, onnx.INodeProto[]>();
-  const has = (t: string) => Object.hasOwn(ranges, t) && Array.isArray(ranges[t]);
+  const known = (t: string) => Object.hasOwn(ranges, t) && Array.isArray(ranges[t]);
+  /** Where `t`'s range is stored: under its own name, or under the Pad output a folded convolution used to read. */
+  const rangeKey = (t: string) => (known(t) ? t : (aliases.get(t) ?? t));
+  const has = (t: string) => known(rangeKey(t));
   const producer = new Map<string, onnx.INodeProto>();
   for (const n of g.node ?? []) for (const o of n.output ?? []) producer.set(o, n);
   const qdqTensors = new Set<string>();
@@ -241,7 +250,7 @@ export function quantizeModel(model: onnx.ModelProto, options: QuantizeOptions):
     return t;
   };
   const actParams = (t: string) => {
-    const src = paramSource(t);
+    const src = rangeKey(paramSource(t));
     return activationParams(ranges[src]![0], ranges[src]![1]);
   };
 
@@ -381,6 +390,6 @@ export function quantizeModel(model: onnx.ModelProto, options: QuantizeOptions):
   const out = onnx.ModelProto.create({ ...folded, graph, opsetImport });
   return {
     model: out,
-    report: { quantized, keptFp32: stillFp32, sharedScale, foldedBatchNorms, activations: [...qdqTensors] },
+    report: { quantized, keptFp32: stillFp32, sharedScale, foldedBatchNorms, foldedPads, activations: [...qdqTensors] },
   };
 }

@@ -48,6 +48,7 @@ export interface Int8Summary {
   /** Counts of the value-preserving nodes (MaxPool, …) that run on the int8 values with their input's scale. */
   sharedScale: Record<string, number>;
   foldedBatchNorms: number;
+  foldedPads: number;
 }
 
 export interface Int8Cut {
@@ -68,6 +69,7 @@ export function summarize(report: QuantizeReport): Int8Summary {
     keptFp32: count(report.keptFp32),
     sharedScale: count(report.sharedScale),
     foldedBatchNorms: report.foldedBatchNorms,
+    foldedPads: report.foldedPads,
   };
 }
 
@@ -124,6 +126,7 @@ export function int8Cut(opts: {
           keptFp32: record.keptFp32,
           sharedScale: record.sharedScale ?? {},
           foldedBatchNorms: record.foldedBatchNorms,
+          foldedPads: record.foldedPads ?? 0,
         },
         tableFile: opts.tableFile,
       };
