@@ -235,6 +235,7 @@ async function openFeatureExtractor(
           batchSize,
           workers,
           maxFileMB: checked.maxFileMB,
+          pool: getPool, // the same workers as embed and earlier extract calls: they start once
           ...(shard ? { shard } : {}),
           ...(extractOptions.split !== undefined || splits.length > 0 ? { splits } : {}),
           ...(extractOptions.onProgress ? { onProgress: extractOptions.onProgress } : {}),

@@ -9,6 +9,7 @@ import { featureExtractor, EmbedError } from '../../src';
 import { loadSplit } from '../../src/cache';
 import { photos, tmpDir } from '../support/data';
 import { realResnet50, STORE_DIR } from '../support/model';
+import { PreprocessPool } from '../../src/preprocess/pool';
 
 const work = tmpDir('fx');
 const three = [...photos('test', 'cat', 2), ...photos('test', 'airplane', 1)];
@@ -63,6 +64,30 @@ test('embed() of three photos gives the floats extract() caches for them; Buffer
   }
   const disposed = (globalThis as { lastFx?: { embed: (i: string[]) => Promise<unknown> } }).lastFx!;
   await expect(disposed.embed(three)).rejects.toThrow('The feature extractor for resnet50 is closed.');
+});
+
+test('extract() and embed() share one set of preprocessing workers across calls, closed once with the extractor', async () => {
+  const folders = ['a', 'b'].map((name, k) => {
+    const dir = path.join(work, `share-${name}`);
+    fs.mkdirSync(dir);
+    fs.copyFileSync(three[k]!, path.join(dir, path.basename(three[k]!)));
+    return dir;
+  });
+  const closes = jest.spyOn(PreprocessPool.prototype, 'close');
+  try {
+    const fx = await featureExtractor('resnet50', { storeDir: STORE_DIR, device: 'cpu', workers: 1 });
+    await fx.embed([three[2]!]);
+    for (const [k, folder] of folders.entries()) {
+      const summary = await fx.extract(folder, { cache: path.join(work, `share-cache-${k}`) });
+      expect(summary).toMatchObject({ extracted: 1, failed: 0, preprocessing: 'workers' });
+    }
+    // no run closed the workers: each would otherwise start its own (≈ 0.1 s) and close them
+    expect(closes).not.toHaveBeenCalled();
+    await fx.close();
+    expect(closes).toHaveBeenCalledTimes(1);
+  } finally {
+    closes.mockRestore();
+  }
 });
 
 test('an unusable image throws naming its index and path, or is skipped with inputIndex mapping rows to inputs', async () => {
