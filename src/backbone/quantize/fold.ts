@@ -110,20 +110,23 @@ function int64Values(t: onnx.ITensorProto | undefined): number[] | undefined {
   return (t.int64Data ?? []).map(Number);
 }
 
+/** Whether a Pad fills with zeros (constant mode, and its fill — attribute or initializer — absent or 0). */
+export function padFillsZeros(pad: onnx.INodeProto, inits: Map<string, onnx.ITensorProto>): boolean {
+  if ((attrString(pad, 'mode') ?? 'constant') !== 'constant') return false;
+  const fillAttr = (pad.attribute ?? []).find((a) => a.name === 'value');
+  if (fillAttr && typeof fillAttr.f === 'number' && fillAttr.f !== 0) return false;
+  const fillName = pad.input?.[2];
+  if (!fillName) return true;
+  const fill = inits.get(fillName);
+  return !!fill && fill.dataType === onnx.TensorProto.DataType.FLOAT && tensorToFloat32(fill).every((v) => v === 0);
+}
+
 /**
  * The spatial pads of a Pad that only adds zeros around the spatial axes ([begin…, end…]), or undefined when it does
  * anything else (another mode or fill, padding of the batch or channel axis, cropping, pads not constant).
  */
 function zeroSpatialPads(pad: onnx.INodeProto, inits: Map<string, onnx.ITensorProto>): number[] | undefined {
-  if ((attrString(pad, 'mode') ?? 'constant') !== 'constant') return undefined;
-  const fillAttr = (pad.attribute ?? []).find((a) => a.name === 'value');
-  if (fillAttr && typeof fillAttr.f === 'number' && fillAttr.f !== 0) return undefined;
-  const fillName = pad.input?.[2];
-  if (fillName) {
-    const fill = inits.get(fillName);
-    if (!fill || fill.dataType !== onnx.TensorProto.DataType.FLOAT || tensorToFloat32(fill).some((v) => v !== 0))
-      return undefined;
-  }
+  if (!padFillsZeros(pad, inits)) return undefined;
   const pads = pad.input?.[1] ? int64Values(inits.get(pad.input[1])) : attrInts(pad, 'pads');
   if (!pads || pads.length < 6 || pads.length % 2 !== 0 || pads.some((p) => p < 0)) return undefined;
   const rank = pads.length / 2;

@@ -9,7 +9,7 @@
  * uint8 activations with int8 weights (U8S8) is onnxruntime's preferred combination on x86.
  */
 import { DEFAULT_OPSET, ElemType, node, onnx, tensorToFloat32 } from '../graph/proto';
-import { foldBatchNorms, foldZeroPads } from './fold';
+import { foldBatchNorms, foldZeroPads, padFillsZeros } from './fold';
 
 /** Bump when the bytes this module writes change: the int8 model cache is keyed on it. */
 export const QUANTIZER_VERSION = 4;
@@ -157,17 +157,7 @@ export interface QuantizeOptions {
 function passesValues(n: onnx.INodeProto, inits: Map<string, onnx.ITensorProto>): boolean {
   if ((n.domain ?? '') !== '' || !n.input?.[0]) return false;
   if (VALUE_PRESERVING.has(n.opType ?? '')) return true;
-  if (n.opType !== 'Pad') return false;
-  const mode = (n.attribute ?? []).find((a) => a.name === 'mode');
-  const modeText = mode?.s ? Buffer.from(mode.s).toString() : 'constant';
-  if (modeText !== 'constant') return false;
-  const fillName = n.input[2];
-  const fillAttr = (n.attribute ?? []).find((a) => a.name === 'value');
-  if (fillAttr && typeof fillAttr.f === 'number' && fillAttr.f !== 0) return false;
-  if (!fillName) return true;
-  const fill = inits.get(fillName);
-  if (!fill || fill.dataType !== ElemType.FLOAT) return false;
-  return tensorToFloat32(fill).every((v) => v === 0);
+  return n.opType === 'Pad' && padFillsZeros(n, inits);
 }
 
 /**
