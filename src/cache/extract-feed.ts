@@ -7,7 +7,8 @@
  */
 import { PreprocessPool, type PreprocessPoolOptions } from '../preprocess/pool';
 import type { TransformOptions } from '../preprocess/options';
-import { describeError } from '../util/errors';
+import { ConvfeatError, describeError } from '../util/errors';
+import { param } from '../util/params';
 
 interface InFlight<T> {
   image: T;
@@ -66,7 +67,16 @@ export class PreprocessFeed<T> {
   }
 
   submit(image: T, bytes: Buffer): void {
-    this.pool ??= this.openPool();
+    if (!this.pool) {
+      const pool = this.openPool();
+      if (!(pool instanceof PreprocessPool) || pool.isClosed) {
+        // A caller's pool that cannot take images would fail every one of them, one by one, as if they were bad.
+        throw new ConvfeatError(
+          `The preprocessing pool given as ${param('pool')} is ${pool instanceof PreprocessPool ? 'closed' : 'not a PreprocessPool'}; pass an open one (new PreprocessPool(feedPoolOptions(...))) or leave ${param('pool')} out.`,
+        );
+      }
+      this.pool = pool;
+    }
     const tensor = this.pool.run(bytes);
     tensor.catch(() => undefined); // handled when settled; avoid an unhandled-rejection warning meanwhile
     this.window.push({ image, tensor });

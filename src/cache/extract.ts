@@ -9,7 +9,7 @@ import type { Dataset, DatasetItem, Split } from '../dataset/types';
 import { outputSize } from '../preprocess/spec';
 import { defaultPreprocessThreads, type PreprocessPool } from '../preprocess/pool';
 import { UsageError } from '../util/errors';
-import { integerInRange } from '../util/validate';
+import { integerInRange, invalid } from '../util/validate';
 import { param } from '../util/params';
 import { EmbeddingStore } from './store';
 import type { EmbeddingBackbone } from '../backbone/runtime/extractor';
@@ -83,6 +83,9 @@ export async function extractDataset(
   const defaults = extractDefaults(backbone.provider);
   const batchSize = integerInRange(param('batchSize'), opts.batchSize ?? defaults.batchSize, 1, 1024);
   const workers = integerInRange(param('workers'), opts.workers ?? defaults.workers, 0, 64);
+  if (opts.pool !== undefined && typeof opts.pool !== 'function') {
+    throw invalid(param('pool'), 'a function returning the PreprocessPool to use', opts.pool);
+  }
   const maxFileMB = integerInRange(param('maxFileMB'), opts.maxFileMB ?? DEFAULT_MAX_FILE_MB, 1, 1 << 20);
   const started = Date.now();
   const size0 = outputSize(backbone.transform.spec);

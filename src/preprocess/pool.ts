@@ -112,6 +112,11 @@ export class PreprocessPool {
     if (this.workersActive) for (let i = 0; i < this.threads; i++) this.slots.push(this.spawn());
   }
 
+  /** Whether close() was called: the pool takes no more images. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   /** 'workers' while worker threads do the work, 'in-process' otherwise (see fallbackReason). */
   get mode(): 'workers' | 'in-process' {
     return this.workersActive ? 'workers' : 'in-process';

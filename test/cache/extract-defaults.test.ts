@@ -10,6 +10,8 @@ import { extractDataset } from '../../src/cache';
 import { extractDefaults } from '../../src/cache/extract';
 import { scanDataset } from '../../src/dataset';
 import { defaultPreprocessThreads } from '../../src/preprocess';
+import { PreprocessPool } from '../../src/preprocess/pool';
+import { feedPoolOptions } from '../../src/cache/extract-feed';
 import { photos, tmpDir } from '../support/data';
 import { writeTinyBackbone } from '../support/tinyBackbone';
 
@@ -46,6 +48,38 @@ describe('extractDataset defaults', () => {
       expect(summary.extracted).toBe(19);
       expect(sizes).toEqual([8, 8, 3]);
     } finally {
+      await backbone.close();
+    }
+  });
+
+  test("a caller's pool is used as given, and one that is closed or not a function is refused before any work", async () => {
+    const work = tmpDir('extract-pool');
+    const root = path.join(work, 'data', 'car');
+    fs.mkdirSync(root, { recursive: true });
+    for (const p of photos('train', 'car', 3)) fs.copyFileSync(p, path.join(root, path.basename(p)));
+    const backbone = await openBackbone(await prepareBackbone({ model: writeTinyBackbone(work) }), {
+      device: 'cpu',
+      threads: 1,
+    });
+    const pool = new PreprocessPool(feedPoolOptions(backbone.transform, 1, 8));
+    try {
+      const dataset = await scanDataset(path.dirname(root));
+      const first = await extractDataset(dataset, backbone, { cacheDir: path.join(work, 'c1'), pool: () => pool });
+      expect(first).toMatchObject({ extracted: 3, failed: 0, preprocessing: 'workers' });
+      expect(pool.isClosed).toBe(false); // the caller's, left open for its next run
+
+      await expect(
+        extractDataset(dataset, backbone, { cacheDir: path.join(work, 'c2'), pool: 42 as never }),
+      ).rejects.toThrow('Expected pool to be a function returning the PreprocessPool to use but received 42');
+      await pool.close();
+      await expect(
+        extractDataset(dataset, backbone, { cacheDir: path.join(work, 'c3'), pool: () => pool }),
+      ).rejects.toThrow('The preprocessing pool given as pool is closed; pass an open one');
+      // refused before anything was stored, and the cache lock released: the same folder works with no pool
+      const again = await extractDataset(dataset, backbone, { cacheDir: path.join(work, 'c3') });
+      expect(again).toMatchObject({ extracted: 3, fromCache: 0 });
+    } finally {
+      await pool.close();
       await backbone.close();
     }
   });
